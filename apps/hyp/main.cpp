@@ -1,0 +1,21 @@
+// hyp: the command-line tool for a hyperspace storage folder and daemon.
+#include <CLI/CLI.hpp>
+
+#include "cli/args.h"
+#include "cli/storage_commands.h"
+
+int main(int argc, char** argv) {
+    hs::cli::raise_file_limit();
+    CLI::App app{"hyp: work with hypercores in a hyperspace storage folder"};
+    app.set_version_flag("--version", std::string(HS_VERSION));
+    app.require_subcommand(1);
+    int exit_code = hs::cli::kExitOk;
+    hs::cli::add_storage_commands(app, &exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : hs::cli::kExitUsage;
+    }
+    return exit_code;
+}

@@ -1,0 +1,574 @@
+#include "hypercore/feed.h"
+
+#include <algorithm>
+
+#include "crypto/derive.h"
+#include "hypercore/sleep.h"
+#include "util/hex.h"
+
+namespace hs::hypercore {
+namespace {
+
+// The largest flat-tree index we accept from storage or peers: keeps 2*index and spans far from
+// overflow (2^62 blocks is beyond any real log).
+constexpr std::uint64_t kMaxBlockIndex = std::uint64_t{1} << 60;
+
+std::uint64_t sum_sizes(const std::vector<Node>& nodes) {
+    std::uint64_t total = 0;
+    for (const auto& n : nodes) total += n.size;
+    return total;
+}
+
+Status read_exact(RandomAccess& file, std::uint64_t offset, MutableByteView out, std::size_t& got) {
+    HS_ASSIGN_OR_RETURN(got, file.read(offset, out));
+    return {};
+}
+
+}  // namespace
+
+Feed::~Feed() = default;
+
+std::string Feed::describe() const {
+    return fmt::format("core {} ({})", to_hex(m_key), m_storage ? m_storage->describe() : "closed");
+}
+
+Error Feed::corrupt(std::string_view file, std::string_view what) const {
+    return make_error(Errc::Corrupt, "{}: {} file: {}", describe(), file, what);
+}
+
+Result<std::unique_ptr<Feed>> Feed::open(std::unique_ptr<StorageProvider> storage,
+                                          FeedOptions options) {
+    std::unique_ptr<Feed> feed(new Feed());
+    feed->m_storage = std::move(storage);
+    feed->m_node_cache.resize(kNodeCacheSize);
+    feed->m_node_cache_valid.assign(kNodeCacheSize, false);
+    HS_TRY(feed->load(options));
+    return feed;
+}
+
+Status Feed::load(const FeedOptions& options) {
+    auto& st = *m_storage;
+    m_read_only = st.read_only();
+    const std::string where = st.describe();
+    HS_ASSIGN_OR_RETURN(m_key_file, st.open("key"));
+    HS_ASSIGN_OR_RETURN(m_secret_key_file, st.open("secret_key"));
+    HS_ASSIGN_OR_RETURN(m_tree_file, st.open("tree"));
+    HS_ASSIGN_OR_RETURN(m_data_file, st.open("data"));
+    HS_ASSIGN_OR_RETURN(m_bitfield_file, st.open("bitfield"));
+    HS_ASSIGN_OR_RETURN(m_signatures_file, st.open("signatures"));
+
+    // key
+    std::optional<crypto::PublicKey> stored_key;
+    {
+        crypto::PublicKey k{};
+        std::size_t got = 0;
+        HS_TRY(read_exact(*m_key_file, 0, k, got));
+        if (got == k.size()) stored_key = k;
+        else if (got != 0)
+            return make_error(Errc::Corrupt, "{}: key file is truncated ({} of 32 bytes)", where, got);
+    }
+    if (stored_key && options.key && *stored_key != *options.key)
+        return make_error(Errc::Exists,
+                          "Another hypercore is stored here: {} holds {} but {} was asked for", where,
+                          to_hex(*stored_key), to_hex(*options.key));
+
+    bool generated = false;
+    if (stored_key) {
+        m_key = *stored_key;
+    } else if (options.key) {
+        m_key = *options.key;
+    } else if (options.create_if_missing && !m_read_only) {
+        auto kp = crypto::random_keypair();
+        m_key = kp.public_key;
+        m_secret_key = kp.secret_key;
+        generated = true;
+    } else {
+        return make_error(Errc::NotFound, "No hypercore is stored here: {} has no key file", where);
+    }
+    m_discovery_key = crypto::discovery_key(m_key);
+
+    // headers
+    struct HeaderCheck {
+        RandomAccess* file;
+        sleep::FileType type;
+        const char* name;
+    };
+    const HeaderCheck checks[] = {{m_bitfield_file.get(), sleep::FileType::Bitfield, "bitfield"},
+                                  {m_signatures_file.get(), sleep::FileType::Signatures, "signatures"},
+                                  {m_tree_file.get(), sleep::FileType::Tree, "tree"}};
+    for (const auto& c : checks) {
+        ByteArray<sleep::kHeaderBytes> h{};
+        std::size_t got = 0;
+        HS_TRY(read_exact(*c.file, 0, h, got));
+        if (got > 0) {
+            auto s = sleep::check_header(ByteView(h.data(), got), c.type, c.name);
+            if (!s) return corrupt(c.name, s.error().message);
+        }
+        if (!m_read_only && got < sleep::kHeaderBytes) HS_TRY(c.file->write(0, sleep::header(c.type)));
+    }
+
+    // bitfield pages
+    {
+        HS_ASSIGN_OR_RETURN(const std::uint64_t size, m_bitfield_file->size());
+        if (size > sleep::kHeaderBytes) {
+            Bytes body(size - sleep::kHeaderBytes);
+            std::size_t got = 0;
+            HS_TRY(read_exact(*m_bitfield_file, sleep::kHeaderBytes, body, got));
+            body.resize(got);
+            m_bitfield = Bitfield(body);
+        }
+    }
+
+    // secret key
+    if (options.secret_key) {
+        m_secret_key = options.secret_key;
+    } else if (!m_secret_key) {
+        crypto::SecretKey sk{};
+        std::size_t got = 0;
+        HS_TRY(read_exact(*m_secret_key_file, 0, sk, got));
+        if (got == sk.size()) m_secret_key = sk;
+    }
+    if (m_secret_key && !std::equal(m_key.begin(), m_key.end(), m_secret_key->begin() + 32))
+        return make_error(Errc::InvalidArgument, "{}: the secret key does not belong to key {}",
+                          where, to_hex(m_key));
+
+    if (!m_read_only) {
+        if (!stored_key) HS_TRY(m_key_file->write(0, m_key));
+        if (options.store_secret_key && m_secret_key) {
+            crypto::SecretKey sk{};
+            std::size_t got = 0;
+            HS_TRY(read_exact(*m_secret_key_file, 0, sk, got));
+            if (got != sk.size() || sk != *m_secret_key) HS_TRY(m_secret_key_file->write(0, *m_secret_key));
+        }
+    }
+    (void)generated;
+
+    // length, liveness, roots (one retry with length - 1, like the reference)
+    m_length = tree().blocks();
+    for (int attempt = 0;; ++attempt) {
+        if (m_length) {
+            auto sig = signature(m_length);
+            m_live = sig.ok();
+        }
+        auto r = roots(m_length);
+        if (r) {
+            m_byte_length = sum_sizes(*r);
+            if (writable()) m_merkle.emplace(std::move(r).value());
+            break;
+        }
+        if (attempt > 0 || m_length == 0)
+            return corrupt("tree", fmt::format("cannot read the roots for length {}: {}", m_length,
+                                               r.error().message));
+        --m_length;
+    }
+    // A writer killed mid-append may have left a signature past the length; it would not match
+    // the blocks appended next, so drop it.
+    if (writable()) {
+        HS_ASSIGN_OR_RETURN(const std::uint64_t sig_size, m_signatures_file->size());
+        if (sig_size > sleep::signature_offset(m_length))
+            HS_TRY(m_signatures_file->truncate(sleep::signature_offset(m_length)));
+    }
+    // Key files are not needed after loading; closing them keeps an open core at four files.
+    m_key_file.reset();
+    m_secret_key_file.reset();
+    return {};
+}
+
+void Feed::cache_node(const Node& n) {
+    const std::size_t slot = n.index % kNodeCacheSize;
+    m_node_cache[slot] = n;
+    m_node_cache_valid[slot] = true;
+}
+
+Result<Node> Feed::node(flat::Index index) {
+    if (index > 2 * kMaxBlockIndex) return make_error(Errc::NotFound, "{}: node {} is out of range", describe(), index);
+    const std::size_t slot = index % kNodeCacheSize;
+    if (m_node_cache_valid[slot] && m_node_cache[slot].index == index) return m_node_cache[slot];
+    ByteArray<sleep::kTreeEntryBytes> buf{};
+    std::size_t got = 0;
+    HS_TRY(read_exact(*m_tree_file, sleep::tree_offset(index), buf, got));
+    if (got < buf.size() || all_zero(buf))
+        return make_error(Errc::NotFound, "{}: tree node {} is not stored", describe(), index);
+    Node n;
+    n.index = index;
+    std::copy_n(buf.begin(), 32, n.hash.begin());
+    n.size = get_u64be(buf.data() + 32);
+    cache_node(n);
+    return n;
+}
+
+Result<std::vector<Node>> Feed::roots(std::uint64_t length) {
+    std::vector<Node> out;
+    for (auto i : flat::full_roots(2 * length)) {
+        HS_ASSIGN_OR_RETURN(Node n, node(i));
+        out.push_back(n);
+    }
+    return out;
+}
+
+Result<crypto::Signature> Feed::signature(std::uint64_t length) {
+    if (length == 0) return make_error(Errc::NotFound, "{}: no signature for length 0", describe());
+    crypto::Signature sig{};
+    std::size_t got = 0;
+    HS_TRY(read_exact(*m_signatures_file, sleep::signature_offset(length - 1), sig, got));
+    if (got < sig.size() || all_zero(sig))
+        return make_error(Errc::NotFound, "{}: No signature found for length {}", describe(), length);
+    return sig;
+}
+
+Status Feed::write_nodes(std::span<const Node> nodes) {
+    for (const auto& n : nodes) {
+        ByteArray<sleep::kTreeEntryBytes> buf;
+        std::copy(n.hash.begin(), n.hash.end(), buf.begin());
+        put_u64be(buf.data() + 32, n.size);
+        HS_TRY(m_tree_file->write(sleep::tree_offset(n.index), buf));
+        cache_node(n);
+    }
+    return {};
+}
+
+Status Feed::flush_bitfield() {
+    for (auto p : m_bitfield.take_dirty_pages()) {
+        const auto page = m_bitfield.page(p);
+        HS_TRY(m_bitfield_file->write(sleep::kHeaderBytes + p * sleep::kBitfieldPageBytes, page));
+    }
+    return {};
+}
+
+Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
+    if (m_read_only)
+        return make_error(Errc::NotWritable, "{} is opened read-only; nothing was appended", describe());
+    if (!writable())
+        return make_error(Errc::NotWritable,
+                          "{} is not writable: it was opened by key and this storage has no secret "
+                          "key for it",
+                          describe());
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        if (blocks[i].size() > kMaxBlockBytes)
+            return make_error(Errc::TooLarge,
+                              "Individual blocks has be less than 8MB: block {} of the batch has {} "
+                              "bytes, the limit is {}; nothing was appended to {}",
+                              i, blocks[i].size(), kMaxBlockBytes, describe());
+        total += blocks[i].size();
+    }
+    const std::uint64_t first = m_length;
+    if (blocks.empty()) return first;
+    if (!m_merkle) {
+        HS_ASSIGN_OR_RETURN(auto current_roots, roots(m_length));
+        m_merkle.emplace(std::move(current_roots));
+    }
+
+    MerkleGenerator gen = *m_merkle;
+    std::vector<Node> nodes;
+    nodes.reserve(blocks.size() * 2);
+    for (auto b : blocks) gen.next(b, nodes);
+
+    const std::uint64_t node_offset = 2 * m_length;
+    const std::uint64_t batch_nodes = 2 * blocks.size() - 1;
+    Bytes batch(batch_nodes * sleep::kTreeEntryBytes, 0);
+    std::vector<Node> outside;
+    for (const auto& n : nodes) {
+        if (n.index >= node_offset && n.index - node_offset < batch_nodes) {
+            auto* p = batch.data() + (n.index - node_offset) * sleep::kTreeEntryBytes;
+            std::copy(n.hash.begin(), n.hash.end(), p);
+            put_u64be(p + 32, n.size);
+        } else {
+            outside.push_back(n);
+        }
+    }
+
+    // Write order: data, tree, signature, then the bitfield, which alone makes blocks visible
+    // on reopen; a crash before it leaves the previous length intact.
+    if (total) {
+        if (blocks.size() == 1) {
+            HS_TRY(m_data_file->write(m_byte_length, blocks[0]));
+        } else {
+            Bytes data;
+            data.reserve(total);
+            for (auto b : blocks) append_bytes(data, b);
+            HS_TRY(m_data_file->write(m_byte_length, data));
+        }
+    }
+    HS_TRY(write_nodes(outside));
+    HS_TRY(m_tree_file->write(sleep::tree_offset(node_offset), batch));
+    const std::uint64_t new_length = m_length + blocks.size();
+    if (m_live) {
+        const auto msg = signable(gen.roots(), new_length);
+        const auto sig = crypto::sign_detached(msg, *m_secret_key);
+        HS_TRY(m_signatures_file->write(sleep::signature_offset(new_length - 1), sig));
+    }
+    for (const auto& n : nodes) cache_node(n);
+    auto t = tree();
+    for (std::uint64_t i = m_length; i < new_length; ++i) {
+        m_bitfield.set(i, true);
+        t.set(2 * i);
+    }
+    HS_TRY(flush_bitfield());
+    m_length = new_length;
+    m_byte_length += total;
+    m_merkle = std::move(gen);
+    return first;
+}
+
+bool Feed::has(std::uint64_t start, std::uint64_t end) {
+    if (end <= start) return true;
+    return m_bitfield.total(start, end) == end - start;
+}
+
+std::uint64_t Feed::downloaded(std::uint64_t start, std::uint64_t end) {
+    if (end <= start) return 0;
+    return m_bitfield.total(start, end);
+}
+
+Result<std::uint64_t> Feed::data_offset(std::uint64_t index, std::span<const Node> extra) {
+    std::uint64_t offset = 0;
+    for (auto r : flat::full_roots(2 * index)) {
+        auto it = std::find_if(extra.begin(), extra.end(), [r](const Node& n) { return n.index == r; });
+        if (it != extra.end()) {
+            offset += it->size;
+            continue;
+        }
+        auto n = node(r);
+        if (!n) return corrupt("tree", fmt::format("node {} needed to locate block {} is missing", r, index));
+        offset += n->size;
+    }
+    return offset;
+}
+
+Result<std::uint64_t> Feed::block_size(std::uint64_t index) {
+    if (index >= kMaxBlockIndex || !m_bitfield.get(index))
+        return make_error(Errc::NotFound, "block {} of {} is not stored locally", index, describe());
+    auto leaf = node(2 * index);
+    if (!leaf) return corrupt("tree", fmt::format("leaf node of stored block {} is missing", index));
+    return leaf->size;
+}
+
+Result<Bytes> Feed::get(std::uint64_t index) {
+    HS_ASSIGN_OR_RETURN(const std::uint64_t size, block_size(index));
+    HS_ASSIGN_OR_RETURN(const std::uint64_t offset, data_offset(index, {}));
+    Bytes out(size);
+    if (size) {
+        std::size_t got = 0;
+        HS_TRY(read_exact(*m_data_file, offset, out, got));
+        if (got != size)
+            return corrupt("data", fmt::format("block {} (bytes {}..{}) is past the end of the file",
+                                               index, offset, offset + size));
+    }
+    return out;
+}
+
+Result<SeekResult> Feed::seek(std::uint64_t byte_offset) {
+    if (byte_offset == 0) return SeekResult{0, 0};
+    if (byte_offset >= m_byte_length)
+        return make_error(Errc::NotFound, "byte {} is out of bounds of {} ({} bytes)", byte_offset,
+                          describe(), m_byte_length);
+    std::uint64_t rest = byte_offset;
+    HS_ASSIGN_OR_RETURN(auto rs, roots(m_length));
+    for (const auto& r : rs) {
+        if (rest >= r.size) {
+            rest -= r.size;
+            continue;
+        }
+        flat::Index top = r.index;
+        while (top & 1) {
+            HS_ASSIGN_OR_RETURN(Node left, node(flat::left_child(top)));
+            if (rest < left.size) {
+                top = left.index;
+            } else {
+                rest -= left.size;
+                top = flat::right_child(top);
+            }
+        }
+        return SeekResult{top / 2, rest};
+    }
+    return make_error(Errc::NotFound, "byte {} is out of bounds of {}", byte_offset, describe());
+}
+
+Result<Proof> Feed::proof(std::uint64_t index, std::uint64_t digest, bool hash, SparseBitset& remote) {
+    if (index >= kMaxBlockIndex)
+        return make_error(Errc::NotFound, "block {} is out of range for {}", index, describe());
+    auto plan = tree().proof(2 * index, digest, hash, remote);
+    if (!plan) return make_error(Errc::NotFound, "block {} of {} is not stored locally", index, describe());
+    Proof p;
+    p.nodes.reserve(plan->nodes.size());
+    for (auto i : plan->nodes) {
+        auto n = node(i);
+        if (!n) return corrupt("tree", fmt::format("proof node {} for block {} is missing", i, index));
+        p.nodes.push_back(*n);
+    }
+    if (plan->verified_by && m_live) {
+        auto sig = signature(plan->verified_by / 2);
+        if (!sig) return corrupt("signatures", sig.error().message);
+        p.signature = *sig;
+    }
+    return p;
+}
+
+Result<PutResult> Feed::put(std::uint64_t index, std::optional<ByteView> data, Proof proof) {
+    if (m_read_only) return make_error(Errc::NotWritable, "{} is opened read-only", describe());
+    if (index >= kMaxBlockIndex)
+        return make_error(Errc::VerificationFailed, "block index {} is out of range", index);
+    if (data && data->size() > kMaxBlockBytes)
+        return make_error(Errc::TooLarge, "block {} has {} bytes, more than {}", index, data->size(),
+                          kMaxBlockBytes);
+    const auto& remote = proof.nodes;
+    for (const auto& n : remote)
+        if (n.index > 2 * kMaxBlockIndex)
+            return make_error(Errc::VerificationFailed, "proof node index {} is out of range", n.index);
+    auto t = tree();
+
+    // Which local nodes help: the first trusted (stored) ancestor and stored siblings on the way.
+    std::int64_t trusted = -1;
+    std::vector<flat::Index> missing;
+    {
+        flat::Index next = 2 * index;
+        std::size_t i = data ? 0 : 1;
+        while (true) {
+            if (t.get(next)) {
+                trusted = static_cast<std::int64_t>(next);
+                break;
+            }
+            const auto sib = flat::sibling(next);
+            next = flat::parent(next);
+            if (i < remote.size() && remote[i].index == sib) {
+                ++i;
+                continue;
+            }
+            if (!t.get(sib)) break;
+            missing.push_back(sib);
+        }
+        if (trusted == -1 && t.get(next)) trusted = static_cast<std::int64_t>(next);
+    }
+    std::vector<Node> local;
+    for (auto m : missing) {
+        auto n = node(m);
+        if (!n) return corrupt("tree", n.error().message);
+        local.push_back(*n);
+    }
+    std::optional<Node> trusted_node;
+    if (trusted >= 0) {
+        auto n = node(static_cast<flat::Index>(trusted));
+        if (!n) return corrupt("tree", n.error().message);
+        trusted_node = *n;
+    }
+    auto matches_trusted = [&](const Node& n) {
+        return trusted_node && trusted_node->index == n.index && trusted_node->hash == n.hash;
+    };
+
+    std::size_t rpos = 0, lpos = 0;
+    Node top;
+    if (data) {
+        top = Node{2 * index, leaf_hash(*data), data->size()};
+    } else {
+        if (remote.empty())
+            return make_error(Errc::VerificationFailed, "hash-only proof for block {} has no nodes", index);
+        top = remote[rpos++];
+    }
+
+    std::vector<Node> to_write;
+    std::optional<std::pair<std::uint64_t, crypto::Signature>> sig_to_write;
+    std::uint64_t new_length = 0;
+    std::uint64_t new_byte_length = 0;
+    bool verified = matches_trusted(top);
+    bool grows = false;
+
+    while (!verified) {
+        const auto want = flat::sibling(top.index);
+        Node sib;
+        if (rpos < remote.size() && remote[rpos].index == want) {
+            sib = remote[rpos++];
+            to_write.push_back(sib);
+        } else if (lpos < local.size() && local[lpos].index == want) {
+            sib = local[lpos++];
+        } else {
+            // `top` must be a root: verify the signed roots.
+            const flat::Index last = rpos < remote.size() ? remote.back().index : top.index;
+            const std::uint64_t verified_by =
+                std::max(flat::right_span(top.index), flat::right_span(last)) + 2;
+            const std::uint64_t length = verified_by / 2;
+            std::vector<Node> roots;
+            for (auto r : flat::full_roots(verified_by)) {
+                if (r == top.index) {
+                    roots.push_back(top);
+                    to_write.push_back(top);
+                } else if (rpos < remote.size() && remote[rpos].index == r) {
+                    roots.push_back(remote[rpos]);
+                    to_write.push_back(remote[rpos]);
+                    ++rpos;
+                } else if (t.get(r)) {
+                    auto n = node(r);
+                    if (!n) return corrupt("tree", n.error().message);
+                    roots.push_back(*n);
+                } else {
+                    return make_error(Errc::VerificationFailed,
+                                      "Missing tree roots needed for verify (block {}, root {})",
+                                      index, r);
+                }
+            }
+            if (m_length && m_live && !proof.signature)
+                return make_error(Errc::VerificationFailed,
+                                  "Remote did not include a signature for block {}", index);
+            if (proof.signature) {
+                if (!verify_roots_signature(roots, length, *proof.signature, m_key))
+                    return make_error(Errc::VerificationFailed,
+                                      "Remote signature could not be verified for block {} (length {})",
+                                      index, length);
+                sig_to_write.emplace(length - 1, *proof.signature);
+            } else if (tree_hash(roots) != m_key) {
+                return make_error(Errc::VerificationFailed, "Remote checksum failed for block {}", index);
+            }
+            new_length = length;
+            new_byte_length = sum_sizes(roots);
+            grows = length > m_length;
+            verified = true;
+            break;
+        }
+        to_write.push_back(top);
+        const Node& left = top.index < sib.index ? top : sib;
+        const Node& right = top.index < sib.index ? sib : top;
+        top = parent_node(left, right);
+        verified = matches_trusted(top);
+    }
+
+    // Verified: write nodes, data, signature; then the bitfield.
+    HS_TRY(write_nodes(to_write));
+    if (data && !data->empty()) {
+        HS_ASSIGN_OR_RETURN(const std::uint64_t offset, data_offset(index, to_write));
+        HS_ASSIGN_OR_RETURN(const Node leaf, node(2 * index));
+        if (leaf.size != data->size())
+            return make_error(Errc::VerificationFailed, "Unexpected data size for block {}", index);
+        HS_TRY(m_data_file->write(offset, *data));
+    }
+    if (sig_to_write) {
+        HS_TRY(m_signatures_file->write(sleep::signature_offset(sig_to_write->first),
+                                        sig_to_write->second));
+        m_live = true;
+    } else if (new_length) {
+        m_live = false;
+    }
+    for (const auto& n : to_write) t.set(n.index);
+    t.set(2 * index);
+    PutResult result;
+    if (data) result.new_block = m_bitfield.set(index, true);
+    HS_TRY(flush_bitfield());
+    if (grows) {
+        m_length = new_length;
+        m_byte_length = new_byte_length;
+        m_merkle.reset();
+        if (writable()) {
+            auto r = roots(m_length);
+            if (r) m_merkle.emplace(std::move(r).value());
+        }
+        result.appended = true;
+    }
+    return result;
+}
+
+Status Feed::sync() {
+    for (auto* f : {m_data_file.get(), m_tree_file.get(), m_signatures_file.get(), m_bitfield_file.get()})
+        HS_TRY(f->sync());
+    return {};
+}
+
+}  // namespace hs::hypercore

@@ -1,0 +1,121 @@
+// Flat-tree arithmetic (docs/formats/sleep.md): leaf i sits at index 2i, parents at odd
+// indexes; depth(x) is the number of trailing one bits. All functions are total over uint64
+// indexes that fit the tree (no 2^63-sized spans).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace hs::hypercore::flat {
+
+using Index = std::uint64_t;
+
+constexpr std::uint64_t depth(Index i) noexcept {
+    std::uint64_t d = 0;
+    while (i & 1) {
+        i >>= 1;
+        ++d;
+    }
+    return d;
+}
+constexpr Index index(std::uint64_t d, std::uint64_t offset) noexcept {
+    return (offset << (d + 1)) | ((std::uint64_t{1} << d) - 1);
+}
+constexpr std::uint64_t offset(Index i, std::uint64_t d) noexcept {
+    if (!(i & 1)) return i / 2;
+    return (((i + 1) >> d) - 1) / 2;
+}
+constexpr std::uint64_t offset(Index i) noexcept { return offset(i, depth(i)); }
+constexpr Index parent(Index i) noexcept {
+    const auto d = depth(i);
+    return index(d + 1, offset(i, d) >> 1);
+}
+constexpr Index sibling(Index i) noexcept {
+    const auto d = depth(i);
+    return index(d, offset(i, d) ^ 1);
+}
+constexpr Index left_span(Index i) noexcept {
+    if (!(i & 1)) return i;
+    const auto d = depth(i);
+    return offset(i, d) * (std::uint64_t{2} << d);
+}
+constexpr Index right_span(Index i) noexcept {
+    if (!(i & 1)) return i;
+    const auto d = depth(i);
+    return (offset(i, d) + 1) * (std::uint64_t{2} << d) - 2;
+}
+// REQUIRES: i is odd (a parent).
+constexpr Index left_child(Index i) noexcept {
+    const auto d = depth(i);
+    return index(d - 1, offset(i, d) << 1);
+}
+constexpr Index right_child(Index i) noexcept {
+    const auto d = depth(i);
+    return index(d - 1, (offset(i, d) << 1) + 1);
+}
+// The peaks of the merkle forest whose leaves are [0, index/2): fullRoots(2 * length).
+// REQUIRES: index is even.
+std::vector<Index> full_roots(Index index);
+
+// Walks the flat tree like flat-tree's Iterator (used by the bitfield index).
+class Iterator {
+public:
+    explicit Iterator(Index i = 0) { seek(i); }
+    void seek(Index i) noexcept {
+        m_index = i;
+        if (i & 1) {
+            m_offset = offset(i);
+            m_factor = std::uint64_t{2} << depth(i);
+        } else {
+            m_offset = i / 2;
+            m_factor = 2;
+        }
+    }
+    Index index() const noexcept { return m_index; }
+    std::uint64_t factor() const noexcept { return m_factor; }
+    bool is_left() const noexcept { return (m_offset & 1) == 0; }
+    Index next() noexcept {
+        ++m_offset;
+        m_index += m_factor;
+        return m_index;
+    }
+    Index prev() noexcept {
+        if (!m_offset) return m_index;
+        --m_offset;
+        m_index -= m_factor;
+        return m_index;
+    }
+    Index sibling() noexcept { return is_left() ? next() : prev(); }
+    Index parent() noexcept {
+        if (m_offset & 1) {
+            m_index -= m_factor / 2;
+            m_offset = (m_offset - 1) / 2;
+        } else {
+            m_index += m_factor / 2;
+            m_offset /= 2;
+        }
+        m_factor *= 2;
+        return m_index;
+    }
+    Index left_child() noexcept {
+        if (m_factor == 2) return m_index;
+        m_factor /= 2;
+        m_index -= m_factor / 2;
+        m_offset *= 2;
+        return m_index;
+    }
+    Index right_child() noexcept {
+        if (m_factor == 2) return m_index;
+        m_factor /= 2;
+        m_index += m_factor / 2;
+        m_offset = 2 * m_offset + 1;
+        return m_index;
+    }
+
+private:
+    Index m_index = 0;
+    std::uint64_t m_offset = 0;
+    std::uint64_t m_factor = 2;
+};
+
+}  // namespace hs::hypercore::flat

@@ -1,0 +1,44 @@
+#include "util/error.h"
+
+#include <cstdio>
+
+namespace hs {
+namespace {
+class Category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "hyperspace"; }
+    std::string message(int value) const override {
+        return std::string(errc_name(static_cast<Errc>(value)));
+    }
+};
+}  // namespace
+
+const std::error_category& hs_category() noexcept {
+    static const Category category;
+    return category;
+}
+
+std::string_view errc_name(Errc e) noexcept {
+    switch (e) {
+        case Errc::Ok: return "ok";
+        case Errc::InvalidArgument: return "invalid argument";
+        case Errc::NotFound: return "not found";
+        case Errc::Corrupt: return "corrupt";
+        case Errc::Io: return "i/o error";
+        case Errc::Locked: return "locked";
+        case Errc::NotWritable: return "not writable";
+        case Errc::VerificationFailed: return "verification failed";
+        case Errc::TooLarge: return "too large";
+        case Errc::Closed: return "closed";
+        case Errc::Exists: return "exists";
+    }
+    return "unknown";
+}
+
+namespace detail {
+void assert_failed(const char* expr, const char* file, int line) {
+    std::fprintf(stderr, "hyperspace: internal invariant failed: %s at %s:%d\n", expr, file, line);
+    std::abort();
+}
+}  // namespace detail
+}  // namespace hs

@@ -1,0 +1,53 @@
+// SIGKILL during a stream of appends loses at most the unacknowledged appends.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "corestore/corestore.h"
+#include "hypercore/verify.h"
+#include "testutil/temp_dir.h"
+
+namespace hs {
+namespace {
+
+TEST(Crash, SigkillDuringAppendsKeepsAcknowledgedBlocks) {
+    for (int round = 0; round < 5; ++round) {
+        testutil::TempDir dir;
+        int fds[2];
+        ASSERT_EQ(pipe(fds), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(fds[1], 1);
+            close(fds[0]);
+            execl(HS_APPEND_CHILD, HS_APPEND_CHILD, dir.path().c_str(), nullptr);
+            _exit(127);
+        }
+        close(fds[1]);
+        FILE* in = fdopen(fds[0], "r");
+        unsigned long long acked = 0, v = 0;
+        const unsigned long long target = 200 + 137 * round;
+        while (acked < target && std::fscanf(in, "%llu", &v) == 1) acked = v;
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        fclose(in);
+        ASSERT_GE(acked, target) << "the child stopped early";
+
+        auto store = corestore::Corestore::open(dir.path());
+        ASSERT_TRUE(store.ok()) << store.error().message;
+        auto core = (*store)->get_by_name(as_bytes("crash"));
+        ASSERT_TRUE(core.ok()) << core.error().message;
+        EXPECT_GE((*core)->length(), acked);
+        auto report = hypercore::verify_feed(**core);
+        EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0].message);
+        // The log stays appendable after the crash.
+        EXPECT_TRUE((*core)->append(as_bytes("after")).ok());
+        EXPECT_TRUE(hypercore::verify_feed(**core).ok());
+    }
+}
+
+}  // namespace
+}  // namespace hs
