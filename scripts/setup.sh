@@ -8,6 +8,7 @@ packages=(g++ cmake ninja-build pkg-config git
   libsodium-dev libasio-dev libprotobuf-dev protobuf-compiler
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   iproute2 util-linux)
 missing=()
 for p in "${packages[@]}"; do

@@ -26,7 +26,7 @@ struct StorageArgs {
 
 int fail(const Error& e) {
     std::cerr << "hyp: error: " << e.message << "\n";
-    return kExitFailure;
+    return e.code == Errc::InvalidArgument ? kExitUsage : kExitFailure;
 }
 
 Result<std::unique_ptr<Corestore>> open_store(const StorageArgs& args, bool read_only) {

@@ -341,6 +341,8 @@ Result<std::uint64_t> Feed::block_size(std::uint64_t index) {
         return make_error(Errc::NotFound, "block {} of {} is not stored locally", index, describe());
     auto leaf = node(2 * index);
     if (!leaf) return corrupt("tree", fmt::format("leaf node of stored block {} is missing", index));
+    if (leaf->size > kMaxStoredBlockBytes)
+        return corrupt("tree", fmt::format("leaf node of block {} claims {} bytes", index, leaf->size));
     return leaf->size;
 }
 

@@ -21,6 +21,9 @@ namespace hs::hypercore {
 // The largest block we append or accept: its Data frame (block + proof + signature) must stay
 // under the 8 MiB frame limit of every peer (reference §9 #20).
 inline constexpr std::uint64_t kMaxBlockBytes = 8 * 1024 * 1024 - 16 * 1024;
+// The largest block a stored tree may describe (the reference's append limit); larger sizes in a
+// leaf node mean the tree file is damaged.
+inline constexpr std::uint64_t kMaxStoredBlockBytes = 8 * 1024 * 1024;
 
 struct FeedOptions {
     std::optional<crypto::PublicKey> key;         // expected key; mismatch with storage fails

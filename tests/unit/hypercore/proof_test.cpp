@@ -173,5 +173,62 @@ TEST(Proof, UnknownBlockHasNoProof) {
     EXPECT_EQ(p.writer->proof(std::uint64_t{1} << 62, 0, false, p.remote).error().code, Errc::NotFound);
 }
 
+// A static (non-live) feed: no signatures; its key is the tree hash of its final roots.
+TEST(Proof, StaticFeedReadsAndReplicates) {
+    MemoryStorage mem;
+    const auto kp = crypto::keypair_from_seed(Bytes(32, 8));
+    FeedOptions w;
+    w.key = kp.public_key;
+    w.secret_key = kp.secret_key;
+    auto writer = std::move(Feed::open(mem.provider("w"), w).value());
+    for (int i = 0; i < 13; ++i) ASSERT_TRUE(writer->append(as_bytes("static block " + std::to_string(i))).ok());
+    const auto roots = writer->roots(13);
+    ASSERT_TRUE(roots.ok());
+    crypto::PublicKey static_key;
+    const auto th = tree_hash(*roots);
+    std::copy(th.begin(), th.end(), static_key.begin());
+
+    // Lay out the same tree, data and bitfield under the static key, with no signatures.
+    auto src = mem.provider("w");
+    auto dst = mem.provider("s");
+    for (const char* f : {"tree", "data", "bitfield"}) {
+        auto in = std::move(src->open(f).value());
+        auto out = std::move(dst->open(f).value());
+        Bytes all(*in->size());
+        ASSERT_TRUE(in->read(0, all).ok());
+        ASSERT_TRUE(out->write(0, all).ok());
+    }
+    ASSERT_TRUE((*dst->open("key"))->write(0, static_key).ok());
+
+    FeedOptions so;
+    so.key = static_key;
+    auto feed = std::move(Feed::open(mem.provider("s"), so).value());
+    EXPECT_FALSE(feed->live());
+    EXPECT_EQ(feed->length(), 13u);
+    EXPECT_EQ(*feed->get(12), to_bytes("static block 12"));
+    EXPECT_TRUE(verify_feed(*feed).ok());
+
+    // Proofs from a static feed carry no signature; the reader checks the tree hash instead.
+    auto reader = std::move(Feed::open(mem.provider("r"), so).value());
+    SparseBitset remote;
+    for (std::uint64_t i : {5u, 0u, 12u}) {
+        auto proof = feed->proof(i, reader->digest(i), false, remote);
+        ASSERT_TRUE(proof.ok());
+        EXPECT_FALSE(proof->signature.has_value());
+        auto r = reader->put(i, ByteView(*feed->get(i)), *proof);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+    EXPECT_EQ(reader->length(), 13u);
+    EXPECT_EQ(*reader->get(5), to_bytes("static block 5"));
+    // A tampered static proof fails the checksum.
+    auto reader2 = std::move(Feed::open(mem.provider("r2"), so).value());
+    SparseBitset remote2;
+    auto proof = feed->proof(3, 0, false, remote2);
+    proof->nodes.back().hash[1] ^= 1;
+    auto bad = reader2->put(3, ByteView(*feed->get(3)), *proof);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_FALSE(reader2->has(3));
+}
+
 }  // namespace
 }  // namespace hs::hypercore
