@@ -66,8 +66,7 @@ int run_ls(const StorageArgs& args) {
     for (const auto& info : *cores) {
         auto core = (*store)->get_by_key(info.key, false);
         if (!core) {
-            std::cerr << "hyp: error: cannot open core " << to_hex(info.key) << ": "
-                      << core.error().message << "\n";
+            std::cerr << "hyp: error: " << core.error().message << "\n";
             code = kExitFailure;
             continue;
         }

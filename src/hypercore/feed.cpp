@@ -188,7 +188,7 @@ Result<Node> Feed::node(flat::Index index) {
     std::size_t got = 0;
     HS_TRY(read_exact(*m_tree_file, sleep::tree_offset(index), buf, got));
     if (got < buf.size() || all_zero(buf))
-        return make_error(Errc::NotFound, "{}: tree node {} is not stored", describe(), index);
+        return make_error(Errc::NotFound, "tree node {} is not stored", index);
     Node n;
     n.index = index;
     std::copy_n(buf.begin(), 32, n.hash.begin());
@@ -199,10 +199,14 @@ Result<Node> Feed::node(flat::Index index) {
 
 Result<std::vector<Node>> Feed::roots(std::uint64_t length) {
     std::vector<Node> out;
-    for (auto i : flat::full_roots(2 * length)) {
-        HS_ASSIGN_OR_RETURN(Node n, node(i));
-        out.push_back(n);
-    }
+    std::optional<Error> failure;
+    flat::for_each_full_root(2 * length, [&](flat::Index i) {
+        if (failure) return;
+        auto n = node(i);
+        if (!n) failure = std::move(n).error();
+        else out.push_back(*n);
+    });
+    if (failure) return std::move(*failure);
     return out;
 }
 
@@ -280,7 +284,10 @@ Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
 
     // Write order: data, tree, signature, then the bitfield, which alone makes blocks visible
     // on reopen; a crash before it leaves the previous length intact.
-    if (total) {
+    if (total == 0) {
+        // Create the data file even for empty blocks: the JS reader opens it to read any block.
+        HS_TRY(m_data_file->write(m_byte_length, {}));
+    } else {
         if (blocks.size() == 1) {
             HS_TRY(m_data_file->write(m_byte_length, blocks[0]));
         } else {
@@ -322,17 +329,27 @@ std::uint64_t Feed::downloaded(std::uint64_t start, std::uint64_t end) {
 }
 
 Result<std::uint64_t> Feed::data_offset(std::uint64_t index, std::span<const Node> extra) {
+    // Sequential reads: block i+1 starts where block i ended.
+    if (extra.empty() && m_last_read.valid && m_last_read.index + 1 == index)
+        return m_last_read.offset + m_last_read.size;
     std::uint64_t offset = 0;
-    for (auto r : flat::full_roots(2 * index)) {
-        auto it = std::find_if(extra.begin(), extra.end(), [r](const Node& n) { return n.index == r; });
-        if (it != extra.end()) {
-            offset += it->size;
-            continue;
+    std::optional<Error> failure;
+    flat::for_each_full_root(2 * index, [&](flat::Index r) {
+        if (failure) return;
+        for (const auto& n : extra) {
+            if (n.index == r) {
+                offset += n.size;
+                return;
+            }
         }
         auto n = node(r);
-        if (!n) return corrupt("tree", fmt::format("node {} needed to locate block {} is missing", r, index));
+        if (!n) {
+            failure = corrupt("tree", fmt::format("node {} needed to locate block {} is missing", r, index));
+            return;
+        }
         offset += n->size;
-    }
+    });
+    if (failure) return std::move(*failure);
     return offset;
 }
 
@@ -357,6 +374,7 @@ Result<Bytes> Feed::get(std::uint64_t index) {
             return corrupt("data", fmt::format("block {} (bytes {}..{}) is past the end of the file",
                                                index, offset, offset + size));
     }
+    m_last_read = {true, index, offset, size};
     return out;
 }
 
@@ -535,6 +553,7 @@ Result<PutResult> Feed::put(std::uint64_t index, std::optional<ByteView> data, P
 
     // Verified: write nodes, data, signature; then the bitfield.
     HS_TRY(write_nodes(to_write));
+    if (data && data->empty()) HS_TRY(m_data_file->write(0, {}));  // see append()
     if (data && !data->empty()) {
         HS_ASSIGN_OR_RETURN(const std::uint64_t offset, data_offset(index, to_write));
         HS_ASSIGN_OR_RETURN(const Node leaf, node(2 * index));

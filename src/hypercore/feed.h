@@ -139,6 +139,11 @@ private:
     std::uint64_t m_byte_length = 0;
     Bitfield m_bitfield;
     TreeBits m_tree_bits{&m_bitfield};
+    struct LastRead {
+        bool valid = false;
+        std::uint64_t index = 0, offset = 0, size = 0;
+    };
+    LastRead m_last_read;  // for sequential gets; block offsets never change once stored
     std::optional<MerkleGenerator> m_merkle;  // roots at m_length, for writers; reset on put
 
     static constexpr std::size_t kNodeCacheSize = 1 << 14;

@@ -56,6 +56,18 @@ constexpr Index right_child(Index i) noexcept {
 // The peaks of the merkle forest whose leaves are [0, index/2): fullRoots(2 * length).
 // REQUIRES: index is even.
 std::vector<Index> full_roots(Index index);
+// Calls f(root) for each of full_roots(index), without allocating.
+template <typename F>
+void for_each_full_root(Index index, F&& f) {
+    std::uint64_t remaining = index / 2;
+    std::uint64_t off = 0;
+    while (remaining) {
+        std::uint64_t factor = std::uint64_t{1} << (63 - __builtin_clzll(remaining));
+        f(off + factor - 1);
+        off += 2 * factor;
+        remaining -= factor;
+    }
+}
 
 // Walks the flat tree like flat-tree's Iterator (used by the bitfield index).
 class Iterator {

@@ -43,6 +43,14 @@ TEST(FlatTree, FullRoots) {
     EXPECT_EQ(full_roots(6), (std::vector<Index>{1, 4}));
 }
 
+TEST(FlatTree, ForEachFullRootMatchesFullRoots) {
+    for (Index i = 0; i < 4000; i += 2) {
+        std::vector<Index> seen;
+        for_each_full_root(i, [&](Index r) { seen.push_back(r); });
+        EXPECT_EQ(seen, full_roots(i)) << i;
+    }
+}
+
 TEST(FlatTree, IteratorMatchesFunctions) {
     Iterator it(0);
     EXPECT_EQ(it.parent(), 1u);
