@@ -49,5 +49,48 @@ TEST(Crash, SigkillDuringAppendsKeepsAcknowledgedBlocks) {
     }
 }
 
+// Read-only openers (hyp storage ls/cat/verify while a daemon writes) see a consistent, signed
+// prefix of a log that another process is appending to.
+TEST(Crash, ReadersSeeASignedPrefixWhileAWriterAppends) {
+    testutil::TempDir dir;
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(HS_APPEND_CHILD, HS_APPEND_CHILD, dir.path().c_str(), nullptr);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE* in = fdopen(fds[0], "r");
+    unsigned long long acked = 0, v = 0;
+    std::uint64_t last_length = 0;
+    int opened = 0;
+    unsigned long long next_check = 0;
+    while (acked < 2000 && std::fscanf(in, "%llu", &v) == 1) {
+        acked = v;
+        if (acked < next_check) continue;
+        next_check = acked + 300;
+        corestore::CorestoreOptions ro;
+        ro.read_only = true;
+        auto store = corestore::Corestore::open(dir.path(), ro);
+        if (!store) continue;  // master_key not written yet
+        auto core = (*store)->get_by_name(as_bytes("crash"));
+        if (!core) continue;  // the core is not created yet
+        ++opened;
+        EXPECT_GE((*core)->length(), last_length);
+        last_length = (*core)->length();
+        auto report = hypercore::verify_feed(**core);
+        EXPECT_TRUE(report.ok()) << "at length " << last_length << ": " << report.problems[0].message;
+        if (last_length) EXPECT_TRUE((*core)->get(last_length - 1).ok());
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    fclose(in);
+    EXPECT_GE(opened, 4);
+}
+
 }  // namespace
 }  // namespace hs
