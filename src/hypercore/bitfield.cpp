@@ -1,4 +1,4 @@
-// Port of hypercore 9.12.0 lib/bitfield.js over sparse-bitfield 3 and memory-pager 1 (see
+// Port of hypercore 9.12.0 lib/bitfield.js over sparse-bitfield 3.0.3 and memory-pager 1.5.0 (see
 // bitfield.h). The comments name the JS function each piece mirrors; the quirks kept on purpose
 // are marked "JS:".
 #include "hypercore/bitfield.h"
@@ -15,16 +15,14 @@ namespace hs::hypercore {
 namespace {
 
 // Masks from lib/bitfield.js. Index entries are 2 bits, MSB first; data bits are MSB first.
-constexpr std::array<std::uint8_t, 4> kIndexUpdateMask{63, 207, 243, 252};    // clear entry o
-constexpr std::array<std::uint8_t, 4> kIndexIterateMask{0, 192, 240, 252};    // entries < o full
+constexpr std::array<std::uint8_t, 4> kIndexUpdateMask{63, 207, 243, 252};  // clear entry o
+constexpr std::array<std::uint8_t, 4> kIndexIterateMask{0, 192, 240, 252};  // entries < o full
 constexpr std::array<std::uint8_t, 8> kDataIterateMask{128, 192, 224, 240, 248, 252, 254, 255};
 constexpr std::array<std::uint8_t, 8> kDataUpdateMask{127, 191, 223, 239, 247, 251, 253, 254};
 
 // A nibble (two 2-bit entries) collapses to one entry: 11 if both are full, 00 if both are
 // empty, else 01 (mixed).
-constexpr std::uint8_t summarize(unsigned nibble) {
-    return nibble == 15 ? 3 : nibble == 0 ? 0 : 1;
-}
+constexpr std::uint8_t summarize(unsigned nibble) { return nibble == 15 ? 3 : nibble == 0 ? 0 : 1; }
 // The low nibble of a parent index byte from its right child's byte (MAP_PARENT_RIGHT).
 constexpr auto kMapParentRight = [] {
     std::array<std::uint8_t, 256> t{};
@@ -81,6 +79,11 @@ std::uint64_t load_u64(const std::uint8_t* p) noexcept {
     return v;
 }
 
+// TOTAL_1_BITS[b].
+std::uint64_t ones(unsigned b) noexcept {
+    return static_cast<std::uint64_t>(std::popcount(static_cast<std::uint8_t>(b)));
+}
+
 std::uint64_t popcount_bytes(const std::uint8_t* p, std::size_t n) noexcept {
     std::uint64_t total = 0;
     std::size_t i = 0;
@@ -120,8 +123,8 @@ Bitfield& Bitfield::operator=(Bitfield&&) noexcept = default;
 Bitfield::~Bitfield() = default;
 
 Bitfield::Bitfield(ByteView file_body) {
-    // JS: pager.set(i, buf) for each page. An all-zero page is left unallocated (memory-pager only
-    // does that for full-size buffers; a zero partial page is allocated there, which no byte shows).
+    // JS: pager.set(i, buf) for each page. All-zero pages stay unallocated (memory-pager does that
+    // only for full-size buffers, but an allocated zero page and a missing one read the same).
     const std::uint64_t pages = (file_body.size() + kBitfieldPageBytes - 1) / kBitfieldPageBytes;
     for (std::uint64_t p = 0; p < pages; ++p) {
         const ByteView chunk = file_body.subspan(
@@ -171,8 +174,8 @@ bool Bitfield::write_byte(const Section& s, std::uint64_t i, std::uint8_t b) {
     // JS: setByte calls pages.get(p, false), which allocates the page and grows pages.length
     // before comparing, so even an unchanged write grows page_count() (and so the index's
     // maxLength in update_index). Memory is only spent here when a byte really changes.
-    // JS (deviation): memory-pager 1.5 aliases page 32768 onto page 0 (grow() uses `<`); that
-    // corrupts JS cores past 2^28 blocks and is not reproduced.
+    // JS (deviation): memory-pager 1.5.0 hands out page 0 for page 32768 (grow() compares with
+    // `<`), so in JS setting block 2^28 + k sets block k. That corruption is not reproduced.
     if (p >= m_page_count) m_page_count = p + 1;
     const std::size_t o = s.offset + (i & ((std::uint64_t{1} << s.shift) - 1));
     const Page* existing = find_page(p);
@@ -196,8 +199,8 @@ bool Bitfield::set(std::uint64_t block, bool value) {
     const std::uint64_t i = block >> 3;
     const unsigned o = block & 7;
     const std::uint8_t current = read_byte(kData, i);
-    const auto v = static_cast<std::uint8_t>(value ? current | (128 >> o)
-                                                   : current & kDataUpdateMask[o]);
+    const auto v =
+        static_cast<std::uint8_t>(value ? current | (128 >> o) : current & kDataUpdateMask[o]);
     if (!write_byte(kData, i, v)) return false;
     update_index(i, v);
     return true;
@@ -211,7 +214,8 @@ bool Bitfield::tree_set(std::uint64_t index, bool value) {
     const std::uint64_t i = index >> 3;
     const auto mask = static_cast<std::uint8_t>(128 >> (index & 7));
     const std::uint8_t current = read_byte(kTree, i);
-    return write_byte(kTree, i, static_cast<std::uint8_t>(value ? current | mask : current & ~mask));
+    return write_byte(kTree, i,
+                      static_cast<std::uint8_t>(value ? current | mask : current & ~mask));
 }
 
 // JS _setIndex: rewrite the leaf entry for `data_byte`, then walk up the index tree while bytes
@@ -285,11 +289,10 @@ std::uint64_t Bitfield::total(std::uint64_t start, std::uint64_t end) {
     const auto left_mask = static_cast<std::uint8_t>(255 - (o ? kDataIterateMask[o - 1] : 0));
     const std::uint8_t right_mask = e ? kDataIterateMask[e - 1] : 0;
     const std::uint8_t first = read_byte(kData, pos);
-    if (pos == last) return static_cast<std::uint64_t>(std::popcount<std::uint8_t>(first & left_mask & right_mask));
-    std::uint64_t total = static_cast<std::uint64_t>(std::popcount<std::uint8_t>(first & left_mask));
+    if (pos == last) return ones(first & left_mask & right_mask);
+    std::uint64_t total = ones(first & left_mask);
     total += count_bytes(pos + 1, last);
-    total += static_cast<std::uint64_t>(
-        std::popcount<std::uint8_t>(read_byte(kData, last) & right_mask));
+    total += ones(read_byte(kData, last) & right_mask);
     return total;
 }
 

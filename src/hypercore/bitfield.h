@@ -36,8 +36,8 @@ inline constexpr std::size_t kBitfieldIndexOffset = 3072;
 inline constexpr std::size_t kBitfieldIndexBytes = 512;
 inline constexpr std::uint64_t kBlocksPerBitfieldPage = 8 * kBitfieldDataBytes;
 
-// Block and node indexes must stay below 2^53 (the range where JS numbers are exact); the feed
-// rejects larger indexes before they get here.
+// REQUIRES (every block / node index argument): < 2^53, where JS numbers are exact. Callers check
+// peer-supplied indexes first; nothing here asserts on them.
 class Bitfield {
 public:
     // An empty bitfield (JS `bitfield(3584, [])`): no pages, all lengths 0.

@@ -114,7 +114,8 @@ Result<Bytes> rle_decode(ByteView encoded, std::size_t max_bytes) {
     }
 
     // Pass 2: fill. Zero padding to a multiple of 4 comes from value-initialisation.
-    const std::uint64_t padded = std::min<std::uint64_t>((total + 3) & ~std::uint64_t{3}, max_bytes);
+    const std::uint64_t padded =
+        std::min<std::uint64_t>((total + 3) & ~std::uint64_t{3}, max_bytes);
     Bytes out(static_cast<std::size_t>(std::max(padded, total)));
     std::size_t pos = 0;
     for (ByteView in = encoded; !in.empty();) {

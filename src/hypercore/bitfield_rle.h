@@ -3,8 +3,8 @@
 // The encoding is a sequence of varint headers over the *bytes* of a bitfield:
 //   odd header  `len << 2 | bit << 1 | 1`  -> `len` bytes of 0x00 (bit 0) or 0xff (bit 1);
 //   even header `len << 1`, then `len` raw bytes (a literal).
-// The encoder trims trailing zero bytes and picks runs exactly as the JS encoder does, so its output
-// is byte-identical. The decoder accepts any valid encoding.
+// The encoder trims trailing zero bytes and picks runs exactly as the JS encoder does, so its
+// output is byte-identical. The decoder accepts any valid encoding.
 #pragma once
 
 #include <cstddef>

@@ -24,6 +24,7 @@ struct Vector {
     const char* expected;
 };
 
+// clang-format off
 const Vector kEncodeVectors[] = {
     {"ff ff ff e0 00 00 00 00", "0f02e0"},
     {"", ""},
@@ -70,6 +71,7 @@ const Vector kDecodeVectors[] = {
     {"0b", "ffff0000"},
     {"00000f00", "ffffff00"},
 };
+// clang-format on
 
 std::uint32_t fnv1a(ByteView bytes) {
     std::uint32_t h = 2166136261u;
@@ -110,7 +112,8 @@ Bytes parse_spec(std::string_view spec) {
         spec = space == std::string_view::npos ? std::string_view{} : spec.substr(space + 1);
         const auto star = token.find('*');
         const auto byte = static_cast<std::uint8_t>(std::stoul(token.substr(0, star), nullptr, 16));
-        const std::size_t count = star == std::string::npos ? 1 : std::stoul(token.substr(star + 1));
+        const std::size_t count =
+            star == std::string::npos ? 1 : std::stoul(token.substr(star + 1));
         out.insert(out.end(), count, byte);
     }
     return out;
