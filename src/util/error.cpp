@@ -31,6 +31,9 @@ std::string_view errc_name(Errc e) noexcept {
         case Errc::TooLarge: return "too large";
         case Errc::Closed: return "closed";
         case Errc::Exists: return "exists";
+        case Errc::HandshakeFailed: return "handshake failed";
+        case Errc::Protocol: return "protocol error";
+        case Errc::FrameTooLarge: return "frame too large";
     }
     return "unknown";
 }

@@ -24,6 +24,9 @@ enum class Errc {
     TooLarge,            // a declared or given size exceeds a hard limit
     Closed,              // the object was closed
     Exists,              // the thing to create already exists
+    HandshakeFailed,     // the Noise handshake failed: malformed message, bad MAC or key, no payload
+    Protocol,            // a peer broke the wire protocol: bad varint, frame header or message body
+    FrameTooLarge,       // a wire frame declares a body larger than the protocol allows
 };
 
 const std::error_category& hs_category() noexcept;

@@ -1,0 +1,112 @@
+#include "rpc/framing.h"
+
+#include <algorithm>
+
+#include "util/varint.h"
+
+namespace hs::rpc {
+
+void encode_frame_prefix(Bytes& out, const FrameHeader& header, std::size_t payload_bytes) {
+    const std::uint64_t head = (header.service << 2) | static_cast<std::uint8_t>(header.type);
+    const std::uint64_t len = varint::encoding_length(head) +
+                              varint::encoding_length(header.method) +
+                              varint::encoding_length(header.id) + payload_bytes;
+    varint::encode(out, len);
+    varint::encode(out, head);
+    varint::encode(out, header.method);
+    varint::encode(out, header.id);
+}
+
+void encode_frame(Bytes& out, const FrameHeader& header, ByteView payload) {
+    encode_frame_prefix(out, header, payload.size());
+    append_bytes(out, payload);
+}
+
+void FrameDecoder::fail(Errc code, const char* what) {
+    m_state = State::Failed;
+    m_error = make_error(code, "rpc frame: {}", what);
+    m_payload = {};
+}
+
+void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::vector<Frame>& out) {
+    switch (m_state) {
+        case State::Length:
+            // len 0 is a keep-alive: stay in Length.
+            if (value != 0) {
+                m_remaining = value;
+                m_state = State::Header;
+            }
+            return;
+        case State::Header:
+            if (bytes >= m_remaining) return fail(Errc::Protocol, "Missing method");
+            m_remaining -= bytes;
+            m_header.type = static_cast<FrameType>(value & 3);
+            m_header.service = value >> 2;
+            m_state = State::Method;
+            return;
+        case State::Method:
+            if (bytes >= m_remaining) return fail(Errc::Protocol, "Missing id");
+            m_remaining -= bytes;
+            m_header.method = value;
+            m_state = State::Id;
+            return;
+        case State::Id:
+            if (bytes > m_remaining) {
+                return fail(Errc::Protocol, "frame length is shorter than its header");
+            }
+            m_remaining -= bytes;
+            m_header.id = value;
+            if (m_remaining > m_options.max_payload_bytes) {
+                return fail(Errc::FrameTooLarge, "Incoming message is larger than max size");
+            }
+            m_payload.clear();
+            if (m_remaining == 0) {
+                out.push_back(Frame{m_header, {}});
+                m_state = State::Length;
+            } else {
+                m_state = State::Payload;
+            }
+            return;
+        case State::Payload:
+        case State::Failed:
+            break;
+    }
+    fail(Errc::Protocol, "internal decoder state");  // unreachable: receive() reads no varint here
+}
+
+Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
+    std::size_t i = 0;
+    while (i < in.size() && m_state != State::Failed) {
+        if (m_state == State::Payload) {
+            const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, in.size() - i));
+            m_payload.insert(m_payload.end(), in.begin() + i, in.begin() + i + n);
+            i += n;
+            m_remaining -= n;
+            if (m_remaining == 0) {
+                out.push_back(Frame{m_header, std::move(m_payload)});
+                m_payload = {};
+                m_state = State::Length;
+            }
+            continue;
+        }
+        const std::uint8_t b = in[i++];
+        m_varint |= std::uint64_t{b & 0x7fu} << (7 * m_varint_bytes);
+        ++m_varint_bytes;
+        if (b & 0x80) {
+            if (m_varint_bytes >= kMaxFrameVarintBytes) {
+                fail(Errc::Protocol, "Incoming varint is invalid");
+            }
+            continue;
+        }
+        const std::uint64_t value = m_varint;
+        const std::size_t bytes = m_varint_bytes;
+        m_varint = 0;
+        m_varint_bytes = 0;
+        finish_varint(value, bytes, out);
+    }
+    if (m_state == State::Failed) return m_error;
+    return {};
+}
+
+}  // namespace hs::rpc

@@ -1,0 +1,101 @@
+// arpeecee 2.2 framing of the Hyperspace RPC stream (docs/formats/rpc.md "Framing"):
+//   frame = varint(len) ‖ varint(service << 2 | type) ‖ varint(method) ‖ varint(id) ‖ payload
+// where len counts everything after itself; len 0 is a keep-alive. Sans-IO: no sockets, no
+// timers. Not thread-safe; one decoder per connection.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "util/bytes.h"
+#include "util/error.h"
+
+namespace hs::rpc {
+
+enum class FrameType : std::uint8_t {
+    Request = 0,
+    Response = 1,
+    Error = 2,     // payload is an RPCError
+    Reserved = 3,  // never sent; arpeecee ignores it for a known method (the dispatcher decides)
+};
+
+// The largest payload the server accepts in one frame. arpeecee's own default is 8 MiB and
+// @hyperspace/rpc raises it to 2 GiB; 64 MiB bounds per-connection memory while leaving room
+// for batched appends of several blocks of up to 8 MiB each. A client sending more is
+// disconnected (Errc::FrameTooLarge), so batches above 64 MiB must be split by the caller.
+inline constexpr std::uint64_t kDefaultMaxPayloadBytes = 64ull * 1024 * 1024;
+// A frame-header varint still unfinished after this many bytes is invalid (arpeecee: 56 bits).
+inline constexpr std::size_t kMaxFrameVarintBytes = 8;
+
+struct FrameHeader {
+    FrameType type = FrameType::Request;
+    std::uint64_t service = 0;
+    std::uint64_t method = 0;
+    std::uint64_t id = 0;  // 0 = the sender expects no reply; >= 1 = request id to echo
+    bool operator==(const FrameHeader&) const = default;
+};
+
+struct Frame {
+    FrameHeader header;
+    Bytes payload;
+    bool operator==(const Frame&) const = default;
+};
+
+// Appends the frame prefix (len, header, method, id) for a payload of `payload_bytes`; the caller
+// appends exactly that many payload bytes next.
+// REQUIRES: header.service < 2^61 (it is shifted left by two).
+void encode_frame_prefix(Bytes& out, const FrameHeader& header, std::size_t payload_bytes);
+// Appends one complete frame.
+void encode_frame(Bytes& out, const FrameHeader& header, ByteView payload);
+// Appends one frame whose payload is `message` (any struct of rpc/messages.h), encoded in place.
+template <typename Message>
+requires requires(const Message& m, Bytes& b) {
+    m.encode_to(b);
+    m.encoded_size();
+}
+void encode_frame(Bytes& out, const FrameHeader& header, const Message& message) {
+    const std::size_t n = message.encoded_size();
+    encode_frame_prefix(out, header, n);
+    message.encode_to(out);
+}
+// Appends a keep-alive (a frame of length 0), which receivers skip.
+inline void encode_keep_alive(Bytes& out) { out.push_back(0); }
+
+struct FrameDecoderOptions {
+    std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;
+};
+
+// Incremental decoder over arbitrarily split input. Buffers at most one partial frame, and only
+// bytes already received: a declared length is never used to allocate.
+class FrameDecoder {
+public:
+    explicit FrameDecoder(FrameDecoderOptions options = {}) : m_options(options) {}
+
+    // Consumes all of `in` and appends every frame it completes to `out`, in order. On malformed
+    // input (Errc::Protocol: bad varint, frame shorter than its header; Errc::FrameTooLarge)
+    // the frames completed before the bad byte are still appended, the decoder becomes failed,
+    // and this and every later call return the same error. The connection must then be closed.
+    [[nodiscard]] Status receive(ByteView in, std::vector<Frame>& out);
+
+    bool failed() const noexcept { return m_state == State::Failed; }
+    // True between frames: no partial frame is buffered (a clean place for the stream to end).
+    bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }
+
+private:
+    enum class State : std::uint8_t { Length, Header, Method, Id, Payload, Failed };
+
+    // Handles a finished varint of the current state; may fail the decoder.
+    void finish_varint(std::uint64_t value, std::size_t bytes, std::vector<Frame>& out);
+    void fail(Errc code, const char* what);
+
+    FrameDecoderOptions m_options;
+    State m_state = State::Length;
+    std::uint64_t m_varint = 0;      // partial varint of the current state
+    std::size_t m_varint_bytes = 0;  // bytes of it seen so far
+    std::uint64_t m_remaining = 0;   // bytes of the current frame after `len` not yet consumed
+    FrameHeader m_header;
+    Bytes m_payload;
+    Error m_error;
+};
+
+}  // namespace hs::rpc
