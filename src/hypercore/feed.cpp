@@ -40,8 +40,6 @@ Result<std::unique_ptr<Feed>> Feed::open(std::unique_ptr<StorageProvider> storag
                                           FeedOptions options) {
     std::unique_ptr<Feed> feed(new Feed());
     feed->m_storage = std::move(storage);
-    feed->m_node_cache.resize(kNodeCacheSize);
-    feed->m_node_cache_valid.assign(kNodeCacheSize, false);
     HS_TRY(feed->load(options));
     return feed;
 }
@@ -174,16 +172,36 @@ Status Feed::load(const FeedOptions& options) {
     return {};
 }
 
+const Node* Feed::NodeCache::find(flat::Index index) const noexcept {
+    if (tags.empty()) return nullptr;
+    const std::size_t slot = (index >> 1) & (tags.size() - 1);
+    return tags[slot] == index + 1 ? &nodes[slot] : nullptr;
+}
+
+void Feed::NodeCache::put(const Node& n) {
+    if (tags.empty()) return;
+    const std::size_t slot = (n.index >> 1) & (tags.size() - 1);
+    nodes[slot] = n;
+    tags[slot] = n.index + 1;
+}
+
+void Feed::NodeCache::reserve_for(std::uint64_t entries) {
+    std::size_t want = 64;
+    while (want < entries && want < kMaxNodeCacheSlots) want *= 2;
+    if (want <= tags.size()) return;
+    nodes.assign(want, Node{});
+    tags.assign(want, 0);
+}
+
 void Feed::cache_node(const Node& n) {
-    const std::size_t slot = n.index % kNodeCacheSize;
-    m_node_cache[slot] = n;
-    m_node_cache_valid[slot] = true;
+    auto& cache = (n.index & 1) ? m_parent_cache : m_leaf_cache;
+    if (cache.tags.size() < kMaxNodeCacheSlots) cache.reserve_for(n.index / 2 + 1);
+    cache.put(n);
 }
 
 Result<Node> Feed::node(flat::Index index) {
     if (index > 2 * kMaxBlockIndex) return make_error(Errc::NotFound, "{}: node {} is out of range", describe(), index);
-    const std::size_t slot = index % kNodeCacheSize;
-    if (m_node_cache_valid[slot] && m_node_cache[slot].index == index) return m_node_cache[slot];
+    if (const Node* hit = ((index & 1) ? m_parent_cache : m_leaf_cache).find(index)) return *hit;
     ByteArray<sleep::kTreeEntryBytes> buf{};
     std::size_t got = 0;
     HS_TRY(read_exact(*m_tree_file, sleep::tree_offset(index), buf, got));

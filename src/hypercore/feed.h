@@ -146,9 +146,18 @@ private:
     LastRead m_last_read;  // for sequential gets; block offsets never change once stored
     std::optional<MerkleGenerator> m_merkle;  // roots at m_length, for writers; reset on put
 
-    static constexpr std::size_t kNodeCacheSize = 1 << 14;
-    std::vector<Node> m_node_cache;  // direct-mapped by index; hash all-zero size 0 = empty
-    std::vector<bool> m_node_cache_valid;
+    // Direct-mapped caches of tree nodes, one for leaves and one for parents (so the few
+    // high parents that every offset computation needs are not evicted by leaves). Sized with
+    // the log, up to kMaxNodeCacheSlots each, so small cores stay small.
+    static constexpr std::size_t kMaxNodeCacheSlots = 1 << 15;  // 65536 nodes, as the reference keeps
+    struct NodeCache {
+        std::vector<Node> nodes;
+        std::vector<std::uint64_t> tags;  // index + 1 of the node in each slot; 0 = empty
+        const Node* find(flat::Index index) const noexcept;
+        void put(const Node& n);
+        void reserve_for(std::uint64_t entries);
+    };
+    NodeCache m_leaf_cache, m_parent_cache;
 };
 
 }  // namespace hs::hypercore

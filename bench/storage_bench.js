@@ -1,0 +1,406 @@
+'use strict'
+
+// Storage benchmark driver: runs the append/get workload on JS hypercore 9.12 (default
+// random-access-file storage) in this process, then spawns hs_storage_bench with the same
+// parameters, checks that both wrote byte-identical SLEEP files and read back the same blocks,
+// and prints one table of ratios (ours / JS) followed by one JSON line. See bench/README.md.
+//
+//   node bench/storage_bench.js [--bin build/bench/hs_storage_bench] [--sizes 1024:20000,65536:3000]
+//                               [--reps 3] [--warmup 1] [--batch 100] [--tmp DIR] [--js-only]
+//
+// The binary path may also come from HS_STORAGE_BENCH; the JS packages are loaded from
+// tests/interop/node_modules (HS_INTEROP_DIR overrides the folder). Exit status: 0 when every
+// check passed, 2 when a content or file check failed, 1 on errors. Timings are never asserted.
+
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const { execFileSync } = require('child_process')
+const { createRequire } = require('module')
+
+const ROOT = path.resolve(__dirname, '..')
+const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
+const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const hypercore = requireJs('hypercore')
+const hypercoreCrypto = requireJs('hypercore-crypto')
+const sodium = requireJs('sodium-native')
+
+const CASES = ['append1', 'append100', 'get_seq', 'get_rand']
+const SLEEP_FILES = ['data', 'tree', 'signatures', 'bitfield', 'key']
+const AIM = { append1: null, append100: 5, get_seq: 10, get_rand: 10 }
+
+function parseArgs (argv) {
+  const o = {
+    bin: process.env.HS_STORAGE_BENCH || path.join(ROOT, 'build', 'bench', 'hs_storage_bench'),
+    sizes: '1024:20000,65536:3000',
+    reps: 3,
+    warmup: 1,
+    batch: 100,
+    tmp: null,
+    jsOnly: false,
+    seed: '00'.repeat(32)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
+      return argv[++i]
+    }
+    if (a === '--bin') o.bin = val()
+    else if (a === '--sizes') o.sizes = val()
+    else if (a === '--reps') o.reps = Number(val())
+    else if (a === '--batch') o.batch = Number(val())
+    else if (a === '--warmup') o.warmup = Number(val())
+    else if (a === '--tmp') o.tmp = val()
+    else if (a === '--seed') o.seed = val()
+    else if (a === '--js-only') o.jsOnly = true
+    else if (a === '-h' || a === '--help') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 13).join('\n'))
+      process.exit(0)
+    } else throw new Error('unknown argument ' + a)
+  }
+  o.workloads = o.sizes.split(',').map(s => {
+    const [bytes, blocks] = s.split(':').map(Number)
+    if (!(bytes >= 1) || !(blocks >= 2) || blocks % o.batch !== 0) {
+      throw new Error('--sizes wants BYTES:BLOCKS with BLOCKS a multiple of --batch, got ' + s)
+    }
+    return { blockBytes: bytes, blocks }
+  })
+  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
+  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  if (!/^[0-9a-f]{64}$/i.test(o.seed)) throw new Error('--seed must be 64 hex characters')
+  return o
+}
+
+// --- deterministic content, identical to storage_bench.cpp ---------------------------------
+
+function xorshift32 (x) {
+  x ^= x << 13
+  x >>>= 0
+  x ^= x >>> 17
+  x ^= x << 5
+  return x >>> 0
+}
+
+// Block i: xorshift32 seeded with (i + 1) * 0x9E3779B1 mod 2^32 (0 -> 1), words little-endian.
+function fillBlock (i, out) {
+  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
+  if (x === 0) x = 1
+  let j = 0
+  for (; j + 4 <= out.length; j += 4) {
+    x = xorshift32(x)
+    out[j] = x & 0xff
+    out[j + 1] = (x >>> 8) & 0xff
+    out[j + 2] = (x >>> 16) & 0xff
+    out[j + 3] = x >>> 24
+  }
+  if (j < out.length) {
+    x = xorshift32(x)
+    for (let k = 0; j < out.length; j++, k++) out[j] = (x >>> (8 * k)) & 0xff
+  }
+}
+
+function shuffled (n) {
+  const v = new Array(n)
+  for (let i = 0; i < n; i++) v[i] = i
+  let x = 0x2545F491
+  for (let k = n - 1; k >= 1; k--) {
+    x = xorshift32(x)
+    const j = x % (k + 1)
+    const t = v[k]; v[k] = v[j]; v[j] = t
+  }
+  return v
+}
+
+function blake2b (buf) {
+  const out = Buffer.alloc(32)
+  sodium.crypto_generichash(out, buf)
+  return out.toString('hex')
+}
+
+function fileDigests (dir) {
+  const out = {}
+  for (const name of SLEEP_FILES) {
+    const p = path.join(dir, name)
+    if (fs.existsSync(p)) out[name] = blake2b(fs.readFileSync(p))
+  }
+  return out
+}
+
+function median (v) {
+  const s = [...v].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+// --- callback helpers (no promise per operation inside the timed loops) ---------------------
+
+function p (fn) {
+  return new Promise((resolve, reject) => fn((err, v) => err ? reject(err) : resolve(v)))
+}
+
+function openFeed (dir, kp) {
+  const feed = hypercore(dir, kp.publicKey, { secretKey: kp.secretKey })
+  return p(cb => feed.ready(cb)).then(() => feed)
+}
+
+function now () { return process.hrtime.bigint() }
+function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
+
+function appendEach (feed, blocks, cb) {
+  let i = 0
+  next(null)
+  function next (err) {
+    if (err) return cb(err)
+    if (i === blocks.length) return cb(null)
+    feed.append(blocks[i++], next)
+  }
+}
+
+function appendBatches (feed, blocks, batch, cb) {
+  let i = 0
+  next(null)
+  function next (err) {
+    if (err) return cb(err)
+    if (i === blocks.length) return cb(null)
+    const list = blocks.slice(i, i + batch)
+    i += batch
+    feed.append(list, next)
+  }
+}
+
+function getAll (feed, order, cb) {
+  let i = 0
+  let bytes = 0
+  next(null, null)
+  function next (err, data) {
+    if (err) return cb(err)
+    if (data) bytes += data.length
+    if (i === order.length) return cb(null, bytes)
+    feed.get(order[i++], next)
+  }
+}
+
+// --- JS side ----------------------------------------------------------------------------------
+
+async function runJs (o, w, kp, base) {
+  const data = Buffer.alloc(w.blockBytes * w.blocks)
+  const blocks = new Array(w.blocks)
+  for (let i = 0; i < w.blocks; i++) {
+    blocks[i] = data.subarray(i * w.blockBytes, (i + 1) * w.blockBytes)
+    fillBlock(i, blocks[i])
+  }
+  const order = shuffled(w.blocks)
+  const samples = { append1: [], append100: [], get_seq: [], get_rand: [] }
+  const check = { append1: {}, append100: {} }
+  const total = w.blocks * w.blockBytes
+
+  // The first o.warmup repetitions are not recorded; the checks run in the very first one.
+  for (let rep = 0; rep < o.warmup + o.reps; rep++) {
+    const timed = rep >= o.warmup
+    const record = (name, s) => { if (timed) samples[name].push(s) }
+    const tag = w.blockBytes + '-' + rep
+    {
+      const dir = path.join(base, 'js-append1-' + tag)
+      const feed = await openFeed(dir, kp)
+      const t = now()
+      await p(cb => appendEach(feed, blocks, cb))
+      record('append1', secondsSince(t))
+      if (rep === 0) check.append1.signature = await finalSignature(feed)
+      await p(cb => feed.close(cb))
+      if (rep === 0) check.append1.files = fileDigests(dir)
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+    const dir = path.join(base, 'js-append100-' + tag)
+    const feed = await openFeed(dir, kp)
+    let t = now()
+    await p(cb => appendBatches(feed, blocks, o.batch, cb))
+    record('append100', secondsSince(t))
+
+    const seq = order.map((_, i) => i)
+    t = now()
+    let got = await p(cb => getAll(feed, seq, cb))
+    record('get_seq', secondsSince(t))
+    if (got !== total) throw new Error('JS get_seq returned ' + got + ' bytes, expected ' + total)
+    t = now()
+    got = await p(cb => getAll(feed, order, cb))
+    record('get_rand', secondsSince(t))
+    if (got !== total) throw new Error('JS get_rand returned ' + got + ' bytes, expected ' + total)
+
+    if (rep === 0) {
+      for (let i = 0; i < w.blocks; i++) {
+        const b = await p(cb => feed.get(i, cb))
+        if (!b.equals(blocks[i])) throw new Error('JS get(' + i + ') returned different bytes than appended')
+      }
+      check.append100.get_blake2b = {}
+      for (const i of sampleIndices(w.blocks)) {
+        check.append100.get_blake2b[i] = blake2b(await p(cb => feed.get(i, cb)))
+      }
+      check.append100.signature = await finalSignature(feed)
+    }
+    await p(cb => feed.close(cb))
+    if (rep === 0) check.append100.files = fileDigests(dir)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+
+  const results = CASES.map(name => {
+    const s = median(samples[name])
+    return {
+      case: name,
+      block_bytes: w.blockBytes,
+      blocks: w.blocks,
+      batch: name === 'append100' ? o.batch : 1,
+      samples_s: samples[name],
+      median_s: s,
+      blocks_per_s: w.blocks / s,
+      mib_per_s: total / s / (1 << 20)
+    }
+  })
+  return { results, check }
+}
+
+function sampleIndices (n) {
+  return [...new Set([0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 2, n - 1])].sort((a, b) => a - b)
+}
+
+function finalSignature (feed) {
+  return p(cb => feed._storage.getSignature(feed.length - 1, cb)).then(s => s.toString('hex'))
+}
+
+// --- driver -----------------------------------------------------------------------------------
+
+function runOurs (o, base) {
+  if (!fs.existsSync(o.bin)) {
+    throw new Error(o.bin + ' does not exist: build it (bench/run-storage.sh) or pass --bin')
+  }
+  const out = execFileSync(o.bin, [
+    '--tmp', base,
+    '--sizes', o.sizes,
+    '--reps', String(o.reps),
+    '--warmup', String(o.warmup),
+    '--batch', String(o.batch),
+    '--seed', o.seed
+  ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
+  return JSON.parse(out)
+}
+
+function compareChecks (js, ours) {
+  const problems = []
+  for (const size of Object.keys(js)) {
+    for (const c of ['append1', 'append100']) {
+      const a = js[size][c]
+      const b = (ours[size] || {})[c] || {}
+      if (a.signature !== b.signature) problems.push(`${size} ${c}: final signature differs`)
+      for (const f of SLEEP_FILES) {
+        if ((a.files || {})[f] !== (b.files || {})[f]) problems.push(`${size} ${c}: file ${f} differs`)
+      }
+      for (const [i, h] of Object.entries(a.get_blake2b || {})) {
+        if ((b.get_blake2b || {})[i] !== h) problems.push(`${size} ${c}: get(${i}) differs`)
+      }
+    }
+  }
+  return problems
+}
+
+function label (r) {
+  const size = r.block_bytes % 1024 === 0 ? (r.block_bytes / 1024) + ' KiB' : r.block_bytes + ' B'
+  const name = {
+    append1: 'append 1/call',
+    append100: 'append ' + r.batch + '/call',
+    get_seq: 'get sequential',
+    get_rand: 'get random'
+  }[r.case]
+  return name + ', ' + size
+}
+
+function fmtNum (x) {
+  return Math.round(x).toLocaleString('en-US')
+}
+
+function printTable (rows) {
+  const head = ['case', 'JS blocks/s', 'ours blocks/s', 'ratio', 'JS MiB/s', 'ours MiB/s', 'aim']
+  const body = rows.map(r => [
+    r.label,
+    fmtNum(r.js_blocks_per_s),
+    r.hs_blocks_per_s === null ? '-' : fmtNum(r.hs_blocks_per_s),
+    r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
+    r.js_mib_per_s.toFixed(1),
+    r.hs_mib_per_s === null ? '-' : r.hs_mib_per_s.toFixed(1),
+    r.aim === null || r.ratio === null ? '' : '>= ' + r.aim + 'x ' + (r.ratio >= r.aim ? 'met' : 'NOT met')
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
+  const pad = (c, i) => i === 0 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
+  const line = cells => cells.map(pad).join('  ').trimEnd()
+  console.log(line(head))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const b of body) console.log(line(b))
+}
+
+async function main () {
+  const o = parseArgs(process.argv.slice(2))
+  const base = fs.mkdtempSync(path.join(o.tmp || os.tmpdir(), 'hs-storage-bench-'))
+  const kp = hypercoreCrypto.keyPair(Buffer.from(o.seed, 'hex'))
+  const loadBefore = os.loadavg()[0]
+  try {
+    const js = { results: [], check: {} }
+    for (const w of o.workloads) {
+      const r = await runJs(o, w, kp, base)
+      js.results.push(...r.results)
+      js.check[w.blockBytes] = r.check
+      process.stderr.write(`js ${w.blockBytes} B x ${w.blocks}: done\n`)
+    }
+    const ours = o.jsOnly ? null : runOurs(o, base)
+    if (ours && ours.public_key !== kp.publicKey.toString('hex')) throw new Error('key pairs differ between JS and ours')
+
+    const rows = js.results.map(j => {
+      const h = ours && ours.results.find(r => r.case === j.case && r.block_bytes === j.block_bytes)
+      return {
+        case: j.case,
+        label: label(j),
+        block_bytes: j.block_bytes,
+        blocks: j.blocks,
+        batch: j.batch,
+        js_blocks_per_s: j.blocks_per_s,
+        hs_blocks_per_s: h ? h.blocks_per_s : null,
+        ratio: h ? h.blocks_per_s / j.blocks_per_s : null,
+        js_mib_per_s: j.mib_per_s,
+        hs_mib_per_s: h ? h.mib_per_s : null,
+        js_samples_s: j.samples_s,
+        hs_samples_s: h ? h.samples_s : null,
+        aim: AIM[j.case]
+      }
+    })
+    const problems = ours ? compareChecks(js.check, ours.check) : []
+    console.log(`storage bench: hypercore 9.12.0 (node ${process.version}) vs hs ` +
+      `${ours ? ours.version : '-'}; median of ${o.reps} after ${o.warmup} warm-up; ` +
+      `${os.cpus().length} cores; load average ${loadBefore.toFixed(2)} before, ` +
+      `${os.loadavg()[0].toFixed(2)} after (other processes skew the figures)`)
+    printTable(rows)
+    if (ours) {
+      console.log(problems.length
+        ? 'CHECKS FAILED:\n  ' + problems.join('\n  ')
+        : 'checks: every get() matched the appended bytes on both sides; SLEEP files and final signatures identical to JS')
+    }
+    console.log(JSON.stringify({
+      bench: 'storage',
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: os.cpus().length,
+      loadavg_before: loadBefore,
+      loadavg_after: os.loadavg()[0],
+      reps: o.reps,
+      warmup: o.warmup,
+      checks_ok: ours ? problems.length === 0 : null,
+      problems,
+      rows: rows.map(({ label, ...r }) => r)
+    }))
+    if (problems.length) process.exitCode = 2
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true })
+  }
+}
+
+main().catch(err => {
+  console.error('storage_bench:', err && err.stack ? err.stack : err)
+  process.exit(1)
+})
