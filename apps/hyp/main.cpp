@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/args.h"
+#include "cli/replicate_command.h"
 #include "cli/storage_commands.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     int exit_code = hs::cli::kExitOk;
     hs::cli::add_storage_commands(app, &exit_code);
+    hs::cli::add_replicate_command(app, &exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

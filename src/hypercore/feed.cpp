@@ -70,7 +70,6 @@ Status Feed::load(const FeedOptions& options) {
                           "Another hypercore is stored here: {} holds {} but {} was asked for", where,
                           to_hex(*stored_key), to_hex(*options.key));
 
-    bool generated = false;
     if (stored_key) {
         m_key = *stored_key;
     } else if (options.key) {
@@ -79,7 +78,6 @@ Status Feed::load(const FeedOptions& options) {
         auto kp = crypto::random_keypair();
         m_key = kp.public_key;
         m_secret_key = kp.secret_key;
-        generated = true;
     } else {
         return make_error(Errc::NotFound, "No hypercore is stored here: {} has no key file", where);
     }
@@ -139,7 +137,6 @@ Status Feed::load(const FeedOptions& options) {
             if (got != sk.size() || sk != *m_secret_key) HS_TRY(m_secret_key_file->write(0, *m_secret_key));
         }
     }
-    (void)generated;
 
     // length, liveness, roots (one retry with length - 1, like the reference)
     m_length = tree().blocks();

@@ -1,0 +1,263 @@
+#include "cli/replicate_command.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <iostream>
+#include <list>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "corestore/corestore.h"
+#include "crypto/derive.h"
+#include "protocol/replicator.h"
+#include "protocol/stream_io.h"
+#include "util/hex.h"
+
+namespace hs::cli {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using protocol::FeedReplicator;
+using protocol::Stream;
+
+struct ReplicateArgs {
+    std::string storage;
+    std::string key;
+    std::string listen;
+    std::string connect;
+    std::string bind;
+    bool live = false;
+    bool json = false;
+    std::optional<std::uint64_t> start, end;
+};
+
+// Records why a stream ended; nothing else is needed from stream-level events here.
+struct Events final : protocol::StreamEvents {
+    std::optional<Error> reason;
+    void on_handshake(Stream&) override {}
+    void on_discovery_key(Stream&, const crypto::Hash32&) override {}  // answered with Close
+    void on_close(Stream&, const Error& r) override { reason = r; }
+};
+
+struct Connection {
+    Events events;
+    std::unique_ptr<Stream> stream;
+    asio::ip::tcp::socket socket;
+    std::string peer;
+    explicit Connection(asio::ip::tcp::socket s) : socket(std::move(s)) {
+        std::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+};
+
+class Session {
+public:
+    Session(const ReplicateArgs& args, hypercore::Feed& feed, protocol::NoiseKeyPair keys,
+            asio::io_context& io)
+        : m_args(args), m_feed(feed), m_keys(keys), m_io(io), m_replicator(feed) {
+        m_replicator.on_download = [this](std::uint64_t, std::size_t) { ++m_downloaded; };
+        m_replicator.on_upload = [this](std::uint64_t, std::size_t) { ++m_uploaded; };
+        if (!feed.writable()) {
+            m_download = m_replicator.download({args.start.value_or(0), args.end});
+        }
+    }
+
+    int exit_code = kExitOk;
+    std::string last_peer;
+
+    awaitable<void> run_connect() {
+        auto remote = protocol::parse_host_port(m_args.connect);
+        if (!remote) co_return fail(remote.error());
+        std::optional<asio::ip::address> bind;
+        if (!m_args.bind.empty()) {
+            std::error_code ec;
+            bind = asio::ip::make_address(m_args.bind, ec);
+            if (ec) co_return fail(make_error(Errc::InvalidArgument, "--bind {} is not an IP address", m_args.bind));
+        }
+        auto socket = co_await protocol::connect_tcp(*remote, bind, std::chrono::seconds(10));
+        if (!socket) co_return fail(socket.error());
+        auto conn = std::make_unique<Connection>(std::move(*socket));
+        co_await serve(std::move(conn), true, /*exit_when_done=*/true);
+        m_io.stop();
+    }
+
+    awaitable<void> run_listen() {
+        auto local = protocol::parse_host_port(m_args.listen);
+        if (!local) co_return fail(local.error());
+        std::error_code ec;
+        auto addr = asio::ip::make_address(local->host, ec);
+        if (ec) co_return fail(make_error(Errc::InvalidArgument, "--listen needs an IP address, not {}", local->host));
+        auto acceptor = protocol::listen_tcp(m_io.get_executor(), {addr, local->port});
+        if (!acceptor) co_return fail(acceptor.error());
+        const auto ep = acceptor->local_endpoint();
+        std::cerr << "listening " << ep.address().to_string() << ":" << ep.port() << std::endl;
+        while (true) {
+            auto socket = co_await protocol::accept_tcp(*acceptor, std::chrono::hours(24 * 365));
+            if (!socket) {
+                std::cerr << "hyp: accept failed: " << socket.error().message << "\n";
+                continue;
+            }
+            auto conn = std::make_unique<Connection>(std::move(*socket));
+            asio::co_spawn(m_io, serve(std::move(conn), false, false), asio::detached);
+        }
+    }
+
+    // Replicates over one connection until it ends (or, when downloading without --live and
+    // exit_when_done, until we hold every block the peer has).
+    awaitable<void> serve(std::unique_ptr<Connection> conn, bool initiator, bool exit_when_done) {
+        protocol::StreamOptions options;
+        options.initiator = initiator;
+        options.static_keys = m_keys;
+        conn->stream = std::make_unique<Stream>(options, conn->events, protocol::Clock::now());
+        last_peer = conn->peer;
+        std::cerr << "peer " << conn->peer << " connected\n";
+        if (auto s = m_replicator.add_stream(*conn->stream); !s.ok()) {
+            std::cerr << "hyp: " << s.error().message << "\n";
+            co_return;
+        }
+        Stream* stream = conn->stream.get();
+        const bool finish_when_synced = exit_when_done && !m_args.live && !m_feed.writable();
+        if (finish_when_synced) asio::co_spawn(m_io, watch_done(stream), asio::detached);
+        Error reason = co_await protocol::run_stream(conn->socket, *stream);
+        if (m_done) {
+            exit_code = kExitOk;
+        } else if (reason.code == Errc::Closed) {
+            // The peer ended the connection: fine when live or uploading, a failure while we
+            // still lack blocks it has.
+            std::cerr << "peer " << conn->peer << " closed the connection\n";
+            if (finish_when_synced) {
+                exit_code = kExitFailure;
+                std::cerr << "hyp: error: the peer closed before we held every block it has\n";
+            }
+        } else {
+            std::cerr << "hyp: error: replication with " << conn->peer << " failed: " << reason.message << "\n";
+            if (exit_when_done) exit_code = kExitFailure;
+        }
+    }
+
+    awaitable<void> watch_done(Stream* stream) {
+        asio::steady_timer timer(m_io);
+        while (!stream->closed()) {
+            timer.expires_after(std::chrono::milliseconds(20));
+            co_await timer.async_wait(asio::experimental::as_tuple(use_awaitable));
+            if (stream->closed()) break;
+            if (m_replicator.synced(m_args.start.value_or(0), m_args.end)) {
+                m_done = true;
+                stream->close(make_error(Errc::Closed, "replication finished"));
+                break;
+            }
+        }
+    }
+
+    awaitable<void> progress() {
+        asio::steady_timer timer(m_io);
+        std::uint64_t last = ~std::uint64_t{0};
+        while (true) {
+            timer.expires_after(std::chrono::seconds(1));
+            co_await timer.async_wait(asio::experimental::as_tuple(use_awaitable));
+            if (m_downloaded + m_uploaded != last) {
+                last = m_downloaded + m_uploaded;
+                std::cerr << "length " << m_feed.length() << ", downloaded " << m_downloaded << ", uploaded "
+                          << m_uploaded << ", peers " << m_replicator.peer_count() << "\n";
+            }
+        }
+    }
+
+    void print_summary() const {
+        if (m_args.json) {
+            nlohmann::json j = {{"key", to_hex(m_feed.key())},
+                                {"length", m_feed.length()},
+                                {"downloaded", m_downloaded},
+                                {"uploaded", m_uploaded},
+                                {"peer", last_peer}};
+            std::cout << j.dump() << std::endl;
+        }
+        std::cerr << "done: length " << m_feed.length() << ", downloaded " << m_downloaded << " blocks, uploaded "
+                  << m_uploaded << " blocks\n";
+    }
+
+private:
+    void fail(const Error& e) {
+        std::cerr << "hyp: error: " << e.message << "\n";
+        exit_code = e.code == Errc::InvalidArgument ? kExitUsage : kExitFailure;
+        m_io.stop();
+    }
+
+    const ReplicateArgs& m_args;
+    hypercore::Feed& m_feed;
+    protocol::NoiseKeyPair m_keys;
+    asio::io_context& m_io;
+    FeedReplicator m_replicator;
+    std::optional<FeedReplicator::DownloadId> m_download;
+    std::uint64_t m_downloaded = 0, m_uploaded = 0;
+    bool m_done = false;
+};
+
+int run_replicate(const ReplicateArgs& args) {
+    if (args.listen.empty() == args.connect.empty()) {
+        std::cerr << "hyp: error: give exactly one of --listen HOST:PORT or --connect HOST:PORT\n";
+        return kExitUsage;
+    }
+    auto key = parse_key_argument(args.key);
+    if (!key) {
+        std::cerr << "hyp: error: " << key.error().message << "\n";
+        return kExitUsage;
+    }
+    const std::filesystem::path dir = args.storage.empty() ? default_storage_path() : std::filesystem::path(args.storage);
+    auto store = corestore::Corestore::open(dir);
+    if (!store) {
+        std::cerr << "hyp: error: " << store.error().message << "\n";
+        return kExitFailure;
+    }
+    auto core = (*store)->get_by_key(*key);
+    if (!core) {
+        std::cerr << "hyp: error: " << core.error().message << "\n";
+        return kExitFailure;
+    }
+    const auto seed = crypto::derive_key("@hypercore-protocol/hyperspace", (*store)->master_key(),
+                                         as_bytes("replication-keypair"));
+    asio::io_context io;
+    Session session(args, **core, protocol::noise_keypair_from_seed(seed), io);
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const std::error_code& ec, int) {
+        if (!ec) io.stop();  // interrupted: exit 0 with what we have
+    });
+    asio::co_spawn(io, session.progress(), asio::detached);
+    if (!args.connect.empty())
+        asio::co_spawn(io, session.run_connect(), asio::detached);
+    else
+        asio::co_spawn(io, session.run_listen(), asio::detached);
+    io.run();
+    if (auto s = (*core)->sync(); !s.ok()) std::cerr << "hyp: error: " << s.error().message << "\n";
+    session.print_summary();
+    return session.exit_code;
+}
+
+}  // namespace
+
+void add_replicate_command(CLI::App& app, int* exit_code) {
+    auto args = std::make_shared<ReplicateArgs>();
+    auto* cmd = app.add_subcommand("replicate", "Replicate one core with one peer over TCP (no DHT)");
+    cmd->add_option("--storage,-s", args->storage, "Storage folder (created if missing)");
+    cmd->add_option("KEY", args->key, "Core key (hex or hyper://)")->required();
+    cmd->add_option("--listen", args->listen, "Serve peers on HOST:PORT until interrupted");
+    cmd->add_option("--connect", args->connect, "Connect to a peer at HOST:PORT");
+    cmd->add_option("--bind", args->bind, "Source address for --connect (e.g. 127.0.0.2)");
+    cmd->add_option("--start", args->start, "Download only from this block");
+    cmd->add_option("--end", args->end, "Download only up to this block (exclusive)");
+    cmd->add_flag("--live", args->live, "Keep replicating appends until interrupted or the peer closes");
+    cmd->add_flag("--json", args->json, "Print a one-line JSON summary at the end");
+    cmd->callback([args, exit_code] { *exit_code = run_replicate(*args); });
+}
+
+}  // namespace hs::cli

@@ -1,0 +1,200 @@
+// Two cores replicating over two in-memory Streams wired back to back.
+#include "protocol/replicator.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "crypto/derive.h"
+#include "hypercore/verify.h"
+
+namespace hs::protocol {
+namespace {
+
+using hypercore::Feed;
+using hypercore::FeedOptions;
+using hypercore::MemoryStorage;
+
+struct Events : StreamEvents {
+    std::optional<Error> closed;
+    std::function<void(Stream&, const crypto::Hash32&)> on_dk;
+    void on_handshake(Stream&) override {}
+    void on_discovery_key(Stream& s, const crypto::Hash32& dk) override {
+        if (on_dk) on_dk(s, dk);
+    }
+    void on_close(Stream&, const Error& reason) override { closed = reason; }
+};
+
+struct Wire {
+    Events ea, eb;
+    Clock::time_point now = Clock::time_point{} + std::chrono::hours(1);
+    std::unique_ptr<Stream> a, b;
+    std::mt19937 rng{3};
+
+    Wire() {
+        StreamOptions oa;
+        oa.initiator = true;
+        oa.static_keys = random_noise_keypair();
+        StreamOptions ob;
+        ob.static_keys = random_noise_keypair();
+        a = std::make_unique<Stream>(oa, ea, now);
+        b = std::make_unique<Stream>(ob, eb, now);
+    }
+    // Moves bytes both ways in random chunks until neither side has output.
+    void run(int max_rounds = 100000) {
+        for (int i = 0; i < max_rounds; ++i) {
+            bool moved = move(*a, *b) | move(*b, *a);
+            if (!moved) return;
+        }
+        ADD_FAILURE() << "the streams never went quiet";
+    }
+    bool move(Stream& from, Stream& to) {
+        auto out = from.pending_output();
+        if (out.empty() || from.closed()) return false;
+        const std::size_t n = std::min<std::size_t>(out.size(), 1 + rng() % 70000);
+        Bytes chunk(out.begin(), out.begin() + n);
+        from.consume_output(n);
+        if (!to.closed()) (void)to.receive(chunk, now);
+        return true;
+    }
+};
+
+struct Cores {
+    MemoryStorage mem;
+    std::unique_ptr<Feed> writer, reader;
+    std::vector<Bytes> blocks;
+    explicit Cores(std::size_t n, std::size_t size = 100, std::uint8_t seed = 9) {
+        const auto kp = crypto::keypair_from_seed(Bytes(32, seed));
+        FeedOptions w;
+        w.key = kp.public_key;
+        w.secret_key = kp.secret_key;
+        writer = std::move(Feed::open(mem.provider("w"), w).value());
+        FeedOptions r;
+        r.key = kp.public_key;
+        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        std::mt19937 rng(1);
+        for (std::size_t i = 0; i < n; ++i) {
+            Bytes b(size);
+            for (auto& c : b) c = static_cast<std::uint8_t>(rng());
+            blocks.push_back(b);
+        }
+        for (std::size_t i = 0; i < n; i += 50) {
+            std::vector<ByteView> v(blocks.begin() + i, blocks.begin() + std::min(n, i + 50));
+            EXPECT_TRUE(writer->append(v).ok());
+        }
+    }
+};
+
+TEST(Replicator, FullDownload) {
+    Wire wire;
+    Cores cores(3000);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    std::size_t downloaded = 0, uploaded = 0;
+    down.on_download = [&](std::uint64_t, std::size_t) { ++downloaded; };
+    up.on_upload = [&](std::uint64_t, std::size_t) { ++uploaded; };
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    const auto id = down.download({0, 3000});
+    wire.run();
+    EXPECT_FALSE(wire.ea.closed.has_value());
+    EXPECT_TRUE(down.done(id));
+    EXPECT_TRUE(down.synced());
+    EXPECT_EQ(downloaded, 3000u);
+    EXPECT_EQ(uploaded, 3000u);
+    EXPECT_EQ(cores.reader->length(), 3000u);
+    for (std::size_t i = 0; i < 3000; i += 97) EXPECT_EQ(*cores.reader->get(i), cores.blocks[i]);
+    EXPECT_TRUE(hypercore::verify_feed(*cores.reader).ok());
+}
+
+TEST(Replicator, SparseRangeOnly) {
+    Wire wire;
+    Cores cores(500);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    const auto id = down.download({100, 150});
+    wire.run();
+    EXPECT_TRUE(down.done(id));
+    EXPECT_EQ(cores.reader->downloaded(0, 500), 50u);
+    EXPECT_TRUE(cores.reader->has(100, 150));
+    EXPECT_FALSE(cores.reader->has(99));
+    EXPECT_FALSE(cores.reader->has(150));
+}
+
+TEST(Replicator, LiveAppendsPropagate) {
+    Wire wire;
+    Cores cores(10);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    down.download({0, std::nullopt});
+    wire.run();
+    EXPECT_EQ(cores.reader->length(), 10u);
+    for (int round = 0; round < 5; ++round) {
+        const std::uint64_t start = cores.writer->length();
+        const ByteView batch[] = {as_bytes("live-a"), as_bytes("live-b")};
+        ASSERT_TRUE(cores.writer->append(batch).ok());
+        up.announce_append(start, 2);
+        wire.run();
+        EXPECT_EQ(cores.reader->length(), start + 2);
+        EXPECT_EQ(*cores.reader->get(start + 1), to_bytes("live-b"));
+    }
+    EXPECT_TRUE(down.synced());
+}
+
+TEST(Replicator, BothDirectionsOnOneStream) {
+    Wire wire;
+    Cores one(40, 100, 1), two(60, 100, 2);
+    // Each side writes one core and reads the other.
+    FeedReplicator w1(*one.writer), r1(*one.reader), w2(*two.writer), r2(*two.reader);
+    ASSERT_TRUE(w1.add_stream(*wire.a).ok());
+    ASSERT_TRUE(r2.add_stream(*wire.a).ok());
+    ASSERT_TRUE(r1.add_stream(*wire.b).ok());
+    ASSERT_TRUE(w2.add_stream(*wire.b).ok());
+    r1.download({0, 40});
+    r2.download({0, 60});
+    wire.run();
+    EXPECT_EQ(one.reader->downloaded(0, 40), 40u);
+    EXPECT_EQ(two.reader->downloaded(0, 60), 60u);
+}
+
+TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
+    Wire wire;
+    Cores cores(20);
+    // The uploader claims the real key but holds a tree, data and signatures made with another
+    // key pair: none of its proofs verify.
+    MemoryStorage other;
+    const auto evil = crypto::keypair_from_seed(Bytes(32, 66));
+    FeedOptions fo;
+    fo.key = evil.public_key;
+    fo.secret_key = evil.secret_key;
+    {
+        auto forged = std::move(Feed::open(other.provider("forged"), fo).value());
+        for (int i = 0; i < 20; ++i) ASSERT_TRUE(forged->append(as_bytes("forged")).ok());
+    }
+    auto src = other.provider("forged");
+    auto dst = other.provider("liar");
+    for (const char* f : {"tree", "data", "bitfield", "signatures"}) {
+        auto in = std::move(src->open(f).value());
+        auto out = std::move(dst->open(f).value());
+        Bytes all(*in->size());
+        ASSERT_TRUE(in->read(0, all).ok());
+        ASSERT_TRUE(out->write(0, all).ok());
+    }
+    FeedOptions lo;
+    lo.key = cores.writer->key();
+    auto liar = std::move(Feed::open(other.provider("liar"), lo).value());
+    ASSERT_EQ(liar->length(), 20u);
+    FeedReplicator up(*liar), down(*cores.reader);
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    down.download({0, 20});
+    wire.run();
+    ASSERT_TRUE(wire.eb.closed.has_value());
+    EXPECT_NE(wire.eb.closed->message.find("does not verify"), std::string::npos) << wire.eb.closed->message;
+    EXPECT_EQ(cores.reader->downloaded(0, 20), 0u);
+    EXPECT_EQ(cores.reader->length(), 0u);
+}
+
+}  // namespace
+}  // namespace hs::protocol
