@@ -98,6 +98,7 @@ public:
     bool remote_wants = false;  // the remote sent a Want: it gets our live Haves
     bool remote_ack = false;
     std::uint64_t remote_length = 0;
+    std::vector<std::string> remote_extensions;  // the remote's sorted names, indexed by id
     std::size_t inflight_wants = 0;
     std::unordered_set<std::uint64_t> wants_sent;  // window numbers
     std::unordered_set<std::uint64_t> inflight;    // block indexes requested from this peer
@@ -107,11 +108,7 @@ public:
     void on_remote_open(Channel& ch) override {
         remote_opened = true;
         auto& o = m_owner.m_options;
-        if (o.ack) {
-            msg::Options options;
-            options.ack = true;
-            ch.send(options);
-        }
+        if (o.ack || !m_owner.m_extensions.empty()) send_options();
         if (!o.upload || !o.download) {
             msg::Status st;
             st.uploading = o.upload;
@@ -158,6 +155,14 @@ public:
         }
     }
 
+    void send_options() {
+        if (!channel) return;
+        msg::Options options;
+        if (m_owner.m_options.ack) options.ack = true;
+        options.extensions = m_owner.m_extensions;
+        channel->send(options);
+    }
+
     void request(std::uint64_t index) {
         inflight.insert(index);
         m_owner.m_reserved.insert(index);
@@ -174,10 +179,18 @@ private:
     Status handle(Channel&, const msg::Ignored&) { return {}; }
     Status handle(Channel&, const msg::Unwant&) { return {}; }
     Status handle(Channel&, const msg::Cancel&) { return {}; }
-    Status handle(Channel&, const msg::Extension&) { return {}; }
+    Status handle(Channel& ch, const msg::Extension& e) {
+        // The id indexes the sender's list; deliver only names we registered too.
+        if (e.id >= remote_extensions.size()) return {};
+        const std::string& name = remote_extensions[e.id];
+        if (!std::binary_search(m_owner.m_extensions.begin(), m_owner.m_extensions.end(), name)) return {};
+        if (m_owner.on_extension) m_owner.on_extension(name, e.payload, ch.stream());
+        return {};
+    }
 
     Status handle(Channel&, const msg::Options& o) {
         remote_ack = o.ack_or_default();
+        remote_extensions = o.extensions;
         return {};
     }
 
@@ -382,6 +395,31 @@ bool FeedReplicator::done(DownloadId id) const {
         return m_feed.has(d.range.start, *d.range.end);
     }
     return true;  // finished and removed, or never existed
+}
+
+void FeedReplicator::set_extensions(std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    if (names == m_extensions) return;
+    m_extensions = std::move(names);
+    for (auto& p : m_peers)
+        if (!p->closed && p->remote_opened) p->send_options();
+}
+
+Status FeedReplicator::send_extension(std::string_view name, ByteView payload, const Stream* to) {
+    auto it = std::lower_bound(m_extensions.begin(), m_extensions.end(), name);
+    if (it == m_extensions.end() || *it != name)
+        return make_error(Errc::NotFound, "extension '{}' is not registered on core {}", name,
+                          to_hex(m_feed.key()));
+    msg::Extension e;
+    e.id = static_cast<std::uint64_t>(it - m_extensions.begin());
+    e.payload = to_bytes(payload);
+    for (auto& p : m_peers) {
+        if (p->closed || !p->channel || !p->remote_opened) continue;
+        if (to && &p->channel->stream() != to) continue;
+        p->channel->send(e);
+    }
+    return {};
 }
 
 void FeedReplicator::announce_append(std::uint64_t start, std::uint64_t count) {

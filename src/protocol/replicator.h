@@ -9,6 +9,8 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -60,6 +62,13 @@ public:
     // The largest length any connected peer has announced.
     std::uint64_t remote_length() const noexcept;
 
+    // Core extensions (reference §3.7): our extension names (sent sorted in Options to every
+    // peer, now and on open) and messages by name. `to` limits a send to one stream.
+    void set_extensions(std::vector<std::string> names);
+    Status send_extension(std::string_view name, ByteView payload, const Stream* to = nullptr);
+    // A peer sent an extension message whose name we registered.
+    std::function<void(std::string_view name, ByteView payload, Stream& from)> on_extension;
+
     // Observers (set before add_stream).
     std::function<void(std::uint64_t index, std::size_t bytes)> on_download;  // verified, stored
     std::function<void(std::uint64_t index, std::size_t bytes)> on_upload;    // served
@@ -84,6 +93,7 @@ private:
     };
     std::vector<Download> m_downloads;
     std::unordered_set<std::uint64_t> m_reserved;  // requested from some peer
+    std::vector<std::string> m_extensions;          // sorted, unique
     DownloadId m_next_download = 1;
 };
 

@@ -196,5 +196,31 @@ TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
     EXPECT_EQ(cores.reader->length(), 0u);
 }
 
+TEST(Replicator, CoreExtensionsByName) {
+    Wire wire;
+    Cores cores(3);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    // Different registrations on each side: ids index the sender's sorted list.
+    up.set_extensions({"zeta", "chat"});
+    down.set_extensions({"chat", "alpha", "beta"});
+    std::vector<std::string> got_down, got_up;
+    down.on_extension = [&](std::string_view name, ByteView payload, Stream&) {
+        got_down.push_back(std::string(name) + ":" + std::string(as_string(payload)));
+    };
+    up.on_extension = [&](std::string_view name, ByteView payload, Stream&) {
+        got_up.push_back(std::string(name) + ":" + std::string(as_string(payload)));
+    };
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    wire.run();
+    ASSERT_TRUE(up.send_extension("chat", as_bytes("hi from up")).ok());
+    ASSERT_TRUE(up.send_extension("zeta", as_bytes("not registered there")).ok());
+    ASSERT_TRUE(down.send_extension("chat", as_bytes("hi from down")).ok());
+    EXPECT_EQ(down.send_extension("nope", as_bytes("x")).error().code, Errc::NotFound);
+    wire.run();
+    EXPECT_EQ(got_down, std::vector<std::string>{"chat:hi from up"});
+    EXPECT_EQ(got_up, std::vector<std::string>{"chat:hi from down"});
+}
+
 }  // namespace
 }  // namespace hs::protocol
