@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Sets up and builds, then runs the hyp tool on the default storage folder
-# (~/.hyperspace/storage). Until the daemon lands this lists the stored cores;
-# pass other hyp arguments to run them instead, e.g. ./scripts/run.sh storage verify
+# Sets up and builds, then runs the hyperspace daemon in the foreground on the default storage
+# folder (~/.hyperspace/storage) and socket ($TMPDIR/hyperspace.sock, /tmp when unset); Ctrl-C
+# stops it. Extra arguments go to the daemon, e.g. ./scripts/run.sh --memory-only --host test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >&2
-if [ $# -eq 0 ]; then set -- storage ls; fi
-exec ./build/hyp "$@"
+exec ./build/hyperspace "$@"

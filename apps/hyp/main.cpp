@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/args.h"
+#include "cli/daemon_commands.h"
 #include "cli/replicate_command.h"
 #include "cli/storage_commands.h"
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     int exit_code = hs::cli::kExitOk;
     hs::cli::add_storage_commands(app, &exit_code);
+    hs::cli::add_daemon_commands(app, &exit_code);
     hs::cli::add_replicate_command(app, &exit_code);
     try {
         app.parse(argc, argv);

@@ -1,0 +1,143 @@
+#include "cli/daemon_commands.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "rpc/blocking_client.h"
+
+namespace hs::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Target {
+    std::optional<std::string> host;
+    std::optional<std::uint16_t> port;
+    bool json = false;
+};
+
+void add_target_flags(CLI::App& cmd, Target& t) {
+    cmd.add_option("--host", t.host,
+                   "Socket name of the daemon (default $HYPERSPACE_SOCKET or hyperspace); with "
+                   "--port, its IP address");
+    cmd.add_option("-p,--port", t.port, "Talk to a daemon listening on TCP");
+}
+
+int not_running(const rpc::Endpoint& endpoint, const Error& error) {
+    std::cerr << "The daemon is not active: nothing answers on " << endpoint.describe() << " ("
+              << error.message << ").\nStart it with: hyperspace"
+              << (endpoint.tcp ? " --port " + std::to_string(endpoint.port) : std::string())
+              << "\n";
+    return kExitUsage;
+}
+
+int run_status(const Target& t) {
+    const auto endpoint = rpc::client_endpoint(t.host, t.port);
+    auto client = rpc::BlockingClient::connect(endpoint, 2s);
+    if (!client) return not_running(endpoint, client.error());
+    auto reply = client->status(5s);
+    if (!reply) {
+        std::cerr << "Error: " << reply.error().message << "\n";
+        return kExitFailure;
+    }
+    const auto* status = &reply->status;
+    const auto& info = reply->info;  // only our daemon sends these
+    const bool holepunchable = status->holepunchable.value_or(false);
+    const std::string remote = status->remote_address.value_or("");
+    if (t.json) {
+        nlohmann::json out = {
+            {"version", status->version.value_or("")},
+            {"apiVersion", status->api_version},
+            {"holepunchable", holepunchable},
+            {"remoteAddress", remote},
+            {"storage",
+             info && !info->memory_only ? nlohmann::json(info->storage) : nlohmann::json(nullptr)},
+            {"socket", endpoint.describe()},
+            {"cores", info ? nlohmann::json(info->cores) : nlohmann::json(nullptr)},
+            {"peers", info ? nlohmann::json(info->peers) : nlohmann::json(nullptr)},
+        };
+        std::cout << out.dump() << "\n";
+        return kExitOk;
+    }
+    std::cout << "Hyperspace v" << status->version.value_or("") << "\n"
+              << "Hyperspace API v" << status->api_version << "\n"
+              << "Your address: " << remote << " ("
+              << (holepunchable ? "Hole-punchable" : "Not Hole-punchable") << ")\n"
+              << "Socket: " << endpoint.describe() << "\n";
+    if (info) {
+        std::cout << "Storage: " << (info->memory_only ? std::string("in memory") : info->storage)
+                  << "\n"
+                  << "Cores loaded: " << info->cores << "\n"
+                  << "Peers: " << info->peers << "\n"
+                  << "Clients: " << info->clients << "\n"
+                  << "Daemon: hyperspace (C++) " << info->version << ", pid " << info->pid << "\n";
+    }
+    return kExitOk;
+}
+
+bool process_alive(std::uint64_t pid) {
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+int run_stop(const Target& t) {
+    const auto endpoint = rpc::client_endpoint(t.host, t.port);
+    auto client = rpc::BlockingClient::connect(endpoint, 2s);
+    if (!client) return not_running(endpoint, client.error());
+    // Our daemon tells its pid: on a UNIX socket, wait for the process itself to end (its storage
+    // lock is released then). Otherwise wait until the endpoint stops answering.
+    std::optional<std::uint64_t> pid;
+    if (!endpoint.tcp) {
+        if (auto reply = client->status(5s); reply && reply->info && reply->info->pid)
+            pid = reply->info->pid;
+    }
+    if (auto st = client->stop(5s); !st) {
+        std::cerr << "Error: " << st.error().message << "\n";
+        return kExitFailure;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+        if (pid) {
+            if (!process_alive(*pid)) {
+                std::cout << "The daemon stopped.\n";
+                return kExitOk;
+            }
+            continue;
+        }
+        auto probe = rpc::BlockingClient::connect(endpoint, 1s);
+        if (!probe && probe.error().code == Errc::NotFound) {
+            std::cout << "The daemon stopped.\n";
+            return kExitOk;
+        }
+    }
+    std::cerr << "Error: the daemon on " << endpoint.describe() << " did not stop within 10 s\n";
+    return kExitFailure;
+}
+
+}  // namespace
+
+void add_daemon_commands(CLI::App& app, int* exit_code) {
+    auto status_target = std::make_shared<Target>();
+    auto* status = app.add_subcommand("status", "Show the running daemon's status");
+    add_target_flags(*status, *status_target);
+    status->add_flag("--json", status_target->json,
+                     "One JSON object: version, apiVersion, holepunchable, remoteAddress, storage, "
+                     "socket, cores, peers");
+    status->callback([status_target, exit_code] { *exit_code = run_status(*status_target); });
+
+    auto stop_target = std::make_shared<Target>();
+    auto* stop = app.add_subcommand("stop", "Stop the running daemon and wait until it has exited");
+    add_target_flags(*stop, *stop_target);
+    stop->callback([stop_target, exit_code] { *exit_code = run_stop(*stop_target); });
+}
+
+}  // namespace hs::cli

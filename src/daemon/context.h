@@ -1,0 +1,31 @@
+// The daemon's composition root (STYLE §7): every long-lived object, in construction order, so
+// that destruction runs in reverse. No logic here; src/daemon/lifecycle.cpp builds and runs it.
+#pragma once
+
+#include <memory>
+
+#include <asio.hpp>
+
+#include "corestore/corestore.h"
+#include "daemon/log.h"
+#include "daemon/options.h"
+#include "rpc/core_registry.h"
+#include "rpc/handlers.h"
+#include "rpc/network_configs.h"
+#include "rpc/server.h"
+
+namespace hs::daemon {
+
+struct DaemonContext {
+    DaemonOptions options;
+    Loggers log;
+    asio::io_context io{1};  // the network thread's loop (run by the main thread)
+    std::unique_ptr<corestore::Corestore> store;   // holds the storage folder lock
+    std::unique_ptr<rpc::NetworkConfigs> network;  // remembered + joined configurations
+    std::unique_ptr<rpc::CoreRegistry> registry;   // loaded cores, GC, waiters, locks
+    std::unique_ptr<rpc::DaemonControl> control;   // Status/Stop glue (lifecycle)
+    std::unique_ptr<rpc::Handlers> handlers;
+    std::unique_ptr<rpc::RpcServer> server;
+};
+
+}  // namespace hs::daemon

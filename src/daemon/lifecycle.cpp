@@ -1,0 +1,250 @@
+#include "daemon/lifecycle.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <asio/experimental/as_tuple.hpp>
+
+#include "crypto/derive.h"
+#include "daemon/context.h"
+#include "protocol/noise.h"
+#include "rpc/blocking_client.h"
+
+namespace hs::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kProbeTimeout{2000};
+constexpr std::chrono::milliseconds kDrainTimeout{2000};
+// hyperspace server.js: NAMESPACE, and corestore's _deriveSecret(NAMESPACE, 'replication-keypair').
+constexpr const char* kKeyNamespace = "@hypercore-protocol/hyperspace";
+
+class Control final : public rpc::DaemonControl {
+public:
+    Control(DaemonContext& ctx, rpc::Signal& stop, bool& stop_requested)
+        : m_ctx(ctx), m_stop(stop), m_stop_requested(stop_requested) {}
+
+    void request_stop() override {
+        m_stop_requested = true;
+        m_stop.notify();
+    }
+
+    rpc::DaemonInfoResponse daemon_info() const override {
+        rpc::DaemonInfoResponse info;
+        info.storage = m_ctx.options.memory_only ? std::string() : m_ctx.options.storage.string();
+        info.endpoint = m_ctx.server ? m_ctx.server->endpoint() : std::string();
+        info.cores = m_ctx.registry ? m_ctx.registry->loaded_count() : 0;
+        info.peers = 0;
+        info.version = HS_VERSION;
+        info.clients = m_ctx.server ? m_ctx.server->client_count() : 0;
+        info.memory_only = m_ctx.options.memory_only;
+        info.pid = static_cast<std::uint64_t>(::getpid());
+        return info;
+    }
+
+private:
+    DaemonContext& m_ctx;
+    rpc::Signal& m_stop;
+    bool& m_stop_requested;
+};
+
+int print_already_running(const rpc::HyperspaceStatusResponse& status) {
+    std::cout << "Server is already running with the following status\n\n"
+              << "API Version   : " << status.api_version << "\n"
+              << "Holepunchable : " << (status.holepunchable.value_or(false) ? "true" : "false")
+              << "\n"
+              << "Remote address: " << status.remote_address.value_or("") << "\n"
+              << std::flush;
+    return 1;
+}
+
+// Before listening on a UNIX socket (§9 #22): a daemon that answers there keeps it; a stale
+// socket file is removed. Returns an exit code to stop with, or nothing to go on.
+std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) {
+    rpc::Endpoint endpoint;
+    endpoint.unix_path = path;
+    auto client = rpc::BlockingClient::connect(endpoint, kProbeTimeout);
+    if (client) {
+        auto status = client->status(kProbeTimeout);
+        if (status) return print_already_running(status->status);
+        log.error(
+            "{} is in use by a process that does not answer as a hyperspace daemon ({}); "
+            "not replacing it (use another --host name)",
+            path.string(), status.error().message);
+        return 1;
+    }
+    if (client.error().code != Errc::NotFound) {
+        log.error("cannot check {}: {}", path.string(), client.error().message);
+        return 1;
+    }
+    std::error_code ec;
+    const auto st = fs::symlink_status(path, ec);
+    if (ec || !fs::exists(st)) return std::nullopt;
+    if (!fs::is_socket(st)) {
+        log.error("{} exists and is not a socket; not replacing it", path.string());
+        return 1;
+    }
+    fs::remove(path, ec);
+    if (ec) {
+        log.error("cannot remove the stale socket file {}: {}", path.string(), ec.message());
+        return 1;
+    }
+    log.info("removed the stale socket file {}", path.string());
+    return std::nullopt;
+}
+
+bool is_loopback(const std::string& address) {
+    std::error_code ec;
+    const auto ip = asio::ip::make_address(address, ec);
+    return !ec && ip.is_loopback();
+}
+
+}  // namespace
+
+int run_daemon(DaemonOptions options) {
+    DaemonContext ctx;
+    ctx.options = std::move(options);
+    ctx.log = make_loggers(log_level(ctx.options));
+    auto& log = *ctx.log.daemon;
+    const DaemonOptions& opts = ctx.options;
+    std::cout << "Running hyperspace (C++) " << HS_VERSION << std::endl;
+
+    const rpc::Endpoint endpoint = daemon::endpoint(opts);
+    if (!endpoint.tcp) {
+        if (auto code = probe_unix_socket(endpoint.unix_path, log)) return *code;
+    }
+
+    // Storage. The registry keeps the LRU of unreferenced cores itself (it must send OnClose),
+    // so the corestore closes a core as soon as the registry lets go of it.
+    corestore::CorestoreOptions store_options;
+    store_options.cache_size = 0;
+    auto store = opts.memory_only ? corestore::Corestore::open_memory(store_options)
+                                  : corestore::Corestore::open(opts.storage, store_options);
+    if (!store) {
+        log.error("cannot open the storage: {}", store.error().message);
+        return 1;
+    }
+    ctx.store = std::move(store).value();
+    log.info("storage: {}", opts.memory_only ? std::string("in memory") : opts.storage.string());
+
+    rpc::NetworkConfigsOptions network_options;
+    if (!opts.memory_only) network_options.file = opts.storage / rpc::kNetworkConfigFile;
+    network_options.no_announce = opts.no_announce;
+    auto network = rpc::NetworkConfigs::open(network_options, ctx.log.core);
+    if (!network) {
+        log.error("{}", network.error().message);
+        return 1;
+    }
+    ctx.network = std::move(network).value();
+    ctx.registry = std::make_unique<rpc::CoreRegistry>(
+        *ctx.store, rpc::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
+    ctx.network->on_change = [&ctx](const crypto::Hash32& dk, const rpc::NetworkStatus* status,
+                                    bool) { ctx.registry->set_joined(dk, status != nullptr); };
+    ctx.network->rejoin_remembered();
+    if (ctx.network->joined_count())
+        log.info("rejoined {} remembered network configurations", ctx.network->joined_count());
+    if (!opts.bootstrap.empty() || opts.network_port || opts.bind_address)
+        log.info("networking options recorded; peer networking is not available in this build");
+
+    const auto seed = crypto::derive_key(kKeyNamespace, ctx.store->master_key(),
+                                         as_bytes(std::string_view("replication-keypair")));
+    const auto noise = protocol::noise_keypair_from_seed(seed);
+
+    bool stop_requested = false;
+    rpc::Signal stop_signal(ctx.io.get_executor());
+    ctx.control = std::make_unique<Control>(ctx, stop_signal, stop_requested);
+    ctx.handlers = std::make_unique<rpc::Handlers>(
+        rpc::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
+                            Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc});
+    ctx.server =
+        std::make_unique<rpc::RpcServer>(ctx.io, *ctx.handlers, rpc::SessionLimits{}, ctx.log.rpc);
+    ctx.registry->observe_load(
+        [&ctx](rpc::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
+
+    if (!endpoint.tcp) {
+        if (auto st = ctx.server->listen_unix(endpoint.unix_path); !st) {
+            log.error("{}", st.error().message);
+            return 1;
+        }
+    } else {
+        auto port = ctx.server->listen_tcp(endpoint.host, endpoint.port);
+        if (!port) {
+            if (port.error().code == Errc::Exists) {
+                auto client = rpc::BlockingClient::connect(endpoint, kProbeTimeout);
+                if (client) {
+                    if (auto status = client->status(kProbeTimeout))
+                        return print_already_running(status->status);
+                }
+            }
+            log.error("{}", port.error().message);
+            return 1;
+        }
+        if (!is_loopback(endpoint.host))
+            log.warn(
+                "the RPC listens on {} without authentication: anyone who can reach it "
+                "controls this daemon and its cores",
+                ctx.server->endpoint());
+    }
+    ctx.server->start();
+    std::cout << "Listening on " << ctx.server->endpoint() << std::endl;
+
+    // The first SIGINT/SIGTERM stops gracefully, the second exits at once.
+    asio::signal_set signals(ctx.io, SIGINT, SIGTERM);
+    int signal_count = 0;
+    std::function<void()> arm_signals = [&] {
+        signals.async_wait([&](const std::error_code& ec, int signo) {
+            if (ec) return;
+            if (++signal_count > 1) {
+                log.warn("second signal: exiting now");
+                std::_Exit(1);
+            }
+            log.info("received {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+            ctx.control->request_stop();
+            arm_signals();
+        });
+    };
+    arm_signals();
+
+    int exit_code = 0;
+    auto serve = [&]() -> asio::awaitable<void> {
+        while (!stop_requested) co_await stop_signal.wait();
+        std::cout << "Shutting down..." << std::endl;
+        ctx.server->close();
+        asio::steady_timer drain(ctx.io, kDrainTimeout);
+        drain.async_wait([&](const std::error_code& ec) {
+            if (!ec) ctx.server->abort();
+        });
+        co_await ctx.server->join();
+        drain.cancel();
+        if (auto st = ctx.registry->sync_all(); !st) {
+            log.error("flushing the storage failed: {}", st.error().message);
+            exit_code = 1;
+        }
+        ctx.server->remove_socket_file();
+        std::error_code ignored;
+        signals.cancel(ignored);
+        log.info("stopped");
+    };
+    asio::co_spawn(ctx.io, serve(), [&](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log.error("shutdown failed: {}", ex.what());
+            }
+            exit_code = 1;
+            ctx.server->remove_socket_file();
+        }
+        ctx.io.stop();
+    });
+    ctx.io.run();
+    return exit_code;
+}
+
+}  // namespace hs::daemon

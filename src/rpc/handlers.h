@@ -1,0 +1,66 @@
+// The request handlers of the four services (reference §5.5, §5.8): each decodes its request,
+// calls the registry / client state / network configurations, and encodes the answer. Dispatch
+// rules for our server (§5.3 with §9 #1): an unknown method gets the error frame
+// "Unknown method (<m>) on service (<s>)" (id != 0) or is ignored (id 0), and the connection
+// stays; a payload that does not decode (including a missing required field) gets an error frame
+// (id != 0) or is ignored (id 0). Network thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "rpc/client_state.h"
+#include "rpc/core_registry.h"
+#include "rpc/daemon_info.h"
+#include "rpc/network_configs.h"
+
+namespace hs::rpc {
+
+// What the Hyperspace service needs from the daemon around it.
+class DaemonControl {
+public:
+    virtual ~DaemonControl() = default;
+    // Starts a graceful shutdown; returns at once (the reply is sent first).
+    virtual void request_stop() = 0;
+    virtual DaemonInfoResponse daemon_info() const = 0;
+    virtual bool holepunchable() const { return false; }
+    virtual std::string remote_address() const { return {}; }
+};
+
+// Reported by Hyperspace.Status: the versions of the JS packages whose wire behaviour we speak
+// (clients may check them).
+inline constexpr const char* kReportedVersion = "3.19.0";     // hyperspace
+inline constexpr const char* kReportedApiVersion = "1.15.1";  // @hyperspace/rpc
+
+struct HandlerContext {
+    CoreRegistry& registry;
+    NetworkConfigs& network;
+    DaemonControl& control;
+    Bytes network_public_key;  // the daemon's Noise static public key (Network.Open)
+    std::shared_ptr<spdlog::logger> log;
+};
+
+class Handlers {
+public:
+    explicit Handlers(HandlerContext context) : m_ctx(std::move(context)) {}
+
+    // Handles one request frame of `client`. Never throws on client input.
+    void handle_request(ClientState& client, const FrameHeader& header, ByteView payload);
+    // After each batch of frames (and each disconnect): lets the GC close cores beyond the cache.
+    void after_batch() { m_ctx.registry.collect(); }
+
+    CoreRegistry& registry() noexcept { return m_ctx.registry; }
+    NetworkConfigs& network() noexcept { return m_ctx.network; }
+
+private:
+    void hyperspace(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
+    void corestore_open(ClientState& client, ByteView payload, Responder reply);
+    void hypercore(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
+    void network(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
+
+    HandlerContext m_ctx;
+};
+
+}  // namespace hs::rpc

@@ -1,0 +1,30 @@
+// Helpers shared by the handler files (handlers*.cpp only).
+#pragma once
+
+#include <optional>
+
+#include <spdlog/logger.h>
+
+#include "rpc/errors.h"
+#include "rpc/methods.h"
+#include "rpc/sink.h"
+
+namespace hs::rpc::detail {
+
+// Decodes all of `payload` as T. On failure answers "Decoded message is not valid (...)" (the
+// reference destroys the connection instead; the frame boundary is intact, so we keep it).
+template <typename T>
+std::optional<T> decode_request(const MethodInfo& info, ByteView payload, Responder& reply,
+                                spdlog::logger& log) {
+    ByteView in = payload;
+    auto decoded = T::decode(in);
+    if (decoded) return std::move(decoded).value();
+    log.debug("{}.{}: undecodable request: {}", info.service_name, info.name,
+              decoded.error().message);
+    reply.fail(
+        errors::failure(fmt::format("Decoded message is not valid ({}: {})",
+                                    message_type_name(info.request), decoded.error().message)));
+    return std::nullopt;
+}
+
+}  // namespace hs::rpc::detail

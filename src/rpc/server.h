@@ -1,0 +1,82 @@
+// The RPC server: listens on a UNIX socket (or TCP), runs one Session per client, and sends
+// OnFeed to every client when a core loads (reference §5.1, §5.9, §6.3). Owns the session table.
+// Network thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/logger.h>
+#include <asio.hpp>
+
+#include "rpc/handlers.h"
+#include "rpc/session.h"
+
+namespace hs::rpc {
+
+class RpcServer {
+public:
+    // `io` and `handlers` must outlive the server.
+    RpcServer(asio::io_context& io, Handlers& handlers, SessionLimits limits,
+              std::shared_ptr<spdlog::logger> log);
+    ~RpcServer();
+    RpcServer(const RpcServer&) = delete;
+    RpcServer& operator=(const RpcServer&) = delete;
+
+    // Binds a UNIX socket at `path`, mode 0600. REQUIRES: nothing live listens there (the caller
+    // probed it); a stale file must have been removed.
+    Status listen_unix(const std::filesystem::path& path);
+    // Binds TCP on `address` (a numeric IPv4/IPv6 address); returns the bound port (`port` 0 =
+    // any free port).
+    Result<std::uint16_t> listen_tcp(const std::string& address, std::uint16_t port);
+    // Starts accepting. REQUIRES: one listen_* succeeded.
+    void start();
+
+    // Shutdown phase 1: stops accepting; every client gets what is queued for it, then is closed
+    // (their state is released as their sessions end).
+    void close();
+    // Closes every client now, dropping queued output (after close(), when draining takes long).
+    void abort();
+    // Shutdown phase 2: completes once every accept loop and session has finished.
+    asio::awaitable<void> join();
+    // Unlinks the socket file if it is still the one this server created.
+    void remove_socket_file();
+
+    // Sends OnFeed{key} to every connected client.
+    void broadcast_feed(const crypto::PublicKey& key);
+    std::size_t client_count() const noexcept { return m_sessions.size(); }
+    // Where it listens: the socket path, or "address:port".
+    const std::string& endpoint() const noexcept { return m_endpoint; }
+
+    // Takes an already-connected stream (tests: one end of a socket pair). Returns the session,
+    // or nullptr when max_clients are connected already (the stream is then closed).
+    std::shared_ptr<Session> adopt(Session::Socket socket, std::string peer);
+
+private:
+    template <typename Acceptor>
+    asio::awaitable<void> accept_loop(Acceptor& acceptor);
+    void task_done();
+
+    asio::io_context& m_io;
+    Handlers& m_handlers;
+    SessionLimits m_limits;
+    std::shared_ptr<spdlog::logger> m_log;
+    std::optional<asio::local::stream_protocol::acceptor> m_unix;
+    std::optional<asio::ip::tcp::acceptor> m_tcp;
+    std::filesystem::path m_socket_path;
+    std::optional<std::pair<dev_t, ino_t>> m_socket_file;  // identity of the file we created
+    std::string m_endpoint;
+    std::map<std::uint64_t, std::shared_ptr<Session>> m_sessions;
+    std::uint64_t m_next_session = 1;
+    std::size_t m_tasks = 0;  // accept loops + sessions still running
+    bool m_closing = false;
+    Signal m_idle;
+};
+
+}  // namespace hs::rpc

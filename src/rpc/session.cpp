@@ -1,0 +1,192 @@
+#include "rpc/session.h"
+
+#include <spdlog/spdlog.h>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
+namespace hs::rpc {
+namespace {
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+}
+
+asio::awaitable<void> Signal::wait() {
+    m_waiting = true;
+    co_await m_timer.async_wait(kUseTuple);
+    m_waiting = false;
+}
+
+Session::Session(std::uint64_t id, Socket socket, std::string peer, Handlers& handlers,
+                 SessionLimits limits, std::shared_ptr<spdlog::logger> log)
+    : m_id(id),
+      m_socket(std::move(socket)),
+      m_peer(std::move(peer)),
+      m_handlers(handlers),
+      m_limits(limits),
+      m_log(std::move(log)),
+      m_decoder(FrameDecoderOptions{limits.max_payload_bytes}),
+      m_state(id, *this, handlers.registry(), handlers.network(), limits.client),
+      m_read_buf(limits.read_chunk_bytes),
+      m_wake(m_socket.get_executor()),
+      m_drained(m_socket.get_executor()),
+      m_stall_timer(m_socket.get_executor()) {}
+
+Session::~Session() = default;
+
+void Session::close(std::string reason) {
+    if (m_closed) return;
+    m_closed = true;
+    if (!m_draining) m_close_reason = std::move(reason);
+    m_out.clear();
+    std::error_code ec;
+    m_socket.cancel(ec);
+    m_stall_timer.cancel();
+    m_wake.notify();
+    m_drained.notify();
+}
+
+void Session::shutdown(std::string reason) {
+    if (m_closed || m_draining) return;
+    if (queued_bytes() == 0) return close(std::move(reason));
+    m_draining = true;
+    m_close_reason = std::move(reason);
+    std::error_code ec;
+    m_socket.shutdown(Socket::shutdown_receive, ec);  // the pending read ends
+    m_drained.notify();
+    m_wake.notify();
+}
+
+void Session::output_appended() {
+    if (queued_bytes() > m_limits.write_hard_limit_bytes) {
+        close(fmt::format("client is not reading: {} bytes of output queued, over the limit of {}",
+                          queued_bytes(), m_limits.write_hard_limit_bytes));
+        return;
+    }
+    m_wake.notify();
+}
+
+asio::awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    try {
+        std::error_code ec;
+        m_socket.non_blocking(true, ec);
+        if (ec) {
+            close("cannot make the socket non-blocking: " + ec.message());
+        } else {
+            using namespace asio::experimental::awaitable_operators;
+            // Each loop closes the session when it stops, which ends the other one.
+            co_await (read_loop() && write_loop());
+        }
+    } catch (const std::exception& e) {
+        close(fmt::format("internal error: {}", e.what()));
+    }
+    if (!m_closed) close("connection ended");
+    try {
+        m_state.release_all();
+        m_handlers.after_batch();
+    } catch (const std::exception& e) {
+        m_log->error("client {}: releasing its state failed: {}", m_id, e.what());
+    }
+    std::error_code ignored;
+    m_socket.close(ignored);
+}
+
+asio::awaitable<void> Session::read_loop() {
+    std::vector<Frame> frames;
+    while (!m_closed) {
+        auto [ec, n] = co_await m_socket.async_read_some(asio::buffer(m_read_buf), kUseTuple);
+        if (m_closed || m_draining) co_return;
+        if (ec) {
+            close(ec == asio::error::eof ? std::string("client disconnected")
+                                         : "read failed: " + ec.message());
+            co_return;
+        }
+        frames.clear();
+        const Status decoded = m_decoder.receive(ByteView(m_read_buf.data(), n), frames);
+        for (const Frame& frame : frames) {
+            // Past the high-water mark, take no more requests until the client has read its
+            // output down to the low-water mark.
+            if (queued_bytes() > m_limits.write_high_water_bytes) {
+                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
+                    co_await m_drained.wait();
+            }
+            if (m_closed || m_draining) co_return;
+            dispatch(frame);
+        }
+        m_handlers.after_batch();
+        if (!decoded) {
+            close(fmt::format("invalid frame ({}): {}", errc_name(decoded.error().code),
+                              decoded.error().message));
+            co_return;
+        }
+    }
+}
+
+void Session::dispatch(const Frame& frame) {
+    const FrameHeader& h = frame.header;
+    switch (h.type) {
+        case FrameType::Request:
+            m_handlers.handle_request(m_state, h, frame.payload);
+            return;
+        case FrameType::Response:
+        case FrameType::Error:
+            // The daemon sends clients no requests that expect an answer (events use id 0).
+            close(fmt::format(
+                "protocol error: client sent a {} for request id {} (service {}, "
+                "method {}), but the daemon sent no request",
+                h.type == FrameType::Response ? "response" : "error", h.id, h.service, h.method));
+            return;
+        case FrameType::Reserved:
+            m_log->debug("client {}: ignoring a frame of type 3", m_id);
+            return;
+    }
+}
+
+asio::awaitable<void> Session::write_loop() {
+    for (;;) {
+        while (!m_closed && !m_draining && m_out.empty()) co_await m_wake.wait();
+        if (m_closed) co_return;
+        if (m_draining && m_out.empty()) {
+            close(m_close_reason);
+            co_return;
+        }
+        m_writing.swap(m_out);
+        m_write_offset = 0;
+        while (m_write_offset < m_writing.size()) {
+            std::error_code ec;
+            const std::size_t n = m_socket.write_some(
+                asio::buffer(m_writing.data() + m_write_offset, m_writing.size() - m_write_offset),
+                ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                // The client's socket buffer is full: wait until it reads, within the deadline.
+                m_stall_timer.expires_after(m_limits.write_stall_timeout);
+                m_stall_timer.async_wait([weak = weak_from_this(),
+                                          timeout =
+                                              m_limits.write_stall_timeout](std::error_code e) {
+                    if (e) return;
+                    if (auto s = weak.lock())
+                        s->close(fmt::format(
+                            "client is not reading: no output accepted for {} ms, {} bytes queued",
+                            timeout.count(), s->queued_bytes()));
+                });
+                auto [wait_ec] = co_await m_socket.async_wait(Socket::wait_write, kUseTuple);
+                m_stall_timer.cancel();
+                if (m_closed) co_return;
+                if (wait_ec) {
+                    close("write failed: " + wait_ec.message());
+                    co_return;
+                }
+                continue;
+            }
+            if (ec) {
+                close("write failed: " + ec.message());
+                co_return;
+            }
+            m_write_offset += n;
+        }
+        m_writing.clear();
+        m_write_offset = 0;
+        if (queued_bytes() <= m_limits.write_low_water_bytes) m_drained.notify();
+    }
+}
+
+}  // namespace hs::rpc

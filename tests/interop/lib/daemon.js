@@ -1,0 +1,142 @@
+'use strict'
+
+// Runs our C++ `hyperspace` daemon (path in HYPERSPACE_BIN) as a black box for the JS client.
+// Every daemon gets a unique socket name; the caller sets process.env.TMPDIR once (lib users:
+// setTmpdir()) so that the daemon and @hyperspace/client agree on `<os.tmpdir()>/<name>.sock`.
+
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const { spawn } = require('child_process')
+
+function hyperspaceBin () {
+  const bin = process.env.HYPERSPACE_BIN
+  if (!bin) {
+    throw new Error('HYPERSPACE_BIN is not set: point it at our C++ hyperspace binary, e.g. ' +
+      'HYPERSPACE_BIN=/work/main/build/hyperspace HYP_BIN=/work/main/build/hyp node --test tests/interop/daemon.test.js')
+  }
+  const abs = path.resolve(bin)
+  try {
+    fs.accessSync(abs, fs.constants.X_OK)
+  } catch (err) {
+    throw new Error('HYPERSPACE_BIN=' + bin + ' is not an executable file (' + err.code + ')')
+  }
+  return abs
+}
+
+// A private temp folder used as TMPDIR by this process, its daemons and its hyp runs.
+// (Socket paths must stay under 108 bytes, so keep it short.)
+let tmpRoot = null
+function setTmpdir () {
+  if (tmpRoot) return tmpRoot
+  tmpRoot = fs.mkdtempSync(path.join('/tmp', 'hsd-'))
+  process.env.TMPDIR = tmpRoot
+  return tmpRoot
+}
+
+function cleanupTmpdir () {
+  if (!tmpRoot) return
+  if (process.env.HYP_TEST_KEEP) {
+    process.stderr.write('# kept ' + tmpRoot + '\n')
+    return
+  }
+  fs.rmSync(tmpRoot, { recursive: true, force: true })
+}
+
+let counter = 0
+function uniqueName (label) {
+  return 'hs-' + (label || 't') + '-' + process.pid + '-' + (++counter)
+}
+
+function socketPath (name) {
+  return path.join(os.tmpdir(), name + '.sock')
+}
+
+// Starts a daemon. opts: { name, storage, memory, port, host, cacheSize, args[], env }.
+// Resolves a handle once it prints "Listening on ..."; rejects if it exits first.
+function startDaemon (opts = {}) {
+  const bin = hyperspaceBin()
+  const name = opts.name || (opts.port === undefined ? uniqueName(opts.label) : undefined)
+  const args = []
+  if (name) args.push('--host', name)
+  if (opts.host) args.push('--host', opts.host)
+  if (opts.port !== undefined) args.push('--port', String(opts.port))
+  if (opts.memory) args.push('--memory-only')
+  if (opts.storage) args.push('--storage', opts.storage)
+  if (opts.cacheSize !== undefined) args.push('--cache-size', String(opts.cacheSize))
+  args.push('--log-level', opts.logLevel || 'debug')
+  if (opts.args) args.push(...opts.args)
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } })
+  const handle = {
+    name,
+    args,
+    child,
+    stdout: '',
+    stderr: '',
+    port: null,
+    listening: null,
+    exited: null,
+    exitCode: undefined
+  }
+  handle.exited = new Promise(resolve => {
+    child.on('close', (code, signal) => {
+      handle.exitCode = code
+      handle.signal = signal
+      resolve({ code, signal })
+    })
+  })
+  child.stderr.on('data', d => { handle.stderr += d })
+  handle.listening = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('daemon did not start within 15 s: ' + describe(handle))), 15000)
+    child.stdout.on('data', d => {
+      handle.stdout += d
+      const m = handle.stdout.match(/Listening on (\S+)/)
+      if (m) {
+        clearTimeout(timer)
+        const tcp = m[1].match(/:(\d+)$/)
+        if (opts.port !== undefined && tcp) handle.port = Number(tcp[1])
+        handle.endpoint = m[1]
+        resolve(handle)
+      }
+    })
+    handle.exited.then(() => {
+      clearTimeout(timer)
+      reject(new Error('daemon exited before listening: ' + describe(handle)))
+    })
+  })
+  handle.listening.catch(() => {}) // a daemon expected to refuse is awaited through `exited`
+  return handle
+}
+
+async function runningDaemon (opts) {
+  const d = startDaemon(opts)
+  await d.listening
+  return d
+}
+
+// SIGTERM (or `signal`), then waits for the exit. Resolves { code, signal }.
+async function stopDaemon (d, signal = 'SIGTERM') {
+  if (d.exitCode !== undefined) return { code: d.exitCode, signal: d.signal }
+  d.child.kill(signal)
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 15000)
+  const res = await d.exited
+  clearTimeout(timer)
+  return res
+}
+
+function describe (d) {
+  return 'hyperspace ' + d.args.join(' ') + ' (exit ' + d.exitCode + (d.signal ? ', signal ' + d.signal : '') + ')' +
+    '\nstdout: ' + d.stdout.slice(-2000) + '\nstderr: ' + d.stderr.slice(-4000)
+}
+
+module.exports = {
+  hyperspaceBin,
+  setTmpdir,
+  cleanupTmpdir,
+  uniqueName,
+  socketPath,
+  startDaemon,
+  runningDaemon,
+  stopDaemon,
+  describe
+}

@@ -1,0 +1,398 @@
+// The RPC session and dispatch layer under bad input: garbage, oversized frames, unknown ids,
+// missing required fields, stray responses, clients that never read. In each case the offending
+// client gets an error or is disconnected with a reason, and every other client keeps working.
+#include <gtest/gtest.h>
+
+#include "rpc/errors.h"
+#include "server_fixture.h"
+
+namespace hs::rpc::test {
+namespace {
+
+// A second client can still talk to the server, and `core_name`'s block 0 is still readable.
+void expect_server_healthy(TestServer& server, const std::string& core_name, const Bytes& block0) {
+    RawClient& other = server.connect();
+    const auto status = other.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{});
+    EXPECT_EQ(status.api_version, "1.15.1");
+    const auto opened = other.open(0, core_name);
+    EXPECT_EQ(opened.length, 1u);
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    const auto got = other.call<GetResponse>(Method::HypercoreGet, get);
+    EXPECT_EQ(got.block, block0);
+}
+
+// Opens "c" on a fresh client and appends one block.
+Bytes seed_core(TestServer& server) {
+    RawClient& c = server.connect();
+    c.open(0, "c");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {to_bytes("block zero")};
+    c.call<AppendResponse>(Method::HypercoreAppend, a);
+    return to_bytes("block zero");
+}
+
+TEST(RpcServer, GarbageBytesDisconnectOnlyThatClient) {
+    TestServer server;
+    const Bytes block = seed_core(server);
+    RawClient& bad = server.connect();
+    const Bytes garbage(32, 0xff);  // a varint that never ends
+    bad.send_raw(garbage);
+    ASSERT_TRUE(bad.wait_closed());
+    EXPECT_NE(bad.session().close_reason().find("invalid frame"), std::string::npos)
+        << bad.session().close_reason();
+    expect_server_healthy(server, "c", block);
+}
+
+TEST(RpcServer, OversizedFrameDisconnects) {
+    ServerSetup setup;
+    setup.limits.max_payload_bytes = 1024 * 1024;
+    TestServer server(setup);
+    const Bytes block = seed_core(server);
+    RawClient& bad = server.connect();
+    Bytes frame;
+    encode_frame_prefix(frame, FrameHeader{FrameType::Request, 3, 2, 1}, 2 * 1024 * 1024);
+    frame.resize(frame.size() + 1000, 0);  // the start of the payload; the rest never comes
+    bad.send_raw(frame);
+    ASSERT_TRUE(bad.wait_closed());
+    EXPECT_NE(bad.session().close_reason().find("larger than max size"), std::string::npos)
+        << bad.session().close_reason();
+    expect_server_healthy(server, "c", block);
+}
+
+TEST(RpcServer, UnknownMethodGetsAnErrorAndTheConnectionStays) {
+    TestServer server;
+    RawClient& c = server.connect();
+    auto id = c.request_raw(3, 99, {});
+    auto f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Error);
+    EXPECT_EQ(f->header.service, 3u);
+    EXPECT_EQ(f->header.method, 99u);
+    EXPECT_EQ(RawClient::error_message(*f), "Unknown method (99) on service (3)");
+
+    id = c.request_raw(9, 1, {});  // unknown service
+    f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(RawClient::error_message(*f), "Unknown method (1) on service (9)");
+
+    // With id 0 nothing is answered; the next request is answered normally.
+    Bytes no_reply;
+    encode_frame(no_reply, FrameHeader{FrameType::Request, 3, 99, 0}, ByteView{});
+    c.send_raw(no_reply);
+    const auto status = c.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{});
+    EXPECT_EQ(status.version, std::optional<std::string>("3.19.0"));
+    EXPECT_FALSE(c.closed());
+}
+
+TEST(RpcServer, EventMethodsSentToTheServerGetTheReferenceError) {
+    TestServer server;
+    RawClient& c = server.connect();
+    EXPECT_EQ(c.call_error(Method::HypercoreOnAppend, AppendEvent{0, 1, 1}),
+              "m.onrequest is not a function");
+    EXPECT_FALSE(c.closed());
+}
+
+TEST(RpcServer, MissingRequiredFieldGetsAnErrorAndTheConnectionStays) {
+    TestServer server;
+    RawClient& c = server.connect();
+    c.open(0, "c");
+    // GetRequest with only field 1 (id): seq and resourceId are required.
+    const Bytes payload{0x08, 0x00};
+    const auto& info = method_info(Method::HypercoreGet);
+    auto id = c.request_raw(static_cast<std::uint64_t>(info.service), info.id, payload);
+    auto f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Error);
+    EXPECT_NE(RawClient::error_message(*f).find("Decoded message is not valid"), std::string::npos)
+        << RawClient::error_message(*f);
+    // Truncated field.
+    id = c.request_raw(static_cast<std::uint64_t>(info.service), info.id, Bytes{0x08, 0x00, 0x10});
+    f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Error);
+    const auto has = c.call<HasResponse>(Method::HypercoreHas, HasRequest{0, 0});
+    EXPECT_FALSE(has.has);
+    EXPECT_FALSE(c.closed());
+}
+
+TEST(RpcServer, UnknownSessionAndResourceIds) {
+    TestServer server;
+    RawClient& c = server.connect();
+    GetRequest get;
+    get.id = 42;
+    EXPECT_EQ(c.call_error(Method::HypercoreGet, get), "Invalid hypercore: 42");
+    EXPECT_EQ(c.call_error(Method::HypercoreClose, CloseRequest{7}), "Invalid hypercore: 7");
+    c.open(0, "c");
+    EXPECT_EQ(c.call_error(Method::HypercoreUnregisterExtension, UnregisterExtensionRequest{0, 5}),
+              "Invalid resource: 5");
+    EXPECT_FALSE(c.closed());
+}
+
+TEST(RpcServer, ResponseFrameFromAClientDisconnectsIt) {
+    TestServer server;
+    const Bytes block = seed_core(server);
+    RawClient& bad = server.connect();
+    Bytes frame;
+    encode_frame(frame, FrameHeader{FrameType::Response, 1, 1, 17}, ByteView{});
+    bad.send_raw(frame);
+    ASSERT_TRUE(bad.wait_closed());
+    EXPECT_NE(bad.session().close_reason().find("request id 17"), std::string::npos);
+    expect_server_healthy(server, "c", block);
+}
+
+TEST(RpcServer, PartialFramesAcrossReadsAreReassembled) {
+    TestServer server;
+    RawClient& c = server.connect();
+    Bytes frame;
+    const auto& info = method_info(Method::HyperspaceStatus);
+    encode_frame(
+        frame,
+        FrameHeader{FrameType::Request, static_cast<std::uint64_t>(info.service), info.id, 5},
+        ByteView{});
+    encode_keep_alive(frame);
+    for (std::uint8_t b : frame) {
+        c.send_raw(ByteView(&b, 1));
+        c.pump_once();
+    }
+    auto f = c.wait_reply(5);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Response);
+}
+
+TEST(RpcServer, ClientThatNeverReadsIsDisconnectedOthersKeepWorking) {
+    ServerSetup setup;
+    setup.limits.write_stall_timeout = 300ms;
+    setup.limits.write_high_water_bytes = 256 * 1024;
+    setup.limits.write_low_water_bytes = 64 * 1024;
+    TestServer server(setup);
+    const Bytes block0 = seed_core(server);
+    RawClient& writer = server.connect();
+    writer.open(0, "big");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {Bytes(512 * 1024, 0x5a)};
+    writer.call<AppendResponse>(Method::HypercoreAppend, a);
+
+    RawClient& lazy = server.connect(8192, 8192);
+    // Open without reading the answer, then ask for the 512 KiB block many times.
+    OpenRequest open;
+    open.id = 0;
+    open.name = "big";
+    lazy.request(Method::CorestoreOpen, open, true);
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    Bytes burst;
+    for (std::uint64_t i = 0; i < 64; ++i) {
+        get.resource_id = i;
+        encode_frame(burst, FrameHeader{FrameType::Request, 3, 1, i + 1}, get);
+    }
+    ::send(lazy.fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    // Meanwhile the writer keeps working, and the lazy client is dropped.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!lazy.session().closed() && std::chrono::steady_clock::now() < deadline) {
+        const auto status = writer.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{});
+        EXPECT_EQ(status.api_version, "1.15.1");
+    }
+    ASSERT_TRUE(lazy.session().closed());
+    EXPECT_NE(lazy.session().close_reason().find("not reading"), std::string::npos)
+        << lazy.session().close_reason();
+    // Its session was released: only the writer (and the seed client) reference cores.
+    writer.settle();
+    EXPECT_EQ(server.server().client_count(), 2u);
+    expect_server_healthy(server, "c", block0);
+}
+
+TEST(RpcServer, EventsPastTheHardLimitDisconnectANonReader) {
+    ServerSetup setup;
+    setup.limits.write_hard_limit_bytes = 16 * 1024;
+    setup.limits.write_stall_timeout = 60s;
+    TestServer server(setup);
+    RawClient& lazy = server.connect(4096, 4096);
+    OpenRequest open;
+    open.id = 0;
+    open.name = "shared";
+    lazy.request(Method::CorestoreOpen, open, true);
+    RawClient& writer = server.connect();
+    writer.open(3, "shared");
+    AppendRequest a;
+    a.id = 3;
+    a.blocks = {to_bytes("x")};
+    int appends = 0;
+    while (!lazy.session().closed() && appends < 20000) {
+        writer.call<AppendResponse>(Method::HypercoreAppend, a);
+        writer.events().clear();
+        ++appends;
+    }
+    ASSERT_TRUE(lazy.session().closed());
+    EXPECT_NE(lazy.session().close_reason().find("over the limit"), std::string::npos)
+        << lazy.session().close_reason();
+    // The writer is unaffected.
+    const auto has = writer.call<HasResponse>(Method::HypercoreHas, HasRequest{3, 0});
+    EXPECT_TRUE(has.has);
+}
+
+TEST(RpcServer, DisconnectReleasesEverythingTheClientHeld) {
+    TestServer server;
+    RawClient& a = server.connect();
+    a.open(0, "one");
+    a.open(1, "two", true);
+    GetRequest get;
+    get.id = 0;
+    get.seq = 10;
+    get.resource_id = 1;
+    get.if_available = false;
+    a.request(Method::HypercoreGet, get);
+    a.call<Void>(Method::HypercoreAcquireLock, LockRequest{0});
+    ConfigureNetworkRequest cfg;
+    cfg.configuration.discovery_key = Bytes(32, 1);
+    cfg.configuration.announce = true;
+    a.call<NetworkStatusResponse>(Method::NetworkConfigure, cfg);
+    a.settle();
+    EXPECT_EQ(server.network().joined_count(), 1u);
+    EXPECT_EQ(a.session().state().waiter_count(), 1u);
+
+    ::shutdown(a.fd(), SHUT_RDWR);
+    ASSERT_TRUE(a.wait_closed());
+    RawClient& b = server.connect();
+    b.settle();
+    EXPECT_EQ(server.network().joined_count(), 0u);
+    EXPECT_EQ(a.session().state().session_count(), 0u);
+    EXPECT_EQ(a.session().state().waiter_count(), 0u);
+    // The lock is free again: b gets it at once.
+    b.open(0, "one");
+    const auto id = b.request(Method::HypercoreAcquireLock, LockRequest{0});
+    auto f = b.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Response);
+    // "one" is referenced only by b now, "two" by nobody.
+    EXPECT_EQ(server.registry().unreferenced_count(), 1u);
+}
+
+// Well-framed requests with random method ids and random payloads (seeded): every one is
+// answered or ignored, nothing crashes, and the server still serves another client.
+TEST(RpcServer, RandomPayloadsOnEveryMethodNeverCrash) {
+    TestServer server;
+    const Bytes block = seed_core(server);
+    RawClient& c = server.connect();
+    c.open(0, "fuzz");
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    std::uint64_t id = 1000;
+    for (int i = 0; i < 3000 && !c.closed(); ++i) {
+        const std::uint64_t service = 1 + next() % 4;
+        const std::uint64_t method = 1 + next() % 28;
+        if (service == 1 && method == 2) continue;  // Stop
+        Bytes payload(next() % 24);
+        for (auto& b : payload) b = static_cast<std::uint8_t>(next());
+        // Bias towards plausible messages: small session ids and field 1 first.
+        if (!payload.empty() && next() % 2) {
+            payload[0] = 0x08;
+            if (payload.size() > 1) payload[1] = static_cast<std::uint8_t>(next() % 3);
+        }
+        const bool no_reply = next() % 4 == 0;
+        Bytes frame;
+        encode_frame(frame, FrameHeader{FrameType::Request, service, method, no_reply ? 0 : ++id},
+                     payload);
+        c.send_raw(frame);
+        if (i % 50 == 0) c.settle();
+    }
+    EXPECT_FALSE(c.closed()) << c.session().close_reason();
+    c.settle();
+    const auto status = c.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{});
+    EXPECT_EQ(status.api_version, "1.15.1");
+    expect_server_healthy(server, "c", block);
+}
+
+TEST(RpcServer, ClientsBeyondTheLimitAreRefused) {
+    ServerSetup setup;
+    setup.limits.max_clients = 2;
+    TestServer server(setup);
+    RawClient& a = server.connect();
+    RawClient& b = server.connect();
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    Session::Socket socket(server.io(), asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM),
+                           fds[0]);
+    EXPECT_EQ(server.server().adopt(std::move(socket), "third"), nullptr);
+    char byte;
+    EXPECT_EQ(::recv(fds[1], &byte, 1, 0), 0) << "refused: closed at once";
+    ::close(fds[1]);
+    EXPECT_EQ(a.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{}).api_version,
+              "1.15.1");
+    EXPECT_EQ(b.call<HyperspaceStatusResponse>(Method::HyperspaceStatus, Void{}).api_version,
+              "1.15.1");
+}
+
+TEST(RpcServer, StopCallsTheDaemon) {
+    TestServer server;
+    RawClient& c = server.connect();
+    c.request(Method::HyperspaceStop, Void{}, true);
+    c.settle();
+    EXPECT_EQ(server.control().stops, 1);
+}
+
+TEST(RpcServer, StatusCarriesDaemonInfoOnlyWhenAskedFor) {
+    TestServer server;
+    RawClient& c = server.connect();
+    // A JS client's Status (empty payload) gets exactly the reference's bytes (§5.11).
+    auto id = c.request(Method::HyperspaceStatus, Void{});
+    auto f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    const Bytes expected = [] {
+        Bytes b;
+        b.push_back(0x0a);
+        b.push_back(6);
+        append_bytes(b, as_bytes("1.15.1"));
+        append_bytes(b, Bytes{0x10, 0x00, 0x1a, 0x00, 0x22, 0x06});
+        append_bytes(b, as_bytes("3.19.0"));
+        return b;
+    }();
+    EXPECT_EQ(f->payload, expected);
+    ByteView plain = f->payload;
+    EXPECT_FALSE(DaemonInfoResponse::decode(plain).ok());
+    // With our marker, the same status plus our fields.
+    id = c.request_raw(1, 1, ByteView(kDaemonInfoRequest));
+    f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    ByteView in = f->payload;
+    auto status = HyperspaceStatusResponse::decode(in);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(status->api_version, "1.15.1");
+    in = f->payload;
+    auto info = DaemonInfoResponse::decode(in);
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->endpoint, "test");
+    EXPECT_TRUE(info->memory_only);
+    // Any other payload is ignored, as the JS server does for a Void request.
+    id = c.request_raw(1, 1, Bytes{0xff, 0xff});
+    f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->payload, expected);
+}
+
+TEST(RpcServer, GracefulShutdownDeliversQueuedRepliesThenCloses) {
+    TestServer server;
+    RawClient& c = server.connect();
+    const auto id = c.request(Method::HyperspaceStatus, Void{});
+    // Let the server read and answer, but shut down before the client reads.
+    server.io().restart();
+    server.io().poll();
+    server.server().close();
+    auto f = c.wait_reply(id);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, FrameType::Response);
+    EXPECT_TRUE(c.wait_closed());
+}
+
+}  // namespace
+}  // namespace hs::rpc::test
