@@ -13,27 +13,46 @@
 namespace hs {
 namespace {
 
-TEST(Crash, SigkillDuringAppendsKeepsAcknowledgedBlocks) {
-    for (int round = 0; round < 5; ++round) {
-        testutil::TempDir dir;
+// The append_child helper process: appends to core "crash" in `dir` and prints the acknowledged
+// length after every append.
+struct Appender {
+    pid_t pid = -1;
+    FILE* out = nullptr;
+    explicit Appender(const std::filesystem::path& dir) {
         int fds[2];
-        ASSERT_EQ(pipe(fds), 0);
-        pid_t pid = fork();
+        if (pipe(fds) != 0) std::abort();
+        pid = fork();
         if (pid == 0) {
             dup2(fds[1], 1);
             close(fds[0]);
-            execl(HS_APPEND_CHILD, HS_APPEND_CHILD, dir.path().c_str(), nullptr);
+            execl(HS_APPEND_CHILD, HS_APPEND_CHILD, dir.c_str(), nullptr);
             _exit(127);
         }
         close(fds[1]);
-        FILE* in = fdopen(fds[0], "r");
+        out = fdopen(fds[0], "r");
+    }
+    void kill() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            int status = 0;
+            waitpid(pid, &status, 0);
+            pid = -1;
+        }
+        if (out) fclose(out);
+        out = nullptr;
+    }
+    ~Appender() { kill(); }
+};
+
+TEST(Crash, SigkillDuringAppendsKeepsAcknowledgedBlocks) {
+    for (int round = 0; round < 5; ++round) {
+        testutil::TempDir dir;
+        Appender child(dir.path());
+        FILE* in = child.out;
         unsigned long long acked = 0, v = 0;
         const unsigned long long target = 200 + 137 * round;
         while (acked < target && std::fscanf(in, "%llu", &v) == 1) acked = v;
-        kill(pid, SIGKILL);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        fclose(in);
+        child.kill();
         ASSERT_GE(acked, target) << "the child stopped early";
 
         auto store = corestore::Corestore::open(dir.path());
@@ -53,17 +72,8 @@ TEST(Crash, SigkillDuringAppendsKeepsAcknowledgedBlocks) {
 // prefix of a log that another process is appending to.
 TEST(Crash, ReadersSeeASignedPrefixWhileAWriterAppends) {
     testutil::TempDir dir;
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(HS_APPEND_CHILD, HS_APPEND_CHILD, dir.path().c_str(), nullptr);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE* in = fdopen(fds[0], "r");
+    Appender child(dir.path());
+    FILE* in = child.out;
     unsigned long long acked = 0, v = 0;
     std::uint64_t last_length = 0;
     int opened = 0;
@@ -85,10 +95,7 @@ TEST(Crash, ReadersSeeASignedPrefixWhileAWriterAppends) {
         EXPECT_TRUE(report.ok()) << "at length " << last_length << ": " << report.problems[0].message;
         if (last_length) EXPECT_TRUE((*core)->get(last_length - 1).ok());
     }
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    fclose(in);
+    child.kill();
     EXPECT_GE(opened, 4);
 }
 
