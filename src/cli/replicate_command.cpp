@@ -37,6 +37,8 @@ struct ReplicateArgs {
     std::string bind;
     bool live = false;
     bool json = false;
+    std::vector<std::string> extensions;       // names to register
+    std::vector<std::string> send_extensions;  // NAME=TEXT, sent to each peer on open
     std::optional<std::uint64_t> start, end;
 };
 
@@ -67,6 +69,21 @@ public:
         : m_args(args), m_feed(feed), m_keys(keys), m_io(io), m_replicator(feed) {
         m_replicator.on_download = [this](std::uint64_t, std::size_t) { ++m_downloaded; };
         m_replicator.on_upload = [this](std::uint64_t, std::size_t) { ++m_uploaded; };
+        std::vector<std::string> names = args.extensions;
+        for (const auto& spec : args.send_extensions) names.push_back(spec.substr(0, spec.find('=')));
+        m_replicator.set_extensions(names);
+        m_replicator.on_extension = [](std::string_view name, ByteView payload, Stream&) {
+            std::cerr << "extension " << name << " " << base64(payload) << std::endl;
+        };
+        m_replicator.on_peer_open = [this](Stream& stream) {
+            for (const auto& spec : m_args.send_extensions) {
+                const auto eq = spec.find('=');
+                const std::string name = spec.substr(0, eq);
+                const std::string text = eq == std::string::npos ? "" : spec.substr(eq + 1);
+                auto s = m_replicator.send_extension(name, as_bytes(text), &stream);
+                if (!s.ok()) std::cerr << "hyp: " << s.error().message << "\n";
+            }
+        };
         if (!feed.writable()) {
             m_download = m_replicator.download({args.start.value_or(0), args.end});
         }
@@ -257,6 +274,13 @@ void add_replicate_command(CLI::App& app, int* exit_code) {
     cmd->add_option("--end", args->end, "Download only up to this block (exclusive)");
     cmd->add_flag("--live", args->live, "Keep replicating appends until interrupted or the peer closes");
     cmd->add_flag("--json", args->json, "Print a one-line JSON summary at the end");
+    cmd->add_option("--extension", args->extensions,
+                    "Register a core extension; received messages print on stderr as "
+                    "'extension NAME BASE64'")
+        ->allow_extra_args(false);
+    cmd->add_option("--send-extension", args->send_extensions,
+                    "NAME=TEXT: register NAME and send TEXT to each peer when it opens the core")
+        ->allow_extra_args(false);
     cmd->callback([args, exit_code] { *exit_code = run_replicate(*args); });
 }
 

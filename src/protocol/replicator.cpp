@@ -116,6 +116,7 @@ public:
             ch.send(st);
         }
         send_wants();
+        if (m_owner.on_peer_open) m_owner.on_peer_open(ch.stream());
         m_owner.notify_peer_change();
     }
 

@@ -73,6 +73,7 @@ public:
     std::function<void(std::uint64_t index, std::size_t bytes)> on_download;  // verified, stored
     std::function<void(std::uint64_t index, std::size_t bytes)> on_upload;    // served
     std::function<void()> on_peer_change;      // a peer opened, updated its length, or left
+    std::function<void(Stream&)> on_peer_open;  // the remote opened this core on `stream`
     std::function<void(const Error&)> on_peer_error;  // a peer misbehaved; its stream closes
 
 private:
