@@ -67,6 +67,7 @@ public:
     Session(const ReplicateArgs& args, hypercore::Feed& feed, protocol::NoiseKeyPair keys,
             asio::io_context& io)
         : m_args(args), m_feed(feed), m_keys(keys), m_io(io), m_replicator(feed) {
+        m_replicator.tick(protocol::Clock::now());
         m_replicator.on_download = [this](std::uint64_t, std::size_t) { ++m_downloaded; };
         m_replicator.on_upload = [this](std::uint64_t, std::size_t) { ++m_uploaded; };
         std::vector<std::string> names = args.extensions;
@@ -182,6 +183,7 @@ public:
         while (true) {
             timer.expires_after(std::chrono::seconds(1));
             co_await timer.async_wait(asio::experimental::as_tuple(use_awaitable));
+            m_replicator.tick(protocol::Clock::now());
             if (m_downloaded + m_uploaded != last) {
                 last = m_downloaded + m_uploaded;
                 std::cerr << "length " << m_feed.length() << ", downloaded " << m_downloaded << ", uploaded "

@@ -102,6 +102,7 @@ public:
     std::size_t inflight_wants = 0;
     std::unordered_set<std::uint64_t> wants_sent;  // window numbers
     std::unordered_set<std::uint64_t> inflight;    // block indexes requested from this peer
+    Clock::time_point last_progress{};             // a request went out to an idle peer, or data came
     RemoteBits remote;
     hypercore::SparseBitset remote_tree;  // proof nodes the remote is known to have
 
@@ -165,6 +166,7 @@ public:
     }
 
     void request(std::uint64_t index) {
+        if (inflight.empty()) last_progress = m_owner.m_now;
         inflight.insert(index);
         m_owner.m_reserved.insert(index);
         msg::Request r;
@@ -321,6 +323,7 @@ private:
         std::optional<ByteView> value;
         if (d.value) value = ByteView(*d.value);
         auto put = feed.put(d.index, value, std::move(proof));
+        last_progress = m_owner.m_now;
         inflight.erase(d.index);
         m_owner.m_reserved.erase(d.index);
         if (!put) {
@@ -430,6 +433,18 @@ void FeedReplicator::announce_append(std::uint64_t start, std::uint64_t count) {
     if (count > 1) have.length = count;
     for (auto& p : m_peers)
         if (!p->closed && p->channel && p->remote_wants) p->channel->send(have);
+}
+
+void FeedReplicator::tick(Clock::time_point now) {
+    m_now = now;
+    for (auto& p : m_peers) {
+        if (p->closed || !p->channel || p->inflight.empty()) continue;
+        if (p->last_progress == Clock::time_point{}) p->last_progress = now;
+        if (now - p->last_progress >= kStreamTimeout)
+            p->channel->stream().close(make_error(
+                Errc::Io, "Request timeout: {} requests for core {} unanswered for {} s", p->inflight.size(),
+                to_hex(m_feed.key()), std::chrono::duration_cast<std::chrono::seconds>(kStreamTimeout).count()));
+    }
 }
 
 std::size_t FeedReplicator::peer_count() const noexcept {

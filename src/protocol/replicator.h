@@ -55,6 +55,10 @@ public:
     // Tell peers about blocks appended locally [start, start + count).
     void announce_append(std::uint64_t start, std::uint64_t count);
 
+    // Call about once a second: a peer that leaves our requests unanswered for kStreamTimeout
+    // has its stream closed ("Request timeout", as the reference).
+    void tick(Clock::time_point now);
+
     std::size_t peer_count() const noexcept;
     // True once at least one peer is open, every Want we sent was answered, nothing is in
     // flight, and every block of [start, end) that any peer announced is stored here.
@@ -95,6 +99,7 @@ private:
     std::vector<Download> m_downloads;
     std::unordered_set<std::uint64_t> m_reserved;  // requested from some peer
     std::vector<std::string> m_extensions;          // sorted, unique
+    Clock::time_point m_now{};                      // the last tick()
     DownloadId m_next_download = 1;
 };
 

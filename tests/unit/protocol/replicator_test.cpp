@@ -196,6 +196,29 @@ TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
     EXPECT_EQ(cores.reader->length(), 0u);
 }
 
+TEST(Replicator, UnansweredRequestsTimeOut) {
+    Wire wire;
+    Cores cores(50);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    wire.run();  // handshake, opens, wants and haves
+    down.tick(wire.now);
+    down.download({0, 50});
+    // The requests reach the uploader, but its answers are lost.
+    ASSERT_GT(wire.b->pending_output().size(), 0u);
+    while (wire.move(*wire.b, *wire.a)) {
+    }
+    ASSERT_GT(wire.a->pending_output().size(), 0u);
+    wire.a->consume_output(wire.a->pending_output().size());
+    down.tick(wire.now + std::chrono::seconds(5));
+    EXPECT_FALSE(wire.b->closed());
+    down.tick(wire.now + kStreamTimeout + std::chrono::seconds(1));
+    ASSERT_TRUE(wire.b->closed());
+    ASSERT_TRUE(wire.eb.closed.has_value());
+    EXPECT_NE(wire.eb.closed->message.find("Request timeout"), std::string::npos);
+}
+
 TEST(Replicator, CoreExtensionsByName) {
     Wire wire;
     Cores cores(3);
