@@ -303,14 +303,7 @@ Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
         // Create the data file even for empty blocks: the JS reader opens it to read any block.
         HS_TRY(m_data_file->write(m_byte_length, {}));
     } else {
-        if (blocks.size() == 1) {
-            HS_TRY(m_data_file->write(m_byte_length, blocks[0]));
-        } else {
-            Bytes data;
-            data.reserve(total);
-            for (auto b : blocks) append_bytes(data, b);
-            HS_TRY(m_data_file->write(m_byte_length, data));
-        }
+        HS_TRY(m_data_file->write_parts(m_byte_length, blocks));
     }
     HS_TRY(write_nodes(outside));
     HS_TRY(m_tree_file->write(sleep::tree_offset(node_offset), batch));

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <climits>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace hs::hypercore {
 namespace {
@@ -65,6 +68,45 @@ public:
                 return os_error("cannot write", m_name, errno);
             }
             done += static_cast<std::size_t>(n);
+        }
+        return {};
+    }
+
+    Status write_parts(std::uint64_t offset, std::span<const ByteView> parts) override {
+        if (m_options.read_only) return make_error(Errc::NotWritable, "{} is opened read-only", m_name);
+        HS_TRY(create());
+        std::vector<iovec> iov;
+        iov.reserve(std::min<std::size_t>(parts.size(), IOV_MAX));
+        std::size_t i = 0;
+        while (i < parts.size()) {
+            iov.clear();
+            std::size_t batch_bytes = 0;
+            for (; i < parts.size() && iov.size() < IOV_MAX; ++i) {
+                if (parts[i].empty()) continue;
+                iov.push_back({const_cast<std::uint8_t*>(parts[i].data()), parts[i].size()});
+                batch_bytes += parts[i].size();
+            }
+            // pwritev may write less than asked: finish the rest part by part.
+            std::size_t done = 0;
+            while (done < batch_bytes) {
+                ssize_t n = ::pwritev(m_fd, iov.data(), static_cast<int>(iov.size()),
+                                      static_cast<off_t>(offset + done));
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    return os_error("cannot write", m_name, errno);
+                }
+                done += static_cast<std::size_t>(n);
+                // Drop the fully written iovecs and trim a partly written one.
+                std::size_t left = static_cast<std::size_t>(n);
+                std::size_t k = 0;
+                while (k < iov.size() && left >= iov[k].iov_len) left -= iov[k++].iov_len;
+                iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(k));
+                if (left && !iov.empty()) {
+                    iov[0].iov_base = static_cast<std::uint8_t*>(iov[0].iov_base) + left;
+                    iov[0].iov_len -= left;
+                }
+            }
+            offset += batch_bytes;
         }
         return {};
     }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <span>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,14 @@ public:
     virtual Result<std::size_t> read(std::uint64_t offset, MutableByteView out) = 0;
     // Writes all of `data` at `offset`, creating the file (and its folders) on first write.
     virtual Status write(std::uint64_t offset, ByteView data) = 0;
+    // Writes the parts back to back starting at `offset` (one pwritev for files, no copy).
+    virtual Status write_parts(std::uint64_t offset, std::span<const ByteView> parts) {
+        for (auto part : parts) {
+            HS_TRY(write(offset, part));
+            offset += part.size();
+        }
+        return {};
+    }
     virtual Result<std::uint64_t> size() = 0;
     virtual Status truncate(std::uint64_t size) = 0;
     virtual Status sync() = 0;

@@ -4,6 +4,7 @@
 // non-protobuf Extension body is written by hand.
 #include "protocol/messages.h"
 
+#include <cstring>
 #include <limits>
 
 #include "proto/hypercore_protocol.pb.h"
@@ -85,7 +86,11 @@ void serialize(const P& p, Bytes& out) {
     p.SerializeWithCachedSizesToArray(out.data() + start);
 }
 
-Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+Bytes to_bytes(const std::string& s) {
+    Bytes out(s.size());  // one memcpy: a char -> uint8_t range copy goes byte by byte
+    if (!s.empty()) std::memcpy(out.data(), s.data(), s.size());
+    return out;
+}
 
 void set_bytes(std::string* field, const Bytes& b) {
     field->assign(reinterpret_cast<const char*>(b.data()), b.size());
