@@ -1,0 +1,538 @@
+'use strict'
+
+// Daemon (RPC) benchmark driver: runs the same @hyperspace/client 1.18 workload against our
+// `hyperspace` daemon and against the JS hyperspace 3.19 daemon (its own bin/index.js), each a
+// separate process with fresh storage, in one run: append 1 block per call, append 100 blocks per
+// call, get 1 block per call; reads each daemon's RSS from /proc. Checks what it reads back, then
+// prints one table of ratios (ours / JS) followed by one JSON line. See bench/README.md.
+// Run it inside a loopback-only network namespace (bench/run-daemon.sh does that); it refuses to
+// start when any network interface other than lo exists.
+//
+//   node bench/daemon_bench.js [--hyperspace build/hyperspace] [--sizes 1024:20000,65536:5000]
+//                              [--reps 3] [--warmup 1] [--batch 100] [--sides js,hs] [--tmp DIR]
+//                              [--perf DIR] [--perf-args "--call-graph dwarf -F 499"]
+//
+// The daemon path may also come from HYPERSPACE_BIN; the JS packages are loaded from
+// tests/interop/node_modules (HS_INTEROP_DIR overrides the folder). --perf DIR records
+// `perf record -p <our daemon>` around each case of one extra, untimed repetition into
+// DIR/<size>-<case>.data. Exit status: 0 when every check passed, 2 when a check failed, 1 on
+// errors. Timings are never asserted.
+
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const { spawn } = require('child_process')
+const { createRequire } = require('module')
+
+const ROOT = path.resolve(__dirname, '..')
+const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
+const requireJs = createRequire(path.join(interopDir, 'package.json'))
+
+const CASES = ['append1', 'append100', 'get1']
+const CASE_LABEL = { append1: 'append 1/call', append100: 'append 100/call', get1: 'get 1/call' }
+const AIM = { append1: 6, append100: 5, get1: 10, rss: 10 } // issue 4; rss: JS RSS / ours
+const SIDES = ['js', 'hs'] // 'hs' is ours
+
+function now () { return process.hrtime.bigint() }
+function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
+function noop () {}
+
+function parseArgs (argv) {
+  const o = {
+    hyperspace: process.env.HYPERSPACE_BIN || path.join(ROOT, 'build', 'hyperspace'),
+    sizes: '1024:20000,65536:5000',
+    reps: 3,
+    warmup: 1,
+    batch: 100,
+    sides: SIDES.join(','),
+    tmp: null,
+    perf: null,
+    perfArgs: '--call-graph dwarf -F 499'
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
+      return argv[++i]
+    }
+    if (a === '--hyperspace') o.hyperspace = val()
+    else if (a === '--sizes') o.sizes = val()
+    else if (a === '--reps') o.reps = Number(val())
+    else if (a === '--warmup') o.warmup = Number(val())
+    else if (a === '--batch') o.batch = Number(val())
+    else if (a === '--sides') o.sides = val()
+    else if (a === '--tmp') o.tmp = val()
+    else if (a === '--perf') o.perf = path.resolve(val())
+    else if (a === '--perf-args') o.perfArgs = val()
+    else if (a === '-h' || a === '--help') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 19).join('\n'))
+      process.exit(0)
+    } else throw new Error('unknown argument ' + a)
+  }
+  if (!(o.batch >= 1)) throw new Error('--batch must be >= 1')
+  o.workloads = o.sizes.split(',').map(s => {
+    const [bytes, blocks] = s.split(':').map(Number)
+    if (!(bytes >= 1) || !(blocks >= 2) || blocks % o.batch !== 0) {
+      throw new Error('--sizes wants BYTES:BLOCKS with BLOCKS a multiple of --batch, got ' + s)
+    }
+    return { blockBytes: bytes, blocks }
+  })
+  o.sideList = o.sides.split(',')
+  for (const s of o.sideList) if (!SIDES.includes(s)) throw new Error('unknown side ' + s + ' (js, hs)')
+  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
+  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  return o
+}
+
+// --- deterministic content ----------------------------------------------------------------------
+// Block i (0 … 2N-1): xorshift32 seeded (i + 1) * 0x9E3779B1 mod 2^32 (0 -> 1), 32-bit words
+// little-endian, as bench/storage_bench.js. Blocks 0 … N-1 go in one per call, N … 2N-1 in
+// calls of --batch.
+
+function fillBlock (i, out) {
+  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
+  if (x === 0) x = 1
+  for (let j = 0; j < out.length; j += 4) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    for (let k = 0; k < 4 && j + k < out.length; k++) out[j + k] = (x >>> (8 * k)) & 0xff
+  }
+}
+
+function makeBlocks (count, bytes) {
+  const data = Buffer.alloc(count * bytes)
+  const blocks = new Array(count)
+  for (let i = 0; i < count; i++) {
+    blocks[i] = data.subarray(i * bytes, (i + 1) * bytes)
+    fillBlock(i, blocks[i])
+  }
+  return blocks
+}
+
+function sampleIndices (total) {
+  const n = total / 2
+  const s = new Set([0, 1, n >> 1, n - 1, n, n + 1, n + (n >> 1), total - 2, total - 1])
+  let x = 0x2545F491
+  for (let k = 0; k < 16; k++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    s.add(x % total)
+  }
+  return [...s].filter(i => i >= 0 && i < total).sort((a, b) => a - b)
+}
+
+// --- /proc readings -----------------------------------------------------------------------------
+
+// VmRSS (resident now) and VmHWM (peak resident) of a process, in bytes
+function procMemory (pid) {
+  const status = fs.readFileSync('/proc/' + pid + '/status', 'utf8')
+  const kb = key => {
+    const m = new RegExp('^' + key + ':\\s+(\\d+) kB', 'm').exec(status)
+    return m ? Number(m[1]) * 1024 : null
+  }
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
+}
+
+// CPU time of a process in seconds, summed over its threads (schedstat: nanoseconds on CPU)
+function procCpu (pid) {
+  let ns = 0
+  for (const t of fs.readdirSync('/proc/' + pid + '/task')) {
+    try {
+      ns += Number(fs.readFileSync('/proc/' + pid + '/task/' + t + '/schedstat', 'utf8').split(' ')[0])
+    } catch (_) {} // the thread ended meanwhile
+  }
+  return ns / 1e9
+}
+
+function selfCpu () {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+// --- child processes ------------------------------------------------------------------------------
+
+const children = new Set()
+
+function track (child) {
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  child.on('error', () => children.delete(child))
+  return child
+}
+
+function killAll () {
+  for (const c of children) {
+    try { c.kill('SIGKILL') } catch (_) {}
+  }
+}
+
+// Spawns cmd and resolves { child, out: () => text } once a stdout line matches re.
+function spawnWaiting (label, cmd, args, env, re, timeoutS = 60) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }))
+    let out = ''
+    let settled = false
+    const timer = setTimeout(() => fail(new Error(label + ' did not print ' + re + ' in ' + timeoutS + ' s')), timeoutS * 1000)
+    function fail (err) {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      reject(new Error(err.message + (out ? '\n' + out.slice(-4000) : '')))
+    }
+    const keep = d => {
+      out += d
+      if (out.length > 1 << 20) out = out.slice(-65536)
+    }
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', keep)
+    child.stdout.on('data', d => {
+      keep(d)
+      const m = re.exec(out)
+      if (m && !settled) {
+        settled = true
+        clearTimeout(timer)
+        resolve({ label, child, pid: child.pid, match: m, out: () => out })
+      }
+    })
+    child.on('error', fail)
+    child.on('exit', (code, signal) => fail(new Error(label + ' exited early (' + (signal || code) + ')')))
+  })
+}
+
+function stopChild (c, ms = 15000) {
+  return new Promise(resolve => {
+    const ch = c.child
+    if (ch.exitCode !== null || ch.signalCode !== null) return resolve(ch.exitCode)
+    const timer = setTimeout(() => ch.kill('SIGKILL'), ms)
+    ch.on('exit', code => { clearTimeout(timer); resolve(code) })
+    ch.kill('SIGTERM')
+  })
+}
+
+function startBootstrap () {
+  return spawnWaiting('DHT bootstrap', process.execPath, [__filename, '--role', 'bootstrap'], process.env, /^port (\d+)$/m)
+}
+
+// A daemon listening on the UNIX socket <TMPDIR>/<name>.sock, storage in dir.
+async function startDaemon (o, side, name, dir, bootstrapPort, env) {
+  const boot = '127.0.0.1:' + bootstrapPort
+  const [cmd, args] = side === 'hs'
+    ? [o.hyperspace, ['--storage', dir, '--host', name, '--bootstrap', boot, '--no-local-discovery',
+        '--log-level', 'warn']]
+    : [process.execPath, [requireJs.resolve('hyperspace/bin/index.js'), '-s', dir, '-h', name, '-b', boot,
+        '--no-migrate']]
+  const d = await spawnWaiting(side === 'hs' ? 'our daemon' : 'JS daemon', cmd, args, env, /Listening on (\S+)/m)
+  d.side = side
+  d.name = name
+  return d
+}
+
+// perf record attached to pid until the returned stop() resolves.
+async function startPerf (o, pid, file) {
+  const args = ['record', ...o.perfArgs.split(/\s+/).filter(Boolean), '-p', String(pid), '-o', file]
+  const child = track(spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] }))
+  let err = ''
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', d => { err += d })
+  const exited = new Promise(resolve => child.on('exit', (code, signal) => resolve(code === null ? signal : code)))
+  child.on('error', e => { err += e.message })
+  await new Promise(resolve => setTimeout(resolve, 500)) // let it attach
+  return async () => {
+    child.kill('SIGINT')
+    const code = await exited
+    if (code !== 0 && code !== 'SIGINT') process.stderr.write('perf record exited ' + code + ': ' + err.slice(-2000) + '\n')
+  }
+}
+
+// --- one repetition on one daemon -----------------------------------------------------------------
+
+async function runRep (o, w, d, client, rep, blocks, problems) {
+  const n = w.blocks
+  const tag = w.blockBytes + 'x' + n
+  const core = client.corestore().get({ name: 'bench-' + tag + '-' + rep })
+  await core.ready()
+  const res = {}
+  const fail = msg => { throw new Error(msg) }
+  const perfRep = o.perf && d.side === 'hs' && rep === o.warmup + o.reps
+  const timed = async (c, fn) => {
+    const stopPerf = perfRep ? await startPerf(o, d.pid, path.join(o.perf, tag + '-' + c + '.data')) : null
+    const cpuD = procCpu(d.pid)
+    try {
+      const cpuC = selfCpu()
+      const t0 = now()
+      await fn()
+      const seconds = secondsSince(t0)
+      const daemonCpu = procCpu(d.pid) - cpuD
+      const clientCpu = selfCpu() - cpuC
+      res[c] = { seconds, daemon_cpu_s: daemonCpu, client_cpu_s: clientCpu }
+    } finally {
+      if (stopPerf) await stopPerf()
+    }
+  }
+  try {
+    if (core.length !== 0) fail('core bench-' + tag + '-' + rep + ' is not new (length ' + core.length + ')')
+    await timed('append1', async () => {
+      for (let i = 0; i < n; i++) {
+        const seq = await core.append(blocks[i])
+        if (seq !== i) fail('append of block ' + i + ' returned seq ' + seq)
+      }
+    })
+    await timed('append100', async () => {
+      for (let i = n; i < 2 * n; i += o.batch) {
+        const seq = await core.append(blocks.slice(i, i + o.batch))
+        if (seq !== i) fail('append of blocks ' + i + '… returned seq ' + seq)
+      }
+    })
+    await timed('get1', async () => {
+      for (let i = 0; i < n; i++) {
+        const b = await core.get(i)
+        if (b.length !== w.blockBytes) fail('get(' + i + ') returned ' + b.length + ' bytes')
+      }
+    })
+    // Checks (not timed): length, byteLength, a sample of gets (every block in the first rep).
+    if (core.length !== 2 * n) fail('length ' + core.length + ', expected ' + 2 * n)
+    if (core.byteLength !== 2 * n * w.blockBytes) fail('byteLength ' + core.byteLength + ', expected ' + 2 * n * w.blockBytes)
+    const idx = rep === 0 ? [...Array(2 * n).keys()] : sampleIndices(2 * n)
+    for (const i of idx) {
+      const b = await core.get(i)
+      if (!Buffer.isBuffer(b) || !b.equals(blocks[i])) fail('get(' + i + ') differs from the appended block')
+    }
+    res.checked = idx.length
+  } catch (err) {
+    problems.push(`${d.side} ${tag} rep ${rep}: ${err.message}`)
+    process.stderr.write(`${d.side} ${tag} rep ${rep}: FAILED: ${err.message}\n`)
+    return null
+  } finally {
+    await core.close().catch(noop)
+  }
+  res.memory = procMemory(d.pid)
+  return res
+}
+
+// --- report -----------------------------------------------------------------------------------------
+
+function median (v) {
+  const s = [...v].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
+function fmtNum (x) { return x === null ? '-' : Math.round(x).toLocaleString('en-US') }
+function fmtMB (x) { return x === null ? '-' : (x / 1e6).toFixed(1) }
+function fmtUs (x) { return x === null ? '-' : x.toFixed(1) }
+
+function printTable (rows, memRows) {
+  const head = ['case', 'JS blocks/s', 'ours blocks/s', 'ratio', 'JS daemon CPU µs/blk', 'ours daemon CPU µs/blk', 'aim']
+  const aimCell = (aim, ratio) => aim === null || ratio === null ? '' : '>= ' + aim + 'x ' + (ratio >= aim ? 'met' : 'NOT met')
+  const body = rows.map(r => [
+    CASE_LABEL[r.case] + ', ' + sizeLabel(r.block_bytes),
+    fmtNum(r.js ? r.js.blocks_per_s : null),
+    fmtNum(r.hs ? r.hs.blocks_per_s : null),
+    r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
+    fmtUs(r.js ? r.js.daemon_cpu_us_per_block : null),
+    fmtUs(r.hs ? r.hs.daemon_cpu_us_per_block : null),
+    aimCell(r.aim, r.ratio)
+  ])
+  const head2 = ['daemon memory', 'JS MB', 'ours MB', 'JS/ours', '', '', 'aim']
+  const body2 = []
+  for (const m of memRows) {
+    body2.push(['RSS at end, ' + sizeLabel(m.block_bytes), fmtMB(m.js ? m.js.rss : null), fmtMB(m.hs ? m.hs.rss : null),
+      m.rss_ratio === null ? '-' : m.rss_ratio.toFixed(1) + 'x', '', '', aimCell(AIM.rss, m.rss_ratio)])
+    body2.push(['peak RSS (VmHWM), ' + sizeLabel(m.block_bytes), fmtMB(m.js ? m.js.hwm : null),
+      fmtMB(m.hs ? m.hs.hwm : null), m.hwm_ratio === null ? '-' : m.hwm_ratio.toFixed(1) + 'x', '', '', ''])
+  }
+  const all = [head, ...body, head2, ...body2]
+  const widths = head.map((h, i) => Math.max(...all.map(b => b[i].length)))
+  const pad = (c, i) => i === 0 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
+  const line = cells => cells.map(pad).join('  ').trimEnd()
+  console.log(line(head))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const b of body) console.log(line(b))
+  console.log(line(head2))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const b of body2) console.log(line(b))
+}
+
+// --- driver -----------------------------------------------------------------------------------------
+
+function checkNamespace () {
+  const names = Object.keys(os.networkInterfaces())
+  const others = names.filter(n => n !== 'lo')
+  if (others.length) {
+    throw new Error('refusing to run outside a loopback-only network namespace (interfaces: ' + names.join(', ') +
+      '); use bench/run-daemon.sh')
+  }
+}
+
+async function runWorkload (o, w, base, bootstrapPort, problems) {
+  const Client = requireJs('@hyperspace/client')
+  const tag = w.blockBytes + 'x' + w.blocks
+  const blocks = makeBlocks(2 * w.blocks, w.blockBytes)
+  const env = { ...process.env, TMPDIR: base, HOME: path.join(base, 'home') }
+  const out = {}
+  const daemons = {}
+  const clients = {}
+  try {
+    for (const side of o.sideList) {
+      const dir = path.join(base, side + '-' + tag)
+      daemons[side] = await startDaemon(o, side, 'hsdb-' + side + '-' + tag, dir, bootstrapPort, env)
+      clients[side] = new Client({ host: daemons[side].name })
+      if (clients[side]._client) clients[side]._client.on('error', noop)
+      await clients[side].ready()
+      out[side] = { idle: procMemory(daemons[side].pid), reps: [] }
+    }
+    process.stderr.write(`${tag}: daemons up (${o.sideList.map(s => s + ' pid ' + daemons[s].pid).join(', ')})\n`)
+    // Repetitions alternate between the two daemons, so that a change in machine load hits both.
+    for (let rep = 0; rep < o.warmup + o.reps; rep++) {
+      for (const side of o.sideList) {
+        const r = await runRep(o, w, daemons[side], clients[side], rep, blocks, problems)
+        if (!r) continue
+        out[side].reps.push({ rep, warmup: rep < o.warmup, ...r })
+        process.stderr.write(`${side} ${tag} rep ${rep}${rep < o.warmup ? ' (warm-up)' : ''}: ` +
+          CASES.map(c => c + ' ' + r[c].seconds.toFixed(3) + ' s').join(', ') +
+          `, RSS ${fmtMB(r.memory.rss)} MB\n`)
+      }
+    }
+    for (const side of o.sideList) out[side].final = procMemory(daemons[side].pid)
+    // --perf: one more repetition on our daemon under perf record, after the memory readings and
+    // outside the timed samples (perf slows the daemon down).
+    if (o.perf && daemons.hs) {
+      const rep = o.warmup + o.reps
+      const r = await runRep(o, w, daemons.hs, clients.hs, rep, blocks, problems)
+      if (r) process.stderr.write(`hs ${tag} rep ${rep} (under perf, not counted): ` +
+        CASES.map(c => c + ' ' + r[c].seconds.toFixed(3) + ' s').join(', ') + '\n')
+    }
+  } finally {
+    for (const side of Object.keys(clients)) {
+      try { await clients[side].close() } catch (_) {}
+    }
+    for (const side of Object.keys(daemons)) {
+      const code = await stopChild(daemons[side])
+      if (out[side]) out[side].exit_code = code
+    }
+  }
+  return out
+}
+
+async function main () {
+  const o = parseArgs(process.argv.slice(2))
+  checkNamespace()
+  if (o.sideList.includes('hs') && !fs.existsSync(o.hyperspace)) {
+    throw new Error(o.hyperspace + ' does not exist: build it (bench/run-daemon.sh) or pass --hyperspace')
+  }
+  if (o.perf) fs.mkdirSync(o.perf, { recursive: true })
+  // Short path: socket paths must stay under 108 bytes.
+  const base = fs.mkdtempSync(path.join(o.tmp || '/tmp', 'hsdb-'))
+  fs.mkdirSync(path.join(base, 'home'))
+  process.env.TMPDIR = base // @hyperspace/client finds <os.tmpdir()>/<name>.sock
+  let cleaned = false
+  const cleanup = () => {
+    if (cleaned) return
+    cleaned = true
+    killAll()
+    fs.rmSync(base, { recursive: true, force: true })
+  }
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130) })
+  process.on('exit', cleanup)
+  const loadBefore = os.loadavg()
+  const problems = []
+  const rows = []
+  const memRows = []
+  const sides = {}
+  let bootstrap = null
+  try {
+    bootstrap = await startBootstrap()
+    const bootstrapPort = Number(bootstrap.match[1])
+    for (const w of o.workloads) {
+      const out = await runWorkload(o, w, base, bootstrapPort, problems)
+      sides[w.blockBytes + 'x' + w.blocks] = out
+      for (const c of CASES) {
+        const blocksPerCase = w.blocks
+        const row = { case: c, block_bytes: w.blockBytes, blocks: blocksPerCase, batch: c === 'append100' ? o.batch : 1 }
+        for (const side of o.sideList) {
+          const timed = out[side].reps.filter(r => !r.warmup)
+          if (timed.length < o.reps) { row[side] = null; continue }
+          const m = median(timed.map(r => r[c].seconds))
+          row[side] = {
+            samples_s: timed.map(r => r[c].seconds),
+            median_s: m,
+            blocks_per_s: blocksPerCase / m,
+            calls_per_s: blocksPerCase / row.batch / m,
+            mib_per_s: blocksPerCase * w.blockBytes / m / (1 << 20),
+            daemon_cpu_us_per_block: median(timed.map(r => r[c].daemon_cpu_s)) / blocksPerCase * 1e6,
+            client_cpu_us_per_block: median(timed.map(r => r[c].client_cpu_s)) / blocksPerCase * 1e6
+          }
+        }
+        row.ratio = row.js && row.hs ? row.hs.blocks_per_s / row.js.blocks_per_s : null
+        row.aim = AIM[c]
+        rows.push(row)
+      }
+      const mem = { block_bytes: w.blockBytes, blocks: w.blocks }
+      for (const side of o.sideList) {
+        mem[side] = out[side].final ? { rss: out[side].final.rss, hwm: out[side].final.hwm, idle_rss: out[side].idle.rss } : null
+      }
+      mem.rss_ratio = mem.js && mem.hs ? mem.js.rss / mem.hs.rss : null
+      mem.hwm_ratio = mem.js && mem.hs ? mem.js.hwm / mem.hs.hwm : null
+      memRows.push(mem)
+    }
+    const loadAfter = os.loadavg()
+    const ver = requireJs('hyperspace/package.json').version
+    const cver = requireJs('@hyperspace/client/package.json').version
+    console.log(`daemon bench: @hyperspace/client ${cver} against hyperspace ${ver} (node ${process.version}) and ` +
+      `${path.relative(ROOT, o.hyperspace) || o.hyperspace}; median of ${o.reps} after ${o.warmup} warm-up; ` +
+      `${os.cpus().length} cores; load average ${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ` +
+      `${loadAfter.map(x => x.toFixed(2)).join(' ')} after`)
+    printTable(rows, memRows)
+    console.log(problems.length
+      ? 'FAILURES:\n  ' + problems.join('\n  ')
+      : 'checks: every append returned the expected seq, every get the block size; length and byteLength ' +
+        'matched; every block (warm-up) or a sample (other reps) read back equal to what was appended')
+    console.log(JSON.stringify({
+      bench: 'daemon',
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: os.cpus().length,
+      loadavg_before: loadBefore,
+      loadavg_after: loadAfter,
+      reps: o.reps,
+      warmup: o.warmup,
+      batch: o.batch,
+      checks_ok: problems.length === 0,
+      problems,
+      rows,
+      memory: memRows,
+      per_rep: sides
+    }))
+    if (problems.length) process.exitCode = 2
+  } finally {
+    if (bootstrap) await stopChild(bootstrap)
+    cleanup()
+  }
+}
+
+async function bootstrapRole () {
+  const dht = requireJs('@hyperswarm/dht')({ bootstrap: false, ephemeral: false })
+  dht.listen(0, '127.0.0.1', () => console.log('port ' + dht.address().port))
+  const stop = () => { dht.destroy(); process.exit(0) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+if (process.argv[2] === '--role') {
+  if (process.argv[3] !== 'bootstrap') {
+    console.error('unknown role ' + process.argv[3])
+    process.exit(1)
+  }
+  bootstrapRole().catch(err => {
+    console.error('bootstrap:', err && err.stack ? err.stack : err)
+    process.exit(1)
+  })
+} else {
+  // Exit explicitly: a client socket to a daemon that did not stop would keep Node alive.
+  main().then(() => process.exit(), err => {
+    killAll()
+    console.error('daemon_bench:', err && err.stack ? err.stack : err)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,556 @@
+'use strict'
+
+// Replication benchmark driver: times downloading a whole core over TCP on loopback for the four
+// pairs JS→JS, JS→ours, ours→JS and ours→ours (server → downloader), checks every copy, and
+// prints one table of ratios against JS→JS followed by one JSON line. See bench/README.md.
+// Run it inside a loopback-only network namespace (bench/run-replication.sh does that); it refuses
+// to start when any network interface other than lo exists.
+//
+//   node bench/replication_bench.js [--hyp build/hyp] [--sizes 1024:50000,65536:1600] [--reps 3]
+//                                   [--warmup 1] [--cases js-js,js-hs,hs-js,hs-hs] [--tmp DIR]
+//                                   [--timeout 300]
+//
+// The hyp path may also come from HS_HYP; the JS packages are loaded from tests/interop/node_modules
+// (HS_INTEROP_DIR overrides the folder). Exit status: 0 when every run finished and every check
+// passed, 2 when a run failed or a check failed, 1 on errors. Timings are never asserted.
+
+const fs = require('fs')
+const os = require('os')
+const net = require('net')
+const path = require('path')
+const { spawn, spawnSync } = require('child_process')
+const { createRequire } = require('module')
+
+const ROOT = path.resolve(__dirname, '..')
+const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
+const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const hypercore = requireJs('hypercore')
+
+const HOST = '127.0.0.1' // servers listen here
+const BIND = '127.0.0.2' // downloaders connect from here
+// case id -> [server side, downloading side]; 'hs' is ours (the hyp binary)
+const CASES = { 'js-js': ['js', 'js'], 'js-hs': ['js', 'hs'], 'hs-js': ['hs', 'js'], 'hs-hs': ['hs', 'hs'] }
+const AIM = { 1024: 10, 65536: 4 } // ours→ours / JS→JS, per block size (issue 3)
+
+function now () { return process.hrtime.bigint() }
+function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
+function p (fn) {
+  return new Promise((resolve, reject) => fn((err, v) => err ? reject(err) : resolve(v)))
+}
+function noop () {}
+
+function parseArgs (argv) {
+  const o = {
+    hyp: process.env.HS_HYP || path.join(ROOT, 'build', 'hyp'),
+    sizes: '1024:50000,65536:1600',
+    reps: 3,
+    warmup: 1,
+    cases: Object.keys(CASES).join(','),
+    tmp: null,
+    timeout: 300
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
+      return argv[++i]
+    }
+    if (a === '--hyp') o.hyp = val()
+    else if (a === '--sizes') o.sizes = val()
+    else if (a === '--reps') o.reps = Number(val())
+    else if (a === '--warmup') o.warmup = Number(val())
+    else if (a === '--cases') o.cases = val()
+    else if (a === '--tmp') o.tmp = val()
+    else if (a === '--timeout') o.timeout = Number(val())
+    else if (a === '-h' || a === '--help') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 15).join('\n'))
+      process.exit(0)
+    } else throw new Error('unknown argument ' + a)
+  }
+  o.workloads = o.sizes.split(',').map(s => {
+    const [bytes, blocks] = s.split(':').map(Number)
+    if (!(bytes >= 1) || !(blocks >= 1)) throw new Error('--sizes wants BYTES:BLOCKS[,...], got ' + s)
+    return { blockBytes: bytes, blocks }
+  })
+  o.caseList = o.cases.split(',')
+  for (const c of o.caseList) if (!CASES[c]) throw new Error('unknown case ' + c + ' (js-js, js-hs, hs-js, hs-hs)')
+  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
+  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  if (!(o.timeout > 0)) throw new Error('--timeout must be > 0')
+  return o
+}
+
+// --- deterministic content ----------------------------------------------------------------------
+// Block i: xorshift32 seeded with (i + 1) * 0x9E3779B1 mod 2^32 (0 -> 1); each 32-bit word gives
+// four bytes from a 64-letter alphabet (low byte first). Printable and newline-free, because
+// `hyp storage append` takes one block per stdin line.
+
+const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+
+function fillBlock (i, out) {
+  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
+  if (x === 0) x = 1
+  for (let j = 0; j < out.length; j += 4) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    for (let k = 0; k < 4 && j + k < out.length; k++) out[j + k] = ALPHABET[(x >>> (8 * k)) & 63]
+  }
+}
+
+function makeBlocks (w) {
+  const data = Buffer.alloc(w.blockBytes * w.blocks)
+  const blocks = new Array(w.blocks)
+  for (let i = 0; i < w.blocks; i++) {
+    blocks[i] = data.subarray(i * w.blockBytes, (i + 1) * w.blockBytes)
+    fillBlock(i, blocks[i])
+  }
+  return blocks
+}
+
+function sampleIndices (n) {
+  return [...new Set([0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 2, n - 1])].filter(i => i >= 0 && i < n)
+}
+
+// --- child processes ------------------------------------------------------------------------------
+
+const children = new Set()
+
+function track (child) {
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  child.on('error', () => children.delete(child))
+  return child
+}
+
+function killAll () {
+  for (const c of children) {
+    try { c.kill('SIGKILL') } catch (_) {}
+  }
+}
+
+// Resolves with { code, signal, stdout, stderr, seconds } where seconds runs from just before
+// spawn() to the 'exit' event; kills the child after timeoutS.
+function runChild (cmd, args, timeoutS, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = now()
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => {
+      stderr += d
+      if (opts.onStderr) opts.onStderr(stderr)
+    })
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, timeoutS * 1000)
+    child.on('error', err => { clearTimeout(timer); reject(err) })
+    child.on('exit', (code, signal) => {
+      const seconds = secondsSince(t0)
+      clearTimeout(timer)
+      // 'exit' can come before the pipes drain; wait for both to close.
+      let open = 2
+      const done = () => { if (--open === 0) resolve({ code, signal, stdout, stderr, seconds, timedOut }) }
+      if (child.stdout.readableEnded) done(); else child.stdout.on('close', done)
+      if (child.stderr.readableEnded) done(); else child.stderr.on('close', done)
+    })
+  })
+}
+
+// Starts a server (ours: `hyp replicate --listen`; JS: this script with --role js-serve) and
+// waits for its "listening HOST:PORT" line on stderr.
+function startServer (o, side, dir, key) {
+  const [cmd, args] = side === 'hs'
+    ? [o.hyp, ['replicate', '--storage', dir, key, '--listen', HOST + ':0']]
+    : [process.execPath, [__filename, '--role', 'js-serve', '--dir', dir]]
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }))
+    let stderr = ''
+    let settled = false
+    const timer = setTimeout(() => fail(new Error(side + ' server did not print "listening" in 30 s')), 30000)
+    function fail (err) {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      reject(new Error(err.message + (stderr ? '\n' + stderr : '')))
+    }
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', d => {
+      stderr += d
+      const m = /^listening (\S+):(\d+)$/m.exec(stderr)
+      if (m && !settled) {
+        settled = true
+        clearTimeout(timer)
+        resolve({ side, child, address: m[1] + ':' + m[2], stderr: () => stderr })
+      }
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-65536)
+    })
+    child.on('error', fail)
+    child.on('exit', (code, signal) => fail(new Error(side + ' server exited early (' + (signal || code) + ')')))
+  })
+}
+
+function stopServer (server) {
+  return new Promise(resolve => {
+    const c = server.child
+    if (c.exitCode !== null || c.signalCode !== null) return resolve(c.exitCode)
+    const timer = setTimeout(() => c.kill('SIGKILL'), 10000)
+    c.on('exit', code => { clearTimeout(timer); resolve(code) })
+    c.kill('SIGTERM')
+  })
+}
+
+// --- source cores (not timed) -------------------------------------------------------------------
+
+function writeOursSource (o, dir, linesFile, w) {
+  const fd = fs.openSync(linesFile, 'r')
+  try {
+    const r = spawnSync(o.hyp, ['storage', 'append', '--storage', dir, '--name', 'bench', '--json'], {
+      stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8'
+    })
+    if (r.error) throw new Error('hyp storage append: ' + r.error.message)
+    if (r.status !== 0) throw new Error('hyp storage append failed (' + (r.signal || r.status) + '): ' + r.stderr)
+    const j = JSON.parse(r.stdout)
+    if (j.length !== w.blocks || j.byteLength !== w.blocks * w.blockBytes) {
+      throw new Error('hyp storage append wrote ' + r.stdout.trim() + ', expected ' + w.blocks + ' blocks')
+    }
+    return j.key
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function writeLinesFile (file, blocks) {
+  const fd = fs.openSync(file, 'w')
+  try {
+    const nl = Buffer.from('\n')
+    let batch = []
+    let bytes = 0
+    for (const b of blocks) {
+      batch.push(b, nl)
+      bytes += b.length + 1
+      if (bytes >= 8 << 20) { fs.writeSync(fd, Buffer.concat(batch)); batch = []; bytes = 0 }
+    }
+    if (batch.length) fs.writeSync(fd, Buffer.concat(batch))
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+async function writeJsSource (dir, blocks) {
+  const feed = hypercore(dir)
+  await p(cb => feed.ready(cb))
+  const batch = Math.max(1, Math.floor((1 << 20) / blocks[0].length))
+  for (let i = 0; i < blocks.length; i += batch) {
+    await p(cb => feed.append(blocks.slice(i, i + batch), cb))
+  }
+  const key = feed.key.toString('hex')
+  await p(cb => feed.close(cb))
+  return key
+}
+
+// --- one download (timed) and its checks (not timed) --------------------------------------------
+
+async function downloadOnce (o, side, server, key, dir, w) {
+  if (side === 'hs') {
+    let connectedAt = null
+    const t0 = now()
+    const r = await runChild(o.hyp, ['replicate', '--storage', dir, key, '--connect', server.address,
+      '--bind', BIND, '--json'], o.timeout, {
+      onStderr: s => { if (connectedAt === null && /^peer \S+ connected$/m.test(s)) connectedAt = now() }
+    })
+    if (r.timedOut) throw new Error('hyp replicate timed out after ' + o.timeout + ' s' + tail(r.stderr))
+    if (r.code !== 0) throw new Error('hyp replicate exited ' + (r.signal || r.code) + tail(r.stderr))
+    let j
+    try { j = JSON.parse(r.stdout.trim().split('\n').pop()) } catch (err) {
+      throw new Error('hyp replicate printed no JSON summary: ' + JSON.stringify(r.stdout))
+    }
+    if (j.key !== key || j.length !== w.blocks || j.downloaded !== w.blocks) {
+      throw new Error('hyp replicate summary ' + JSON.stringify(j) + ', expected length and downloaded ' + w.blocks)
+    }
+    return {
+      seconds: r.seconds,
+      connected_s: connectedAt === null ? null : r.seconds - Number(connectedAt - t0) / 1e9
+    }
+  }
+  const r = await runChild(process.execPath, [__filename, '--role', 'js-download', '--dir', dir, '--key', key,
+    '--connect', server.address, '--bind', BIND, '--length', String(w.blocks)], o.timeout)
+  if (r.timedOut) throw new Error('JS download timed out after ' + o.timeout + ' s' + tail(r.stderr))
+  if (r.code !== 0) throw new Error('JS download exited ' + (r.signal || r.code) + tail(r.stderr))
+  const j = JSON.parse(r.stdout.trim().split('\n').pop())
+  return { seconds: j.seconds, connected_s: j.seconds, process_s: r.seconds }
+}
+
+function tail (s) {
+  return s.trim() ? '\n' + s.trim().split('\n').slice(-10).join('\n') : ''
+}
+
+async function checkCopy (o, side, key, dir, w, blocks) {
+  const samples = sampleIndices(w.blocks)
+  if (side === 'hs') {
+    const v = spawnSync(o.hyp, ['storage', 'verify', '--storage', dir, key], { encoding: 'utf8' })
+    if (v.status !== 0) throw new Error('hyp storage verify exited ' + v.status + ': ' + v.stdout + v.stderr)
+    if (!new RegExp('verified 1 core, ' + w.blocks + ' blocks').test(v.stdout)) {
+      throw new Error('hyp storage verify: ' + v.stdout.trim())
+    }
+    const ls = spawnSync(o.hyp, ['storage', 'ls', '--storage', dir, '--json'], { encoding: 'utf8' })
+    const core = ls.status === 0 ? JSON.parse(ls.stdout).find(c => c.key === key) : null
+    if (!core || core.length !== w.blocks || core.byteLength !== w.blocks * w.blockBytes) {
+      throw new Error('hyp storage ls: ' + ls.stdout.trim() + ls.stderr)
+    }
+    for (const i of samples) {
+      const c = spawnSync(o.hyp, ['storage', 'cat', '--storage', dir, key, '--start', String(i), '--end', String(i + 1),
+        '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+      const got = c.status === 0 ? Buffer.from(JSON.parse(c.stdout).value, 'base64') : null
+      if (!got || !got.equals(blocks[i])) throw new Error('hyp storage cat: block ' + i + ' differs from the source')
+    }
+    return
+  }
+  const feed = hypercore(dir, Buffer.from(key, 'hex'), { sparse: true })
+  try {
+    await p(cb => feed.ready(cb))
+    if (feed.length !== w.blocks || feed.byteLength !== w.blocks * w.blockBytes) {
+      throw new Error('JS copy has length ' + feed.length + ', byteLength ' + feed.byteLength)
+    }
+    const have = feed.downloaded(0, w.blocks)
+    if (have !== w.blocks) throw new Error('JS copy holds ' + have + ' of ' + w.blocks + ' blocks')
+    for (const i of samples) {
+      const b = await p(cb => feed.get(i, { wait: false }, cb))
+      if (!b.equals(blocks[i])) throw new Error('JS copy: block ' + i + ' differs from the source')
+    }
+  } finally {
+    await p(cb => feed.close(cb)).catch(noop)
+  }
+}
+
+// --- roles run as child processes -------------------------------------------------------------
+
+function roleArgs (argv) {
+  const a = {}
+  for (let i = 0; i < argv.length; i += 2) a[argv[i].replace(/^--/, '')] = argv[i + 1]
+  return a
+}
+
+async function jsServe (a) {
+  const feed = hypercore(a.dir)
+  await p(cb => feed.ready(cb))
+  const server = net.createServer(socket => {
+    const stream = feed.replicate(false, { live: true })
+    socket.on('error', noop)
+    stream.on('error', noop)
+    socket.pipe(stream).pipe(socket)
+  })
+  server.listen(0, HOST, () => {
+    const addr = server.address()
+    process.stderr.write('listening ' + addr.address + ':' + addr.port + '\n')
+  })
+  const stop = () => { server.close(); feed.close(() => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+async function jsDownload (a) {
+  const length = Number(a.length)
+  const feed = hypercore(a.dir, Buffer.from(a.key, 'hex'))
+  await p(cb => feed.ready(cb))
+  const [host, port] = a.connect.split(':')
+  const t0 = now()
+  const socket = net.connect({ host, port: Number(port), localAddress: a.bind })
+  const stream = feed.replicate(true, { live: true })
+  socket.on('error', err => { console.error('socket error: ' + err.message); process.exit(1) })
+  stream.on('error', err => { console.error('stream error: ' + err.message); process.exit(1) })
+  socket.pipe(stream).pipe(socket)
+  await p(cb => feed.download({ start: 0, end: length }, cb))
+  const seconds = secondsSince(t0)
+  stream.destroy()
+  socket.destroy()
+  await p(cb => feed.close(cb))
+  console.log(JSON.stringify({ seconds, length: feed.length, downloaded: feed.downloaded(0, length) }))
+}
+
+// --- driver -----------------------------------------------------------------------------------
+
+function checkNamespace () {
+  const names = Object.keys(os.networkInterfaces())
+  const others = names.filter(n => n !== 'lo')
+  if (others.length) {
+    throw new Error('refusing to run outside a loopback-only network namespace (interfaces: ' + names.join(', ') +
+      '); use bench/run-replication.sh')
+  }
+}
+
+function median (v) {
+  const s = [...v].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
+function sideLabel (s) { return s === 'hs' ? 'ours' : 'JS' }
+function fmtNum (x) { return Math.round(x).toLocaleString('en-US') }
+
+function printTable (rows) {
+  const head = ['server -> downloader', 'block', 'blocks', 'MB/s', 'blocks/s', 'vs JS->JS', 'aim']
+  const body = rows.map(r => [
+    sideLabel(r.server) + ' -> ' + sideLabel(r.downloader),
+    sizeLabel(r.block_bytes),
+    fmtNum(r.blocks),
+    r.median_s === null ? 'FAILED' : r.mb_per_s.toFixed(1),
+    r.median_s === null ? '-' : fmtNum(r.blocks_per_s),
+    r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
+    r.aim === null || r.ratio === null ? '' : '>= ' + r.aim + 'x ' + (r.ratio >= r.aim ? 'met' : 'NOT met')
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
+  const pad = (c, i) => i === 0 || i === 1 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
+  const line = cells => cells.map(pad).join('  ').trimEnd()
+  console.log(line(head))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const b of body) console.log(line(b))
+}
+
+async function runWorkload (o, w, base, problems) {
+  const tag = w.blockBytes + 'x' + w.blocks
+  const blocks = makeBlocks(w)
+  const src = { js: path.join(base, 'src-js-' + tag), hs: path.join(base, 'src-hs-' + tag) }
+  const lines = path.join(base, 'lines-' + tag)
+  writeLinesFile(lines, blocks)
+  const keys = { hs: writeOursSource(o, src.hs, lines, w) }
+  fs.rmSync(lines, { force: true })
+  keys.js = await writeJsSource(src.js, blocks)
+  process.stderr.write(`${tag}: source cores written (ours ${keys.hs.slice(0, 8)}…, JS ${keys.js.slice(0, 8)}…)\n`)
+
+  const samples = {}
+  for (const c of o.caseList) samples[c] = []
+  try {
+    for (let rep = 0; rep < o.warmup + o.reps; rep++) {
+      const timed = rep >= o.warmup
+      for (const c of o.caseList) {
+        const [serverSide, downSide] = CASES[c]
+        const dir = path.join(base, 'dst-' + c + '-' + tag + '-' + rep)
+        let r = null
+        let server = null
+        try {
+          // A fresh server for every download: a JS server that just served a copy can stay busy
+          // for a while after the downloader has closed, which would slow the next case.
+          server = await startServer(o, serverSide, src[serverSide], keys[serverSide])
+          r = await downloadOnce(o, downSide, server, keys[serverSide], dir, w)
+          await stopServer(server)
+          server = null
+          await checkCopy(o, downSide, keys[serverSide], dir, w, blocks)
+        } catch (err) {
+          problems.push(`${c} ${tag} rep ${rep}: ${err.message}`)
+          process.stderr.write(`${c} ${tag} rep ${rep}: FAILED: ${err.message}\n`)
+          r = null
+        } finally {
+          if (server) await stopServer(server)
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+        if (r) {
+          process.stderr.write(`${c} ${tag} rep ${rep}${timed ? '' : ' (warm-up)'}: ${r.seconds.toFixed(3)} s\n`)
+          if (timed) samples[c].push(r)
+        }
+      }
+    }
+  } finally {
+    for (const d of Object.values(src)) fs.rmSync(d, { recursive: true, force: true })
+  }
+  return samples
+}
+
+async function main () {
+  const o = parseArgs(process.argv.slice(2))
+  checkNamespace()
+  if (!fs.existsSync(o.hyp)) throw new Error(o.hyp + ' does not exist: build it (bench/run-replication.sh) or pass --hyp')
+  const base = fs.mkdtempSync(path.join(o.tmp || os.tmpdir(), 'hs-replication-bench-'))
+  const cleanup = () => { killAll(); fs.rmSync(base, { recursive: true, force: true }) }
+  // Run a private copy: a rebuild of build/hyp during the run must not mix two binaries (or
+  // catch the file half-linked).
+  const hypSource = o.hyp
+  const hypMtime = fs.statSync(hypSource).mtime.toISOString()
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => { cleanup(); process.exit(130) })
+  }
+  process.on('exit', killAll)
+  const loadBefore = os.loadavg()
+  const problems = []
+  const rows = []
+  try {
+    o.hyp = path.join(base, 'hyp')
+    fs.copyFileSync(hypSource, o.hyp)
+    fs.chmodSync(o.hyp, 0o755)
+    for (const w of o.workloads) {
+      const samples = await runWorkload(o, w, base, problems)
+      const bytes = w.blocks * w.blockBytes
+      const stat = c => {
+        const s = samples[c]
+        if (!s || s.length < o.reps) return null
+        return median(s.map(x => x.seconds))
+      }
+      const jsjs = stat('js-js')
+      for (const c of o.caseList) {
+        const m = stat(c)
+        const [server, downloader] = CASES[c]
+        rows.push({
+          case: c,
+          server,
+          downloader,
+          block_bytes: w.blockBytes,
+          blocks: w.blocks,
+          samples_s: samples[c].map(x => x.seconds),
+          connected_samples_s: samples[c].map(x => x.connected_s),
+          median_s: m,
+          mb_per_s: m === null ? null : bytes / m / 1e6,
+          blocks_per_s: m === null ? null : w.blocks / m,
+          ratio: m === null || jsjs === null ? null : jsjs / m,
+          aim: c === 'hs-hs' && AIM[w.blockBytes] ? AIM[w.blockBytes] : null
+        })
+      }
+    }
+    const loadAfter = os.loadavg()
+    console.log(`replication bench: hypercore 9.12.0 (node ${process.version}) vs ${path.relative(ROOT, hypSource) || hypSource} (${hypMtime}); ` +
+      `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; load average ` +
+      `${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ${loadAfter.map(x => x.toFixed(2)).join(' ')} after`)
+    printTable(rows)
+    console.log(problems.length
+      ? 'FAILURES:\n  ' + problems.join('\n  ')
+      : 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled blocks equal the source')
+    console.log(JSON.stringify({
+      bench: 'replication',
+      date: new Date().toISOString(),
+      node: process.version,
+      hyp: hypSource,
+      hyp_mtime: hypMtime,
+      cores: os.cpus().length,
+      loadavg_before: loadBefore,
+      loadavg_after: loadAfter,
+      reps: o.reps,
+      warmup: o.warmup,
+      checks_ok: problems.length === 0,
+      problems,
+      rows
+    }))
+    if (problems.length) process.exitCode = 2
+  } finally {
+    cleanup()
+  }
+}
+
+if (process.argv[2] === '--role') {
+  const a = roleArgs(process.argv.slice(4))
+  const run = { 'js-serve': jsServe, 'js-download': jsDownload }[process.argv[3]]
+  if (!run) {
+    console.error('unknown role ' + process.argv[3])
+    process.exit(1)
+  }
+  run(a).catch(err => {
+    console.error(process.argv[3] + ':', err && err.stack ? err.stack : err)
+    process.exit(1)
+  })
+} else {
+  main().catch(err => {
+    killAll()
+    console.error('replication_bench:', err && err.stack ? err.stack : err)
+    process.exit(1)
+  })
+}
