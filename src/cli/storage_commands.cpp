@@ -235,6 +235,7 @@ int run_verify(const StorageArgs& args, const std::string& key_text) {
         if (!core) {
             ++damaged;
             std::cerr << "damaged: core " << label << ": " << core.error().message << "\n";
+            report.push_back({{"key", to_hex(info.key)}, {"file", nullptr}, {"message", core.error().message}});
             continue;
         }
         auto r = hypercore::verify_feed(**core);
@@ -242,9 +243,20 @@ int run_verify(const StorageArgs& args, const std::string& key_text) {
         signatures += r.signatures_checked;
         if (!r.ok()) {
             ++damaged;
-            for (const auto& p : r.problems)
+            for (const auto& p : r.problems) {
                 std::cerr << "damaged: core " << label << ": file " << p.file << ": " << p.message << "\n";
+                report.push_back({{"key", to_hex(info.key)}, {"file", p.file}, {"message", p.message}});
+            }
         }
+    }
+    if (args.json) {
+        std::cout << json{{"cores", cores.size()},
+                          {"blocks", blocks},
+                          {"signatures", signatures},
+                          {"damaged", report}}
+                         .dump()
+                  << "\n";
+        return damaged ? kExitFailure : kExitOk;
     }
     std::cout << "verified " << cores.size() << " core" << (cores.size() == 1 ? "" : "s") << ", " << blocks
               << " blocks, " << signatures << " signatures: "
