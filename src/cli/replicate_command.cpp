@@ -145,7 +145,7 @@ public:
         }
         Stream* stream = conn->stream.get();
         const bool finish_when_synced = exit_when_done && !m_args.live && !m_feed.writable();
-        if (finish_when_synced) asio::co_spawn(m_io, watch_done(stream), asio::detached);
+        if (exit_when_done) asio::co_spawn(m_io, watch(stream, finish_when_synced), asio::detached);
         Error reason = co_await protocol::run_stream(conn->socket, *stream);
         if (m_done) {
             exit_code = kExitOk;
@@ -163,13 +163,21 @@ public:
         }
     }
 
-    awaitable<void> watch_done(Stream* stream) {
+    // Ends a --connect stream when the peer refuses or closes our core (it does not have it),
+    // and, when `finish_when_synced`, once we hold every block of the range the peer has.
+    awaitable<void> watch(Stream* stream, bool finish_when_synced) {
         asio::steady_timer timer(m_io);
         while (!stream->closed()) {
             timer.expires_after(std::chrono::milliseconds(20));
             co_await timer.async_wait(asio::experimental::as_tuple(use_awaitable));
             if (stream->closed()) break;
-            if (m_replicator.synced(m_args.start.value_or(0), m_args.end)) {
+            const protocol::Channel* ch = stream->find(m_feed.discovery_key());
+            if (stream->handshake_done() && (!ch || ch->closed())) {
+                stream->close(make_error(Errc::NotFound, "the peer closed core {} (it does not have it)",
+                                         to_hex(m_feed.key())));
+                break;
+            }
+            if (finish_when_synced && m_replicator.synced(m_args.start.value_or(0), m_args.end)) {
                 m_done = true;
                 stream->close(make_error(Errc::Closed, "replication finished"));
                 break;
@@ -225,6 +233,10 @@ private:
 int run_replicate(const ReplicateArgs& args) {
     if (args.listen.empty() == args.connect.empty()) {
         std::cerr << "hyp: error: give exactly one of --listen HOST:PORT or --connect HOST:PORT\n";
+        return kExitUsage;
+    }
+    if (args.start && args.end && *args.end < *args.start) {
+        std::cerr << "hyp: error: --end " << *args.end << " is before --start " << *args.start << "\n";
         return kExitUsage;
     }
     auto key = parse_key_argument(args.key);
