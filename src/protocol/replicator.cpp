@@ -16,6 +16,8 @@ constexpr std::size_t kMaxInflightWants = 16;
 constexpr std::uint64_t kBlocksPerPage = 8192;
 // A Have bitfield covers at most one want window: 128 KiB of bits (plus the decoder's padding).
 constexpr std::size_t kMaxHaveBitfieldBytes = kWantWindow / 8 + 8;
+// Answers we buffer for one stream before a further request counts as a flood.
+constexpr std::size_t kMaxUnreadResponseBytes = 128 << 20;
 
 // What one remote peer has: sparse pages of 8192 bits.
 class RemoteBits {
@@ -265,6 +267,11 @@ private:
 
     Status handle(Channel& ch, const msg::Request& r) {
         if (!m_owner.m_options.upload) return {};
+        // A peer that keeps requesting without reading the answers would make us buffer without
+        // bound (a JS peer has at most 32 requests in flight).
+        if (ch.stream().output_bytes() > kMaxUnreadResponseBytes)
+            return make_error(Errc::Protocol, "peer floods requests: {} MiB of answers are unread",
+                              ch.stream().output_bytes() >> 20);
         auto& feed = m_owner.m_feed;
         std::uint64_t index = r.index;
         if (r.bytes_or_default()) {

@@ -219,6 +219,38 @@ TEST(Replicator, UnansweredRequestsTimeOut) {
     EXPECT_NE(wire.eb.closed->message.find("Request timeout"), std::string::npos);
 }
 
+// A peer that requests without ever reading the answers is cut off before our buffered output
+// passes a bound.
+TEST(Replicator, RequestFloodClosesTheStream) {
+    Wire wire;
+    Cores cores(140, 1 << 20);  // 1 MiB blocks: one round of requests asks for 140 MiB
+    FeedReplicator up(*cores.writer);
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    // The flooding side opens the core with a handler that only sends requests.
+    struct Flooder : ChannelHandler {
+        void on_remote_open(Channel&) override {}
+        Status on_message(Channel&, const msg::Message&) override { return {}; }
+        void on_close(Channel&) override {}
+    } flooder;
+    Channel* ch = wire.b->open(cores.writer->key(), flooder);
+    ASSERT_NE(ch, nullptr);
+    wire.run();
+    for (std::uint64_t round = 0; round < 3 && !wire.a->closed(); ++round) {
+        for (std::uint64_t i = 0; i < 140; ++i) {
+            msg::Request r;
+            r.index = i;
+            ch->send(r);
+        }
+        // Deliver the requests; never read the answers.
+        while (wire.move(*wire.b, *wire.a)) {
+        }
+    }
+    ASSERT_TRUE(wire.a->closed());
+    ASSERT_TRUE(wire.ea.closed.has_value());
+    EXPECT_NE(wire.ea.closed->message.find("floods requests"), std::string::npos) << wire.ea.closed->message;
+    EXPECT_LE(wire.a->output_bytes(), (std::size_t{128} << 20) + (std::size_t{2} << 20));
+}
+
 TEST(Replicator, CoreExtensionsByName) {
     Wire wire;
     Cores cores(3);
