@@ -158,32 +158,36 @@ TEST(Replicator, BothDirectionsOnOneStream) {
     EXPECT_EQ(two.reader->downloaded(0, 60), 60u);
 }
 
-TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
-    Wire wire;
-    Cores cores(20);
-    // The uploader claims the real key but holds a tree, data and signatures made with another
-    // key pair: none of its proofs verify.
-    MemoryStorage other;
+// A feed that claims `key` but holds `blocks` blocks signed with another key pair: none of its
+// proofs verify. Its files live in `mem`.
+std::unique_ptr<Feed> make_liar(MemoryStorage& mem, const crypto::PublicKey& key, int blocks) {
     const auto evil = crypto::keypair_from_seed(Bytes(32, 66));
     FeedOptions fo;
     fo.key = evil.public_key;
     fo.secret_key = evil.secret_key;
     {
-        auto forged = std::move(Feed::open(other.provider("forged"), fo).value());
-        for (int i = 0; i < 20; ++i) ASSERT_TRUE(forged->append(as_bytes("forged")).ok());
+        auto forged = std::move(Feed::open(mem.provider("forged"), fo).value());
+        for (int i = 0; i < blocks; ++i) EXPECT_TRUE(forged->append(as_bytes("forged")).ok());
     }
-    auto src = other.provider("forged");
-    auto dst = other.provider("liar");
+    auto src = mem.provider("forged");
+    auto dst = mem.provider("liar");
     for (const char* f : {"tree", "data", "bitfield", "signatures"}) {
         auto in = std::move(src->open(f).value());
         auto out = std::move(dst->open(f).value());
         Bytes all(*in->size());
-        ASSERT_TRUE(in->read(0, all).ok());
-        ASSERT_TRUE(out->write(0, all).ok());
+        EXPECT_TRUE(in->read(0, all).ok());
+        EXPECT_TRUE(out->write(0, all).ok());
     }
     FeedOptions lo;
-    lo.key = cores.writer->key();
-    auto liar = std::move(Feed::open(other.provider("liar"), lo).value());
+    lo.key = key;
+    return std::move(Feed::open(mem.provider("liar"), lo).value());
+}
+
+TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
+    Wire wire;
+    Cores cores(20);
+    MemoryStorage other;
+    auto liar = make_liar(other, cores.writer->key(), 20);
     ASSERT_EQ(liar->length(), 20u);
     FeedReplicator up(*liar), down(*cores.reader);
     ASSERT_TRUE(up.add_stream(*wire.a).ok());
@@ -194,6 +198,27 @@ TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
     EXPECT_NE(wire.eb.closed->message.find("does not verify"), std::string::npos) << wire.eb.closed->message;
     EXPECT_EQ(cores.reader->downloaded(0, 20), 0u);
     EXPECT_EQ(cores.reader->length(), 0u);
+}
+
+// One lying peer is cut off; the honest peer on another stream still delivers everything.
+TEST(Replicator, BadPeerDoesNotDisturbOthers) {
+    Wire bad, good;
+    Cores cores(200);
+    MemoryStorage other;
+    auto liar = make_liar(other, cores.writer->key(), 200);
+    FeedReplicator liar_up(*liar), honest_up(*cores.writer), down(*cores.reader);
+    ASSERT_TRUE(liar_up.add_stream(*bad.a).ok());
+    ASSERT_TRUE(down.add_stream(*bad.b).ok());
+    ASSERT_TRUE(honest_up.add_stream(*good.a).ok());
+    ASSERT_TRUE(down.add_stream(*good.b).ok());
+    const auto id = down.download({0, 200});
+    bad.run();  // the liar answers first: its stream closes
+    ASSERT_TRUE(bad.eb.closed.has_value());
+    good.run();
+    EXPECT_FALSE(good.eb.closed.has_value());
+    EXPECT_TRUE(down.done(id));
+    EXPECT_EQ(cores.reader->downloaded(0, 200), 200u);
+    EXPECT_TRUE(hypercore::verify_feed(*cores.reader).ok());
 }
 
 TEST(Replicator, UnansweredRequestsTimeOut) {
