@@ -23,6 +23,18 @@ Target target(ClientState& client, std::uint64_t id, bool need_core = true) {
     return {s, std::nullopt};
 }
 
+// Cancel and Undownload: free the named resource (a get or a download) of a session.
+template <typename Request>
+void free_resource(const MethodInfo& info, ByteView payload, Responder& reply, spdlog::logger& log,
+                   ClientState& client) {
+    auto req = detail::decode_request<Request>(info, payload, reply, log);
+    if (!req) return;
+    auto t = target(client, req->id, false);
+    if (t.failure) return reply.fail(*t.failure);
+    client.free_resource(req->resource_id);
+    reply.ok();
+}
+
 }  // namespace
 
 void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView payload,
@@ -118,14 +130,8 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             if (t.failure) return reply.fail(*t.failure);
             return reply.ok(HasResponse{t.session->core->feed().has(req->seq)});
         }
-        case Method::HypercoreCancel: {
-            auto req = detail::decode_request<CancelRequest>(info, payload, reply, log);
-            if (!req) return;
-            auto t = target(client, req->id, false);
-            if (t.failure) return reply.fail(*t.failure);
-            client.free_resource(req->resource_id);
-            return reply.ok();
-        }
+        case Method::HypercoreCancel:
+            return free_resource<CancelRequest>(info, payload, reply, log, client);
         case Method::HypercoreDownload: {
             auto req = detail::decode_request<DownloadRequest>(info, payload, reply, log);
             if (!req) return;
@@ -160,14 +166,8 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             if (end == 0) end = std::max(feed.length(), start);  // "to the end of the bitfield"
             return reply.ok(DownloadedResponse{feed.downloaded(start, end)});
         }
-        case Method::HypercoreUndownload: {
-            auto req = detail::decode_request<UndownloadRequest>(info, payload, reply, log);
-            if (!req) return;
-            auto t = target(client, req->id, false);
-            if (t.failure) return reply.fail(*t.failure);
-            client.free_resource(req->resource_id);
-            return reply.ok();
-        }
+        case Method::HypercoreUndownload:
+            return free_resource<UndownloadRequest>(info, payload, reply, log, client);
         case Method::HypercoreClose: {
             auto req = detail::decode_request<CloseRequest>(info, payload, reply, log);
             if (!req) return;
