@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/daemon_commands.h"
+#include "cli/dht_command.h"
 #include "cli/replicate_command.h"
 #include "cli/storage_commands.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     hs::cli::add_storage_commands(app, &exit_code);
     hs::cli::add_daemon_commands(app, &exit_code);
     hs::cli::add_replicate_command(app, &exit_code);
+    hs::cli::add_dht_command(app, &exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
