@@ -12,7 +12,9 @@
 #include "rpc/core_registry.h"
 #include "rpc/handlers.h"
 #include "rpc/network_configs.h"
+#include "rpc/replication.h"
 #include "rpc/server.h"
+#include "swarm/networker.h"
 
 namespace hs::daemon {
 
@@ -23,6 +25,8 @@ struct DaemonContext {
     std::unique_ptr<corestore::Corestore> store;   // holds the storage folder lock
     std::unique_ptr<rpc::NetworkConfigs> network;  // remembered + joined configurations
     std::unique_ptr<rpc::CoreRegistry> registry;   // loaded cores, GC, waiters, locks
+    std::unique_ptr<rpc::Replication> replication; // registry <-> networker glue
+    std::unique_ptr<swarm::Networker> networker;   // swarm, peer streams, replication
     std::unique_ptr<rpc::DaemonControl> control;   // Status/Stop glue (lifecycle)
     std::unique_ptr<rpc::Handlers> handlers;
     std::unique_ptr<rpc::RpcServer> server;

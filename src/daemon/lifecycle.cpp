@@ -13,6 +13,7 @@
 #include "daemon/context.h"
 #include "protocol/noise.h"
 #include "rpc/blocking_client.h"
+#include "daemon/discovery.h"
 
 namespace hs::daemon {
 namespace fs = std::filesystem;
@@ -35,12 +36,24 @@ public:
         m_stop.notify();
     }
 
+    bool holepunchable() const override {
+        const auto* dht = m_ctx.networker ? m_ctx.networker->swarm().dht() : nullptr;
+        return dht && dht->holepunchable();
+    }
+    std::string remote_address() const override {
+        const auto* dht = m_ctx.networker ? m_ctx.networker->swarm().dht() : nullptr;
+        if (!dht) return {};
+        auto ep = dht->remote_address();
+        if (!ep) return {};
+        return ep->address().to_string() + ":" + std::to_string(ep->port());
+    }
+
     rpc::DaemonInfoResponse daemon_info() const override {
         rpc::DaemonInfoResponse info;
         info.storage = m_ctx.options.memory_only ? std::string() : m_ctx.options.storage.string();
         info.endpoint = m_ctx.server ? m_ctx.server->endpoint() : std::string();
         info.cores = m_ctx.registry ? m_ctx.registry->loaded_count() : 0;
-        info.peers = 0;
+        info.peers = m_ctx.networker ? m_ctx.networker->peer_count() : 0;
         info.version = HS_VERSION;
         info.clients = m_ctx.server ? m_ctx.server->client_count() : 0;
         info.memory_only = m_ctx.options.memory_only;
@@ -144,28 +157,54 @@ int run_daemon(DaemonOptions options) {
     ctx.network = std::move(network).value();
     ctx.registry = std::make_unique<rpc::CoreRegistry>(
         *ctx.store, rpc::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
-    ctx.network->on_change = [&ctx](const crypto::Hash32& dk, const rpc::NetworkStatus* status,
-                                    bool) { ctx.registry->set_joined(dk, status != nullptr); };
-    ctx.network->rejoin_remembered();
-    if (ctx.network->joined_count())
-        log.info("rejoined {} remembered network configurations", ctx.network->joined_count());
-    if (!opts.bootstrap.empty() || opts.network_port || opts.bind_address)
-        log.info("networking options recorded; peer networking is not available in this build");
-
     const auto seed = crypto::derive_key(kKeyNamespace, ctx.store->master_key(),
                                          as_bytes(std::string_view("replication-keypair")));
     const auto noise = protocol::noise_keypair_from_seed(seed);
+
+    // Networking: the swarm listens before anything joins (reference §6.3).
+    ctx.replication = std::make_unique<rpc::Replication>(ctx.io.get_executor(), *ctx.registry,
+                                                         ctx.log.swarm);
+    auto swarm_options = swarm_options_for(opts, ctx.io.get_executor(), ctx.store->master_key(), ctx.log);
+    if (!swarm_options) {
+        log.error("{}", swarm_options.error().message);
+        return 1;
+    }
+    ctx.networker = std::make_unique<swarm::Networker>(
+        ctx.io.get_executor(), std::move(swarm_options).value(), noise, *ctx.replication,
+        ctx.replication->networker_events(), ctx.log.swarm);
+    ctx.replication->attach(*ctx.networker);
+    if (auto st = ctx.networker->listen(); !st) {
+        log.error("{}", st.error().message);
+        return 1;
+    }
+    std::cout << "Listening for peers on " << ctx.networker->swarm().local_endpoint().address().to_string()
+              << ":" << ctx.networker->swarm().port() << std::endl;
+
+    ctx.network->on_change = [&ctx](const crypto::Hash32& dk, const rpc::NetworkStatus* status,
+                                    bool) {
+        ctx.registry->set_joined(dk, status != nullptr);
+        const bool announce = status && status->announce.value_or(false);
+        const bool lookup = status && status->lookup.value_or(false);
+        ctx.networker->configure(dk, announce, lookup);
+    };
+    ctx.network->rejoin_remembered();
+    if (ctx.network->joined_count())
+        log.info("rejoined {} remembered network configurations", ctx.network->joined_count());
 
     bool stop_requested = false;
     rpc::Signal stop_signal(ctx.io.get_executor());
     ctx.control = std::make_unique<Control>(ctx, stop_signal, stop_requested);
     ctx.handlers = std::make_unique<rpc::Handlers>(
         rpc::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
-                            Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc});
+                            Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc,
+                            ctx.replication.get()});
     ctx.server =
         std::make_unique<rpc::RpcServer>(ctx.io, *ctx.handlers, rpc::SessionLimits{}, ctx.log.rpc);
     ctx.registry->observe_load(
         [&ctx](rpc::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
+    ctx.replication->for_each_client = [&ctx](const std::function<void(rpc::ClientState&)>& fn) {
+        ctx.server->for_each_client(fn);
+    };
 
     if (!endpoint.tcp) {
         if (auto st = ctx.server->listen_unix(endpoint.unix_path); !st) {
@@ -192,6 +231,7 @@ int run_daemon(DaemonOptions options) {
                 ctx.server->endpoint());
     }
     ctx.server->start();
+    ctx.networker->start();
     std::cout << "Listening on " << ctx.server->endpoint() << std::endl;
 
     // The first SIGINT/SIGTERM stops gracefully, the second exits at once.
@@ -222,6 +262,7 @@ int run_daemon(DaemonOptions options) {
         });
         co_await ctx.server->join();
         drain.cancel();
+        co_await ctx.networker->close();  // unannounces, closes peer connections
         if (auto st = ctx.registry->sync_all(); !st) {
             log.error("flushing the storage failed: {}", st.error().message);
             exit_code = 1;

@@ -14,7 +14,7 @@ Loggers make_loggers(spdlog::level::level_enum level) {
         logger->flush_on(spdlog::level::info);
         return logger;
     };
-    return Loggers{make("daemon"), make("rpc"), make("core")};
+    return Loggers{make("daemon"), make("rpc"), make("core"), make("swarm"), make("dht"), make("mdns")};
 }
 
 }  // namespace hs::daemon

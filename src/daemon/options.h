@@ -26,7 +26,7 @@ struct DaemonOptions {
     std::filesystem::path storage;
     bool memory_only = false;
     std::size_t cache_size = 1000;  // unreferenced cores kept open (LRU)
-    // Networking (recorded for the swarm; it is not wired in yet).
+    // Networking (src/daemon/discovery.cpp turns these into the swarm options).
     std::vector<std::string> bootstrap;         // HOST:PORT
     std::optional<std::uint16_t> network_port;  // 0 = any free port
     std::optional<std::string> bind_address;

@@ -467,6 +467,42 @@ std::uint64_t FeedReplicator::remote_length() const noexcept {
     return n;
 }
 
+bool FeedReplicator::remote_has(std::uint64_t index) const {
+    for (const auto& p : m_peers)
+        if (!p->closed && p->remote_opened && p->remote.get(index)) return true;
+    return false;
+}
+
+bool FeedReplicator::remote_has_missing(std::uint64_t start,
+                                        std::optional<std::uint64_t> end) const {
+    for (const auto& p : m_peers) {
+        if (p->closed || !p->remote_opened) continue;
+        const std::uint64_t stop = std::min(end.value_or(~std::uint64_t{0}), p->remote.last());
+        for (std::uint64_t i = start; i < stop; ++i) {
+            auto missing = m_feed.next_missing(i, stop);
+            if (!missing) break;
+            i = *missing;
+            if (p->remote.get(i)) return true;
+        }
+    }
+    return false;
+}
+
+bool FeedReplicator::settled() const {
+    for (const auto& p : m_peers) {
+        if (p->closed) continue;
+        if (!p->remote_opened || p->inflight_wants) return false;
+    }
+    return true;
+}
+
+std::vector<Stream*> FeedReplicator::peer_streams() const {
+    std::vector<Stream*> out;
+    for (const auto& p : m_peers)
+        if (!p->closed && p->remote_opened && p->channel) out.push_back(&p->channel->stream());
+    return out;
+}
+
 bool FeedReplicator::synced(std::uint64_t start, std::optional<std::uint64_t> end) const {
     bool any = false;
     for (const auto& p : m_peers) {
@@ -501,6 +537,13 @@ void FeedReplicator::pump() {
         if (p.closed || !p.channel || !p.remote_opened || !p.remote_uploading) continue;
         for (auto& d : m_downloads) {
             if (p.inflight.size() >= m_options.max_requests) break;
+            if (d.range.head) {
+                const std::uint64_t newest = remote_length();
+                if (newest <= m_feed.length()) continue;
+                const std::uint64_t i = newest - 1;
+                if (!m_feed.has(i) && !m_reserved.count(i) && p.remote.get(i)) p.request(i);
+                continue;
+            }
             const std::uint64_t end = std::min(d.range.end.value_or(~std::uint64_t{0}), p.remote.last());
             // Skip the stored prefix once, then look for blocks this peer has and nobody fetches.
             while (d.cursor < end && m_feed.has(d.cursor)) ++d.cursor;

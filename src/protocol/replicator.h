@@ -31,6 +31,10 @@ struct ReplicatorOptions {
 struct DownloadRange {
     std::uint64_t start = 0;
     std::optional<std::uint64_t> end;
+    // Update mode (hypercore 9 `update`): only the newest block any peer announces, whenever a
+    // peer is longer than the local core, so the signed length grows without fetching the rest.
+    // `start` is the local length when asked (the Want windows cover it). Ends by undownload.
+    bool head = false;
 };
 
 class FeedReplicator {
@@ -65,6 +69,16 @@ public:
     bool synced(std::uint64_t start = 0, std::optional<std::uint64_t> end = std::nullopt) const;
     // The largest length any connected peer has announced.
     std::uint64_t remote_length() const noexcept;
+    // Some open peer announced block `index`.
+    bool remote_has(std::uint64_t index) const;
+    // Some open peer announced a block of [start, end) that is not stored here (end empty:
+    // unbounded).
+    bool remote_has_missing(std::uint64_t start, std::optional<std::uint64_t> end) const;
+    // The ifAvailable guard (reference §6.8): every peer has either opened its channel and
+    // answered all our Wants, or closed. True with no peers.
+    bool settled() const;
+    // The streams whose remote opened this core's channel (the core's peers).
+    std::vector<Stream*> peer_streams() const;
 
     // Core extensions (reference §3.7): our extension names (sent sorted in Options to every
     // peer, now and on open) and messages by name. `to` limits a send to one stream.

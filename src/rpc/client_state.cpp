@@ -114,6 +114,7 @@ void ClientState::waiter_done(WaiterId id) {
 }
 
 void ClientState::release_all() {
+    *m_alive = false;
     if (m_released) return;
     m_released = true;
     // Waiters first (no replies: the client is gone), so no lock is granted to this client below.

@@ -67,6 +67,13 @@ public:
     // Frees a resource: a pending Get fails with "Request cancelled", a Download with "Download
     // was cancelled". False if the id is unknown.
     bool free_resource(std::uint64_t id);
+    // Visits every resource: fn(resource id, resource).
+    template <typename Fn>
+    void for_each_resource(Fn&& fn) const {
+        for (const auto& [id, r] : m_resources) fn(id, r);
+    }
+    // False once release_all() ran (for answers that arrive after an asynchronous wait).
+    std::shared_ptr<const bool> alive() const noexcept { return m_alive; }
 
     // ---- waiters
     bool can_wait() const noexcept { return m_waiters.size() < m_limits.max_waiters; }
@@ -99,6 +106,7 @@ private:
     std::unordered_map<std::uint64_t, Resource> m_resources;
     std::unordered_map<WaiterId, WaiterInfo> m_waiters;
     bool m_released = false;
+    std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 
 }  // namespace hs::rpc

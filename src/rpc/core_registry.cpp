@@ -255,6 +255,7 @@ void CoreRegistry::wake(LoadedCore& core) {
         }
         auto w = std::move(*it);
         it = core.m_updates.erase(it);
+        if (w.fetch && m_peers) m_peers->unfetch(core, w.fetch);
         w.reply.ok();
         w.client->waiter_done(w.id);
     }
@@ -266,6 +267,7 @@ void CoreRegistry::wake(LoadedCore& core) {
         }
         auto w = std::move(*it);
         it = core.m_seeks.erase(it);
+        if (w.fetch && m_peers) m_peers->unfetch(core, w.fetch);
         w.reply.ok(attempt.response);
         w.client->waiter_done(w.id);
     }
@@ -276,6 +278,7 @@ void CoreRegistry::wake(LoadedCore& core) {
         }
         auto w = std::move(*it);
         it = core.m_downloads.erase(it);
+        if (w.fetch && m_peers) m_peers->unfetch(core, w.fetch);
         w.reply.ok();
         w.client->waiter_done(w.id);
     }
@@ -299,6 +302,7 @@ WaiterId CoreRegistry::wait_get(LoadedCore& core, ClientState& client, std::uint
     w.session_id = session_id;
     w.reply = std::move(reply);
     w.seq = seq;
+    if (m_peers) w.fetch = m_peers->fetch(core, seq, seq + 1, {});
     core.m_gets.push_back(std::move(w));
     return core.m_gets.back().id;
 }
@@ -311,6 +315,8 @@ WaiterId CoreRegistry::wait_update(LoadedCore& core, ClientState& client, std::u
     w.session_id = session_id;
     w.reply = std::move(reply);
     w.min_length = min_length;
+    // hypercore 9 learns a longer length from a signed block: follow the peers from here.
+    if (m_peers) w.fetch = m_peers->fetch_head(core);
     core.m_updates.push_back(std::move(w));
     return core.m_updates.back().id;
 }
@@ -341,6 +347,7 @@ std::optional<WaiterId> CoreRegistry::download(LoadedCore& core, ClientState& cl
     w.session_id = session_id;
     w.reply = std::move(reply);
     w.range = std::move(range);
+    if (m_peers) w.fetch = m_peers->fetch(core, w.range.start, w.range.end, w.range.blocks);
     core.m_downloads.push_back(std::move(w));
     return core.m_downloads.back().id;
 }
@@ -348,23 +355,64 @@ std::optional<WaiterId> CoreRegistry::download(LoadedCore& core, ClientState& cl
 namespace {
 
 template <typename List>
-bool cancel_in(List& list, WaiterId id, const RpcFailure* failure) {
+bool cancel_in(List& list, WaiterId id, const RpcFailure* failure, std::uint64_t& fetch,
+               ClientState** client) {
     for (auto it = list.begin(); it != list.end(); ++it) {
         if (it->id != id) continue;
         auto w = std::move(*it);
         list.erase(it);
+        fetch = w.fetch;
+        if (client) *client = w.client;
         if (failure) w.reply.fail(*failure);
         return true;
     }
     return false;
 }
 
+template <typename List>
+bool has_in(const List& list, WaiterId id) {
+    for (const auto& w : list)
+        if (w.id == id) return true;
+    return false;
+}
+
 }  // namespace
 
 void CoreRegistry::cancel_waiter(LoadedCore& core, WaiterId id, const RpcFailure* failure) {
-    cancel_in(core.m_gets, id, failure) || cancel_in(core.m_downloads, id, failure) ||
-        cancel_in(core.m_updates, id, failure) || cancel_in(core.m_seeks, id, failure) ||
-        cancel_in(core.m_lock_queue, id, failure);
+    std::uint64_t fetch = 0;
+    ClientState** none = nullptr;
+    cancel_in(core.m_gets, id, failure, fetch, none) ||
+        cancel_in(core.m_downloads, id, failure, fetch, none) ||
+        cancel_in(core.m_updates, id, failure, fetch, none) ||
+        cancel_in(core.m_seeks, id, failure, fetch, none) ||
+        cancel_in(core.m_lock_queue, id, failure, fetch, none);
+    if (fetch && m_peers) m_peers->unfetch(core, fetch);
+}
+
+bool CoreRegistry::fail_waiter(LoadedCore& core, WaiterId id, const RpcFailure& failure) {
+    std::uint64_t fetch = 0;
+    ClientState* client = nullptr;
+    const bool found = cancel_in(core.m_gets, id, &failure, fetch, &client) ||
+                       cancel_in(core.m_updates, id, &failure, fetch, &client) ||
+                       cancel_in(core.m_seeks, id, &failure, fetch, &client);
+    if (!found) return false;
+    if (fetch && m_peers) m_peers->unfetch(core, fetch);
+    if (client) client->waiter_done(id);
+    return true;
+}
+
+bool CoreRegistry::has_waiter(const LoadedCore& core, WaiterId id) const {
+    return has_in(core.m_gets, id) || has_in(core.m_updates, id) || has_in(core.m_seeks, id) ||
+           has_in(core.m_downloads, id);
+}
+
+void CoreRegistry::notify_peer(LoadedCore& core, const Peer& peer, bool open) {
+    PeerEvent event{0, peer};
+    for (CoreSession* s : core.m_sessions) {
+        event.id = s->id;
+        send_event(*s->sink, open ? Method::HypercoreOnPeerOpen : Method::HypercoreOnPeerRemove,
+                   event);
+    }
 }
 
 std::optional<WaiterId> CoreRegistry::acquire_lock(LoadedCore& core, ClientState& client,

@@ -55,8 +55,9 @@ struct DownloadRange {
     std::vector<std::uint64_t> blocks;
 };
 
-// What replication knows about peers, for the ifAvailable rule (reference §6.8). Until the
-// swarm is wired in, the registry has none and every ifAvailable wait fails at once.
+// What replication knows about peers, for the ifAvailable rule (reference §6.8), and how waiting
+// requests ask it for blocks. Without one (no networking) the registry has no peers and every
+// ifAvailable wait fails at once.
 class PeerAvailability {
 public:
     virtual ~PeerAvailability() = default;
@@ -66,6 +67,14 @@ public:
     virtual bool length_available(const LoadedCore& core, std::uint64_t min_length) = 0;
     // Some connected peer has a block in [start, end) we lack (end 0: unbounded).
     virtual bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end) = 0;
+    // A waiter needs blocks from peers: [start, end) (no end: from start on, following
+    // appends), or `blocks` when not empty. Returns a handle for unfetch (0: nothing started).
+    virtual std::uint64_t fetch(LoadedCore& core, std::uint64_t start,
+                                std::optional<std::uint64_t> end,
+                                const std::vector<std::uint64_t>& blocks) = 0;
+    // An Update waits: fetch the newest block peers announce (it carries the signed length).
+    virtual std::uint64_t fetch_head(LoadedCore& core) = 0;
+    virtual void unfetch(LoadedCore& core, std::uint64_t handle) = 0;
 };
 
 struct CoreRegistryOptions {
@@ -98,6 +107,7 @@ private:
         ClientState* client = nullptr;
         std::uint64_t session_id = 0;
         Responder reply;
+        std::uint64_t fetch = 0;  // PeerAvailability::fetch handle
     };
     struct GetWaiter : Waiter {
         std::uint64_t seq = 0;
@@ -208,6 +218,13 @@ public:
                                      Responder reply);
     // Removes a waiter without telling its client (the client asked); answers `failure` if given.
     void cancel_waiter(LoadedCore& core, WaiterId id, const RpcFailure* failure);
+    // Fails a waiter on the registry's side (ifAvailable gave up): answers `failure` and tells
+    // its client. False if the waiter is gone already.
+    bool fail_waiter(LoadedCore& core, WaiterId id, const RpcFailure& failure);
+    bool has_waiter(const LoadedCore& core, WaiterId id) const;
+    // Replication: a peer opened / closed its channel for the core (OnPeerOpen/OnPeerRemove to
+    // every session), an extension message for sessions that registered `name`.
+    void notify_peer(LoadedCore& core, const Peer& peer, bool open);
 
     // ---- locks (§6.6): one FIFO mutex per core, owned by (client, session).
     std::optional<WaiterId> acquire_lock(LoadedCore& core, ClientState& client,

@@ -109,6 +109,7 @@ void Handlers::corestore_open(ClientState& client, ByteView payload, Responder r
     rsp.length = feed.length();
     rsp.byte_length = feed.byte_length();
     rsp.writable = feed.writable();
+    if (m_ctx.replication) rsp.peers = m_ctx.replication->core_peers(loaded);
     reply.ok(rsp);
 }
 
@@ -119,6 +120,7 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
         case Method::NetworkOpen: {
             OpenNetworkResponse rsp;
             rsp.public_key = m_ctx.network_public_key;
+            if (m_ctx.replication) rsp.peers = m_ctx.replication->peers();
             reply.ok(rsp);
             return;
         }
@@ -127,8 +129,16 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
             if (!req) return;
             auto rsp = m_ctx.network.configure(client.id(), *req);
             if (!rsp) return reply.fail(errors::failure(rsp.error().message));
-            // No swarm yet: a flush has nothing to wait for.
-            reply.ok(*rsp);
+            if (!req->flush.value_or(false) || !m_ctx.replication || !reply.expects_reply())
+                return reply.ok(*rsp);
+            // Answer once the key's discovery round has flushed (reference §4.9).
+            crypto::Hash32 dk{};
+            std::copy_n(req->configuration.discovery_key.begin(), dk.size(), dk.begin());
+            auto shared = std::make_shared<Responder>(std::move(reply));
+            m_ctx.replication->after_flush(
+                dk, [alive = client.alive(), shared, status = std::move(*rsp)]() mutable {
+                    if (*alive) shared->ok(status);
+                });
             return;
         }
         case Method::NetworkStatus: {
@@ -151,6 +161,7 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
             r.kind = Resource::Kind::NetworkExtension;
             r.name = req->name;
             client.add_resource(req->resource_id, std::move(r));
+            if (m_ctx.replication) m_ctx.replication->network_extensions_changed();
             reply.ok();
             return;
         }
@@ -160,15 +171,19 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
             if (!req) return;
             if (!client.free_resource(req->resource_id))
                 return reply.fail(errors::invalid_resource(req->resource_id));
+            if (m_ctx.replication) m_ctx.replication->network_extensions_changed();
             reply.ok();
             return;
         }
         case Method::NetworkSendExtension: {
             auto req = detail::decode_request<ExtensionMessage>(info, payload, reply, log);
             if (!req) return;
-            if (!client.has_resource(req->resource_id))
+            const Resource* r = client.resource(req->resource_id);
+            if (!r || r->kind != Resource::Kind::NetworkExtension)
                 return reply.fail(errors::invalid_resource(req->resource_id));
-            // No peers yet: nothing to send to.
+            if (m_ctx.replication)
+                m_ctx.replication->send_network_extension(r->name, req->data,
+                                                          req->remote_public_key);
             reply.ok();
             return;
         }

@@ -15,6 +15,7 @@
 #include "rpc/core_registry.h"
 #include "rpc/daemon_info.h"
 #include "rpc/network_configs.h"
+#include "rpc/replication.h"
 
 namespace hs::rpc {
 
@@ -40,6 +41,7 @@ struct HandlerContext {
     DaemonControl& control;
     Bytes network_public_key;  // the daemon's Noise static public key (Network.Open)
     std::shared_ptr<spdlog::logger> log;
+    Replication* replication = nullptr;  // null: no networking (peers are never available)
 };
 
 class Handlers {

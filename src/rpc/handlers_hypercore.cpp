@@ -62,13 +62,17 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             if (req->on_wait_id.value_or(0) != 0)
                 send_event(client.sink(), Method::HypercoreOnWait,
                            WaitEvent{req->id, *req->on_wait_id, req->seq});
-            if (req->if_available_or_default() && !registry.available_block(core, req->seq))
+            const bool if_available = req->if_available_or_default();
+            if (if_available && !m_ctx.replication)
                 return reply.fail(errors::failure(errors::kBlockNotAvailable));
             if (!client.can_wait() || !client.can_add_resource())
                 return reply.fail(errors::failure(errors::kTooManyPending));
             const WaiterId w = registry.wait_get(core, client, req->id, req->seq, std::move(reply));
             client.track_waiter(w, core, req->id, false, req->resource_id);
             client.add_resource(req->resource_id, Resource{Resource::Kind::Get, req->id, w, {}});
+            if (if_available)
+                m_ctx.replication->gate(core, w, Replication::Gate::Get, req->seq, 0,
+                                        errors::failure(errors::kBlockNotAvailable));
             return;
         }
         case Method::HypercoreAppend: {
@@ -79,6 +83,8 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             std::vector<ByteView> blocks(req->blocks.begin(), req->blocks.end());
             auto rsp = registry.append(*t.session->core, blocks);
             if (!rsp) return reply.fail(errors::failure(rsp.error().message));
+            if (m_ctx.replication)
+                m_ctx.replication->local_append(*t.session->core, rsp->seq, blocks.size());
             return reply.ok(*rsp);
         }
         case Method::HypercoreUpdate: {
@@ -89,13 +95,16 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             LoadedCore& core = *t.session->core;
             const std::uint64_t min_length = req->min_length.value_or(0);
             if (core.feed().length() >= min_length) return reply.ok();
-            if (req->if_available_or_default() &&
-                (core.feed().writable() || !registry.available_length(core, min_length)))
+            const bool if_available = req->if_available_or_default();
+            if (if_available && (core.feed().writable() || !m_ctx.replication))
                 return reply.fail(errors::failure(errors::kNoUpdateAvailable));
             if (!client.can_wait()) return reply.fail(errors::failure(errors::kTooManyPending));
             const WaiterId w =
                 registry.wait_update(core, client, req->id, min_length, std::move(reply));
             client.track_waiter(w, core, req->id, false, std::nullopt);
+            if (if_available)
+                m_ctx.replication->gate(core, w, Replication::Gate::Update, min_length, 0,
+                                        errors::failure(errors::kNoUpdateAvailable));
             return;
         }
         case Method::HypercoreSeek: {
@@ -115,12 +124,16 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             const std::uint64_t start = req->start.value_or(0);
             const std::uint64_t end = req->end.value_or(0);  // 0: unbounded
             if (end != 0 && end <= start) return reply.fail(errors::failure(errors::kUnableToSeek));
-            if (req->if_available_or_default() && !registry.available_seek(core, start, end))
+            const bool if_available = req->if_available_or_default();
+            if (if_available && !m_ctx.replication)
                 return reply.fail(errors::failure(errors::kSeekNotAvailable));
             if (!client.can_wait()) return reply.fail(errors::failure(errors::kTooManyPending));
             const WaiterId w =
                 registry.wait_seek(core, client, req->id, req->byte_offset, std::move(reply));
             client.track_waiter(w, core, req->id, false, std::nullopt);
+            if (if_available)
+                m_ctx.replication->gate(core, w, Replication::Gate::Seek, start, end,
+                                        errors::failure(errors::kSeekNotAvailable));
             return;
         }
         case Method::HypercoreHas: {
@@ -185,17 +198,21 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
                 return reply.fail(errors::resource_exists(req->resource_id));
             if (!client.can_add_resource())
                 return reply.fail(errors::failure(errors::kTooManyPending));
-            // Recorded only until replication carries extension messages.
             client.add_resource(req->resource_id,
                                 Resource{Resource::Kind::CoreExtension, req->id, 0, req->name});
+            if (m_ctx.replication) m_ctx.replication->core_extensions_changed(*t.session->core);
             return reply.ok();
         }
         case Method::HypercoreUnregisterExtension: {
             auto req =
                 detail::decode_request<UnregisterExtensionRequest>(info, payload, reply, log);
             if (!req) return;
+            const Resource* r = client.resource(req->resource_id);
+            const std::uint64_t session_id = r ? r->session_id : 0;
             if (!client.free_resource(req->resource_id))
                 return reply.fail(errors::invalid_resource(req->resource_id));
+            if (CoreSession* s = client.session(session_id); s && s->core && m_ctx.replication)
+                m_ctx.replication->core_extensions_changed(*s->core);
             return reply.ok();
         }
         case Method::HypercoreSendExtension: {
@@ -203,9 +220,13 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             if (!req) return;
             auto t = target(client, req->id);
             if (t.failure) return reply.fail(*t.failure);
-            if (!client.has_resource(req->resource_id))
+            const Resource* r = client.resource(req->resource_id);
+            if (!r || r->kind != Resource::Kind::CoreExtension)
                 return reply.fail(errors::invalid_resource(req->resource_id));
-            return reply.ok();  // no peers to send to yet
+            if (m_ctx.replication)
+                m_ctx.replication->send_core_extension(*t.session->core, r->name, req->data,
+                                                       req->remote_public_key);
+            return reply.ok();
         }
         case Method::HypercoreAcquireLock: {
             auto req = detail::decode_request<LockRequest>(info, payload, reply, log);

@@ -51,6 +51,11 @@ public:
     // Sends OnFeed{key} to every connected client.
     void broadcast_feed(const crypto::PublicKey& key);
     std::size_t client_count() const noexcept { return m_sessions.size(); }
+    // Visits every connected client's state.
+    template <typename Fn>
+    void for_each_client(Fn&& fn) {
+        for (auto& [id, session] : m_sessions) fn(session->state());
+    }
     // Where it listens: the socket path, or "address:port".
     const std::string& endpoint() const noexcept { return m_endpoint; }
 

@@ -6,9 +6,9 @@
 //
 //   HYPERSPACE_BIN=build/hyperspace HYP_BIN=build/hyp node --test tests/interop/daemon.test.js
 //
-// HYP_TEST_KEEP=1 keeps the temp folder (sockets, storage folders). No peers are involved: the
-// daemon has no networking yet, so every ifAvailable wait fails at once, as the reference does
-// once discovery has found nobody.
+// HYP_TEST_KEEP=1 keeps the temp folder (sockets, storage folders). No peers are involved (the
+// daemons' DHT bootstrap is a dead local port, lib/daemon.js), so every ifAvailable wait fails
+// once discovery has found nobody, as the reference does. Peers: swarm.test.js.
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')

@@ -65,6 +65,10 @@ function startDaemon (opts = {}) {
   if (opts.storage) args.push('--storage', opts.storage)
   if (opts.cacheSize !== undefined) args.push('--cache-size', String(opts.cacheSize))
   args.push('--log-level', opts.logLevel || 'debug')
+  // Networking stays on loopback: an explicit DHT bootstrap (a dead port unless the test gives
+  // one), any free network port, no LAN discovery, unless the test sets opts.network.
+  if (opts.network) args.push(...opts.network)
+  else args.push('--network-port', '0', '--no-local-discovery', '--bootstrap', '127.0.0.1:9')
   if (opts.args) args.push(...opts.args)
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } })
   const handle = {

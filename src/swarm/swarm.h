@@ -1,0 +1,182 @@
+// The connection layer of Hyperswarm 2 as Hyperspace uses it (reference §4.1, §4.2, §4.5,
+// §4.7-§4.9), TCP only: a listener on the network port, topics joined on the DHT and the LAN,
+// a queue of found peers dialed with backoff, at most max_peers connections, and the
+// deduplication rule both ends apply after the Noise handshake. What runs over a connection is
+// the owner's (the Networker): the swarm hands it connected sockets. Network thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include <spdlog/logger.h>
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "swarm/discovery.h"
+#include "swarm/event.h"
+#include "util/bytes.h"
+#include "util/error.h"
+
+namespace hs::swarm {
+
+inline constexpr std::uint16_t kDefaultPort = 49737;
+
+struct SwarmOptions {
+    // Where the TCP listener (and the DHT's UDP socket) bind, and the source of our dials.
+    asio::ip::address bind_address = asio::ip::address_v4::any();
+    // --network-port: nullopt tries 49737, 49738, 49739, then random ports; 0 is any free port.
+    std::optional<std::uint16_t> port;
+    std::size_t max_peers = 256;
+    std::size_t max_dials = 16;  // connection attempts in flight
+    std::chrono::milliseconds connect_timeout{10000};
+    // DHT rounds repeat after a random delay in [round_min, round_max] (reference: 5-10 min).
+    std::chrono::milliseconds round_min{5 * 60 * 1000};
+    std::chrono::milliseconds round_max{10 * 60 * 1000};
+    // Builds the DHT for the chosen port (the DHT must use the TCP port number: JS peers
+    // dial the address our datagrams come from). Null: no DHT. Fails when the UDP port is taken,
+    // and the swarm then tries another port.
+    std::function<Result<std::unique_ptr<Discovery>>(const asio::ip::udp::endpoint&)> make_dht;
+    // Builds LAN discovery; it reports peers through the function it is given. Null: none.
+    std::function<Result<std::unique_ptr<LocalDiscovery>>(
+        std::function<void(const Topic&, const asio::ip::tcp::endpoint&)>)>
+        make_local;
+    std::shared_ptr<spdlog::logger> log;
+};
+
+// One TCP connection as the swarm knows it.
+struct ConnectionInfo {
+    std::uint64_t id = 0;
+    bool initiator = false;                       // we dialed it
+    asio::ip::tcp::endpoint remote;               // the socket's remote end
+    std::optional<asio::ip::tcp::endpoint> dialed;  // the queued address we dialed
+};
+
+enum class DedupResult : std::uint8_t {
+    Keep,       // the connection replicates
+    Duplicate,  // another connection to the same peer survives; this one gets no replication
+    Self,       // we connected to ourselves: close it
+};
+
+class Swarm {
+public:
+    using ConnectionHandler = std::function<void(asio::ip::tcp::socket, ConnectionInfo)>;
+
+    Swarm(asio::any_io_executor executor, SwarmOptions options, ConnectionHandler on_connection);
+    ~Swarm();
+    Swarm(const Swarm&) = delete;
+    Swarm& operator=(const Swarm&) = delete;
+
+    // Binds the TCP listener and the DHT on one port number (reference §4.2). Errc::Io naming
+    // the address when nothing could be bound.
+    Status listen();
+    std::uint16_t port() const noexcept { return m_port; }
+    asio::ip::tcp::endpoint local_endpoint() const;
+    // Starts accepting and dialing.
+    void start();
+
+    // Joins `topic` (a discovery key): a new discovery round starts now (reference §4.5).
+    // REQUIRES: announce || lookup.
+    void join(const Topic& topic, bool announce, bool lookup);
+    // Leaves the topic: unannounces if it announced; its queued peers are no longer dialed.
+    void leave(const Topic& topic);
+    bool joined(const Topic& topic) const { return m_topics.count(topic) != 0; }
+
+    // Completes once the topic's current discovery round has finished and every connection
+    // attempt it queued has been made (reference §4.9), or at `deadline`. True when flushed.
+    asio::awaitable<bool> flush(const Topic& topic, std::chrono::steady_clock::time_point deadline);
+
+    // Adds a peer address for a topic by hand (tests, `--peer`). Dialed like a found peer.
+    void add_peer(const Topic& topic, const asio::ip::tcp::endpoint& peer);
+
+    // The owner reports, after the Noise handshake, the keys of a connection (reference §4.8).
+    DedupResult deduplicate(std::uint64_t connection, ByteView local_key, ByteView remote_key);
+    // The owner reports that a connection handed out by on_connection has closed. `banned`:
+    // the peer misbehaved (never dial its address again).
+    void connection_closed(std::uint64_t connection, bool banned);
+
+    // Told when an older connection lost a deduplication to a newer one (it gets no more
+    // replication; close it if we dialed it).
+    std::function<void(std::uint64_t connection)> on_duplicate;
+
+    std::size_t connection_count() const noexcept { return m_connections.size(); }
+    std::size_t queued_count() const noexcept { return m_peers.size(); }
+    const Discovery* dht() const noexcept { return m_dht.get(); }
+
+    // Shutdown: stops accepting and dialing, unannounces (bounded), closes the DHT and the LAN
+    // discovery, and completes when every task of the swarm has finished. Connections handed to
+    // the owner are the owner's to close.
+    asio::awaitable<void> close();
+
+private:
+    struct TopicState {
+        Topic topic{};
+        bool announce = false;
+        bool lookup = false;
+        bool left = false;
+        std::uint64_t rounds_started = 0;
+        std::uint64_t rounds_done = 0;
+        std::unique_ptr<asio::steady_timer> timer;  // between rounds
+    };
+    struct PeerEntry {
+        asio::ip::tcp::endpoint address;
+        std::set<Topic> topics;
+        int priority = 1;  // 0 LAN, 1 DHT (lower first)
+        unsigned attempts = 0;
+        bool dialing = false;
+        std::optional<std::uint64_t> connection;  // connected through this address
+        bool banned = false;                      // misbehaved or connected to self: forever
+        std::optional<std::uint64_t> banned_until_closed;  // a dedup survivor's connection id
+        std::chrono::steady_clock::time_point retry_at{};
+    };
+    struct Conn {
+        ConnectionInfo info;
+        std::optional<std::string> dedup_key;
+    };
+
+    void spawn(asio::awaitable<void> task);
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> dial_loop();
+    asio::awaitable<void> dial(asio::ip::tcp::endpoint address);
+    asio::awaitable<void> topic_loop(std::shared_ptr<TopicState> state);
+    void peers_found(const Topic& topic, const std::vector<asio::ip::tcp::endpoint>& peers,
+                     int priority);
+    bool is_self(const asio::ip::tcp::endpoint& peer) const;
+    bool wanted(const PeerEntry& peer) const;
+    std::uint64_t register_connection(ConnectionInfo info);
+    std::chrono::milliseconds round_delay();
+
+    asio::any_io_executor m_executor;
+    SwarmOptions m_options;
+    ConnectionHandler m_on_connection;
+    std::shared_ptr<spdlog::logger> m_log;
+    std::optional<asio::ip::tcp::acceptor> m_acceptor;
+    std::uint16_t m_port = 0;
+    std::unique_ptr<Discovery> m_dht;
+    std::unique_ptr<LocalDiscovery> m_local;
+    std::map<Topic, std::shared_ptr<TopicState>> m_topics;
+    std::map<asio::ip::tcp::endpoint, PeerEntry> m_peers;
+    std::map<std::uint64_t, Conn> m_connections;
+    std::map<std::string, std::uint64_t> m_dedup;  // local||remote key -> surviving connection
+    std::uint64_t m_next_connection = 1;
+    std::size_t m_dials = 0;
+    std::set<asio::ip::tcp::socket*> m_dial_sockets;  // closed on shutdown
+    std::size_t m_tasks = 0;
+    bool m_started = false;
+    bool m_closing = false;
+    Event m_wake;     // the dial loop / accept loop re-check
+    Event m_changed;  // flush waiters re-check
+    Event m_idle;     // a task finished
+    std::mt19937_64 m_rng;
+};
+
+}  // namespace hs::swarm

@@ -1,0 +1,385 @@
+'use strict'
+
+// Networking interop (issue 5): our daemons find each other through a DHT (our `hyp dht` or a JS
+// @hyperswarm/dht 4 node), JS @hyperspace/client 1.18 clients drive them, and a JS hyperspace
+// 3.19 server replicates with our daemon in both directions. Reference §3.9, §4, §6.8, §12.
+//
+//   HYPERSPACE_BIN=build/hyperspace HYP_BIN=build/hyp node --test tests/interop/swarm.test.js
+//
+// Runs inside the loopback-only namespace of scripts/test.sh: everything binds 127.0.0.0/8. Our
+// daemons that must be accepted by a JS hyperspace bind 127.0.0.2 (the JS networker ignores peers
+// at exactly 127.0.0.1, reference §12.5). LAN discovery is off in every daemon here.
+
+const { describe, it, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('fs')
+const path = require('path')
+const { spawn } = require('child_process')
+
+const d = require('./lib/daemon')
+
+d.hyperspaceBin()
+const TMP = d.setTmpdir()
+const Client = require('@hyperspace/client')
+const { Server } = require('hyperspace')
+const createDht = require('@hyperswarm/dht')
+
+after(d.cleanupTmpdir)
+
+const T = { timeout: 120000 }
+
+function hypBin () {
+  const bin = process.env.HYP_BIN
+  if (!bin) throw new Error('HYP_BIN is not set: point it at our C++ hyp binary')
+  return path.resolve(bin)
+}
+
+// Our persistent DHT node (`hyp dht`), resolved with { address, stop() } once it listens.
+function startHypDht () {
+  const child = spawn(hypBin(), ['dht', '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'],
+    { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', b => { err += b })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('hyp dht did not start: ' + out + err)), 10000)
+    child.on('exit', code => {
+      clearTimeout(timer)
+      reject(new Error('hyp dht exited with ' + code + ': ' + out + err))
+    })
+    child.stdout.on('data', b => {
+      out += b
+      const m = out.match(/listening on (\d+\.\d+\.\d+\.\d+:\d+)/)
+      if (!m) return
+      clearTimeout(timer)
+      child.removeAllListeners('exit')
+      resolve({
+        address: m[1],
+        async stop () {
+          if (child.exitCode !== null) return
+          const exited = new Promise(resolve => child.on('exit', resolve))
+          child.kill('SIGTERM')
+          await exited
+        }
+      })
+    })
+  })
+}
+
+// A JS @hyperswarm/dht 4 bootstrap node, persistent (reference §12.3).
+async function startJsDht () {
+  const node = createDht({ bootstrap: false, ephemeral: false })
+  await new Promise(resolve => node.listen(0, '127.0.0.1', resolve))
+  return {
+    address: '127.0.0.1:' + node.address().port,
+    async stop () { node.destroy() }
+  }
+}
+
+async function ourDaemon (bootstrap, cleanup, opts = {}) {
+  const network = ['--network-port', '0', '--no-local-discovery', '--bootstrap', bootstrap]
+  if (opts.bind) network.push('--bind-address', opts.bind)
+  const daemon = await d.runningDaemon({
+    label: opts.label || 'net',
+    storage: fs.mkdtempSync(path.join(TMP, 'st-')),
+    network
+  })
+  cleanup.push(async () => {
+    const res = await d.stopDaemon(daemon)
+    if (res.code !== 0) throw new Error('daemon did not stop cleanly: ' + d.describe(daemon))
+  })
+  return daemon
+}
+
+function connect (daemon, cleanup) {
+  const client = new Client({ host: daemon.name })
+  cleanup.push(async () => { try { await client.close() } catch (_) {} })
+  return client
+}
+
+async function withCleanup (fn) {
+  const cleanup = []
+  try {
+    await fn(cleanup)
+  } finally {
+    for (const c of cleanup.reverse()) await c()
+  }
+}
+
+// Retries fn until it resolves (or throws after `ms`): discovery takes a moment.
+async function eventually (fn, ms = 30000, what = 'condition') {
+  const end = Date.now() + ms
+  let last
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > end) throw new Error(what + ' not met within ' + ms + ' ms: ' + (last && last.message))
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+async function seedWalkthrough (bootstrap) {
+  await withCleanup(async cleanup => {
+    const a = await ourDaemon(bootstrap.address, cleanup, { label: 'seed-a' })
+    const b = await ourDaemon(bootstrap.address, cleanup, { label: 'seed-b' })
+    const c1 = connect(a, cleanup)
+    const c2 = connect(b, cleanup)
+
+    const core1 = c1.corestore().get()
+    await core1.ready()
+    await core1.append(Buffer.from('hello'))
+    await core1.append(Buffer.from('world'))
+    await c1.replicate(core1)
+
+    const core2 = c2.corestore().get(core1.key)
+    await core2.ready()
+    const peers = []
+    core2.on('peer-open', p => peers.push(p))
+    await c2.replicate(core2)
+    // ifAvailable (the default) right after the configure: the lookup, the connection and the
+    // bitfield exchange must all have had their chance (issue 5's contract).
+    assert.equal((await core2.get(0)).toString(), 'hello')
+    assert.equal((await core2.get(1)).toString(), 'world')
+    assert.equal(core2.length, 2)
+    assert.ok(peers.length >= 1, 'OnPeerOpen reached the client')
+    assert.equal(peers[0].type, 'tcp')
+    assert.equal(peers[0].remotePublicKey.length, 32)
+
+    // Live: a new block on the writer reaches the reader.
+    await core1.append(Buffer.from('live'))
+    await core2.update({ ifAvailable: false })
+    assert.equal((await core2.get(2)).toString(), 'live')
+
+    // Network.Open / OnPeerAdd list the peer with its Noise key: the other daemon's public key.
+    await c1.network.ready()
+    await c2.network.ready()
+    assert.ok(c2.network.peers.some(p => Buffer.from(p.remotePublicKey).equals(Buffer.from(c1.network.keyPair.publicKey))))
+  })
+}
+
+describe('seed walkthrough: two of our daemons through a DHT', () => {
+  it('with our hyp dht as the bootstrap node', T, async () => {
+    const boot = await startHypDht()
+    try {
+      await seedWalkthrough(boot)
+    } finally {
+      await boot.stop()
+    }
+  })
+
+  it('with a JS @hyperswarm/dht 4 bootstrap node', T, async () => {
+    const boot = await startJsDht()
+    try {
+      await seedWalkthrough(boot)
+    } finally {
+      await boot.stop()
+    }
+  })
+})
+
+describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
+  it('replicate a core in each direction, with live appends', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const jsName = d.uniqueName('js')
+      const server = new Server({
+        storage: fs.mkdtempSync(path.join(TMP, 'js-')),
+        host: jsName,
+        noMigrate: true,
+        network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
+      })
+      server.on('client-open', c => c.on('error', () => {}))
+      await server.ready()
+      cleanup.push(() => server.close())
+      const ours = await ourDaemon(boot.address, cleanup, { label: 'mixed', bind: '127.0.0.2' })
+
+      const jsClient = new Client({ host: jsName })
+      cleanup.push(async () => { try { await jsClient.close() } catch (_) {} })
+      const ourClient = connect(ours, cleanup)
+
+      // JS -> ours
+      const jsCore = jsClient.corestore().get()
+      await jsCore.ready()
+      await jsCore.append([Buffer.from('from'), Buffer.from('js')])
+      await jsClient.replicate(jsCore)
+      const mirror = ourClient.corestore().get(jsCore.key)
+      await mirror.ready()
+      await ourClient.replicate(mirror)
+      await eventually(async () => {
+        assert.equal((await mirror.get(0)).toString(), 'from')
+      }, 30000, 'our daemon reads the JS core')
+      assert.equal((await mirror.get(1, { ifAvailable: false })).toString(), 'js')
+      await jsCore.append(Buffer.from('live-js'))
+      await mirror.update({ ifAvailable: false })
+      assert.equal((await mirror.get(2, { ifAvailable: false })).toString(), 'live-js')
+
+      // ours -> JS
+      const ourCore = ourClient.corestore().get()
+      await ourCore.ready()
+      await ourCore.append([Buffer.from('from'), Buffer.from('cpp')])
+      await ourClient.replicate(ourCore)
+      const jsMirror = jsClient.corestore().get(ourCore.key)
+      await jsMirror.ready()
+      await jsClient.replicate(jsMirror)
+      await eventually(async () => {
+        assert.equal((await jsMirror.get(0)).toString(), 'from')
+      }, 30000, 'the JS server reads our core')
+      assert.equal((await jsMirror.get(1, { ifAvailable: false })).toString(), 'cpp')
+      await ourCore.append(Buffer.from('live-cpp'))
+      await jsMirror.update({ ifAvailable: false })
+      assert.equal((await jsMirror.get(2, { ifAvailable: false })).toString(), 'live-cpp')
+    })
+  })
+})
+
+describe('deduplication', () => {
+  it('two daemons that find each other on two topics keep one connection', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const a = await ourDaemon(boot.address, cleanup, { label: 'dedup-a' })
+      const b = await ourDaemon(boot.address, cleanup, { label: 'dedup-b' })
+      const ca = connect(a, cleanup)
+      const cb = connect(b, cleanup)
+      // Two cores, each announced and looked up on both sides: each daemon dials the other.
+      const x = ca.corestore().get()
+      const y = cb.corestore().get()
+      await x.ready()
+      await y.ready()
+      await x.append(Buffer.from('x'))
+      await y.append(Buffer.from('y'))
+      const x2 = cb.corestore().get(x.key)
+      const y2 = ca.corestore().get(y.key)
+      await x2.ready()
+      await y2.ready()
+      await Promise.all([ca.replicate(x), ca.replicate(y2), cb.replicate(y), cb.replicate(x2)])
+      assert.equal((await x2.get(0)).toString(), 'x')
+      assert.equal((await y2.get(0)).toString(), 'y')
+      // Give both dials time to finish, then count: one peer on each side, and it is the other
+      // daemon (its Noise key, as Network.Open reported it there).
+      await new Promise(resolve => setTimeout(resolve, 3000))
+      await ca.network.ready()
+      await cb.network.ready()
+      assert.equal(ca.network.peers.length, 1, 'daemon A keeps one connection')
+      assert.equal(cb.network.peers.length, 1, 'daemon B keeps one connection')
+      assert.ok(Buffer.from(ca.network.peers[0].remotePublicKey).equals(Buffer.from(cb.network.keyPair.publicKey)))
+      assert.ok(Buffer.from(cb.network.peers[0].remotePublicKey).equals(Buffer.from(ca.network.keyPair.publicKey)))
+    })
+  })
+})
+
+describe('events and extensions between two daemons', () => {
+  it('OnPeerOpen/OnPeerRemove, Watch downloads and uploads, core and network extensions', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const a = await ourDaemon(boot.address, cleanup, { label: 'ev-a' })
+      const b = await ourDaemon(boot.address, cleanup, { label: 'ev-b' })
+      const ca = connect(a, cleanup)
+      const cb = connect(b, cleanup)
+
+      const core1 = ca.corestore().get()
+      await core1.ready()
+      await core1.append([Buffer.from('zero'), Buffer.from('one'), Buffer.from('two')])
+      const uploads = []
+      core1.on('upload', (seq, info) => uploads.push([seq, info.byteLength]))
+      const got1 = []
+      const ext1 = core1.registerExtension('chat', { encoding: 'utf-8', onmessage: (m, peer) => got1.push([m, peer]) })
+      const netGot1 = []
+      ca.network.registerExtension('net-chat', { encoding: 'utf-8', onmessage: (m, peer) => netGot1.push([m, peer]) })
+      await ca.replicate(core1)
+
+      const core2 = cb.corestore().get(core1.key)
+      await core2.ready()
+      const downloads = []
+      core2.on('download', (seq, info) => downloads.push([seq, info.byteLength]))
+      const got2 = []
+      const ext2 = core2.registerExtension('chat', { encoding: 'utf-8', onmessage: (m, peer) => got2.push([m, peer]) })
+      const netGot2 = []
+      const netExt2 = cb.network.registerExtension('net-chat', { encoding: 'utf-8', onmessage: (m, peer) => netGot2.push([m, peer]) })
+      const removed = []
+      core2.on('peer-remove', p => removed.push(p))
+      const netRemoved = []
+      cb.network.on('peer-remove', p => netRemoved.push(p))
+      await cb.replicate(core2)
+
+      assert.equal((await core2.get(0)).toString(), 'zero')
+      assert.equal((await core2.get(2)).toString(), 'two')
+      await eventually(async () => {
+        assert.deepEqual(downloads.map(x => x[0]).sort(), [0, 2])
+        assert.deepEqual(uploads.map(x => x[0]).sort(), [0, 2])
+      }, 10000, 'download and upload events')
+      assert.deepEqual(downloads.find(x => x[0] === 2), [2, 3])
+      assert.equal(core2.peers.length, 1)
+      assert.equal(core2.peers[0].type, 'tcp')
+
+      // Core extension both ways: broadcast from b, a direct send from a to b's peer.
+      await eventually(async () => {
+        ext2.broadcast('hello from b')
+        await new Promise(resolve => setTimeout(resolve, 100))
+        assert.ok(got1.some(([m]) => m === 'hello from b'))
+      }, 10000, 'core extension b -> a')
+      assert.ok(Buffer.from(got1[0][1].remotePublicKey).equals(Buffer.from(cb.network.keyPair.publicKey)))
+      await eventually(async () => {
+        ext1.send('hello from a', core1.peers[0])
+        await new Promise(resolve => setTimeout(resolve, 100))
+        assert.ok(got2.some(([m]) => m === 'hello from a'))
+      }, 10000, 'core extension a -> b')
+
+      // Stream-level (network) extension.
+      await eventually(async () => {
+        netExt2.broadcast('net hello')
+        await new Promise(resolve => setTimeout(resolve, 100))
+        assert.ok(netGot1.some(([m]) => m === 'net hello'))
+      }, 10000, 'network extension b -> a')
+
+      // The writer's daemon stops: the reader sees the peer go, on the core and on the network.
+      const res = await d.stopDaemon(a)
+      assert.equal(res.code, 0, d.describe(a))
+      await eventually(async () => {
+        assert.equal(removed.length, 1)
+        assert.equal(netRemoved.length, 1)
+      }, 10000, 'peer-remove events')
+      assert.equal(core2.peers.length, 0)
+      assert.equal(cb.network.peers.length, 0)
+      // A block nobody can serve now fails fast with ifAvailable.
+      await assert.rejects(core2.get(1), /Block not available from peers/)
+    })
+  })
+})
+
+describe('remembered configurations', () => {
+  it('a restarted daemon rejoins what it remembered and serves it', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const storage = fs.mkdtempSync(path.join(TMP, 'st-'))
+      const network = ['--network-port', '0', '--no-local-discovery', '--bootstrap', boot.address]
+      const a1 = await d.runningDaemon({ label: 'rem', storage, network })
+      const c1 = new Client({ host: a1.name })
+      const core = c1.corestore().get()
+      await core.ready()
+      await core.append(Buffer.from('remembered'))
+      await c1.network.configure(core.discoveryKey, { announce: true, lookup: true, remember: true })
+      const key = core.key
+      await c1.close()
+      assert.equal((await d.stopDaemon(a1)).code, 0)
+
+      // Restart with no client: the remembered key is announced again.
+      const a2 = await d.runningDaemon({ label: 'rem2', storage, network })
+      cleanup.push(async () => { await d.stopDaemon(a2) })
+      const b = await ourDaemon(boot.address, cleanup, { label: 'rem-b' })
+      const cb = connect(b, cleanup)
+      const mirror = cb.corestore().get(key)
+      await mirror.ready()
+      await cb.replicate(mirror)
+      await eventually(async () => {
+        assert.equal((await mirror.get(0)).toString(), 'remembered')
+      }, 30000, 'the restarted daemon serves its remembered core')
+    })
+  })
+})

@@ -1,0 +1,215 @@
+// Two Networkers in one io_context on 127.0.0.1, peers given by hand (no DHT): replication of a
+// core over the swarm, passive loading of a core a peer asks for, deduplication of the two
+// connections two peers dial to each other, flush, and peer events.
+#include "swarm/networker.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+
+#include "crypto/derive.h"
+
+namespace hs::swarm {
+namespace {
+
+using hypercore::Feed;
+using hypercore::FeedOptions;
+using hypercore::MemoryStorage;
+
+struct Side : CoreSource {
+    explicit Side(asio::io_context& io, const char* name) : m_name(name) {
+        NetworkerEvents ev;
+        ev.peer_add = [this](const PeerInfo& p) { added.push_back(p); };
+        ev.peer_remove = [this](const PeerInfo& p) { removed.push_back(p); };
+        ev.core_peer_open = [this](const crypto::Hash32&, const PeerInfo&) { ++core_opens; };
+        ev.download = [this](const crypto::Hash32&, std::uint64_t, std::uint64_t, bool) {
+            ++downloads;
+        };
+        ev.upload = [this](const crypto::Hash32&, std::uint64_t, std::uint64_t) { ++uploads; };
+        SwarmOptions so;
+        so.bind_address = asio::ip::make_address("127.0.0.1");
+        so.port = 0;
+        networker = std::make_unique<Networker>(
+            io.get_executor(), so, protocol::random_noise_keypair(), *this, ev, nullptr);
+    }
+    // A core a peer asks for that this side stores but has not loaded.
+    void open_passive(const crypto::Hash32& dk) override {
+        ++passive_asks;
+        if (stored && stored->discovery_key() == dk) networker->add_core(*stored);
+    }
+    asio::ip::tcp::endpoint endpoint() const {
+        return {asio::ip::make_address("127.0.0.1"), networker->swarm().port()};
+    }
+
+    std::string m_name;
+    std::unique_ptr<Networker> networker;
+    Feed* stored = nullptr;
+    std::vector<PeerInfo> added, removed;
+    int core_opens = 0, downloads = 0, uploads = 0, passive_asks = 0;
+};
+
+struct Fixture {
+    asio::io_context io;
+    MemoryStorage mem;
+    std::unique_ptr<Feed> writer, reader;
+    Side a{io, "a"}, b{io, "b"};
+
+    Fixture() {
+        const auto kp = crypto::keypair_from_seed(Bytes(32, 7));
+        FeedOptions w;
+        w.key = kp.public_key;
+        w.secret_key = kp.secret_key;
+        writer = std::move(Feed::open(mem.provider("w"), w).value());
+        FeedOptions r;
+        r.key = kp.public_key;
+        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        for (int i = 0; i < 50; ++i) {
+            Bytes block(1000, static_cast<std::uint8_t>(i));
+            EXPECT_TRUE(writer->append(block).ok());
+        }
+        EXPECT_TRUE(a.networker->listen().ok());
+        EXPECT_TRUE(b.networker->listen().ok());
+        a.networker->start();
+        b.networker->start();
+    }
+    ~Fixture() { close(); }
+    void close() {
+        if (closed) return;
+        closed = true;
+        bool done = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await a.networker->close();
+                co_await b.networker->close();
+                done = true;
+            },
+            asio::detached);
+        run_until([&] { return done; });
+    }
+    // Runs the loop until `cond` holds (or 20 s pass: a failure).
+    template <typename Cond>
+    bool run_until(Cond cond, std::chrono::seconds limit = std::chrono::seconds(20)) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (!cond()) {
+            if (std::chrono::steady_clock::now() > end) return false;
+            io.run_for(std::chrono::milliseconds(10));
+        }
+        return true;
+    }
+    bool closed = false;
+};
+
+TEST(Networker, ReplicatesALoadedCoreToAPeerThatLoadsItPassively) {
+    Fixture f;
+    const auto dk = f.writer->discovery_key();
+    f.a.networker->add_core(*f.writer);
+    f.b.stored = f.reader.get();  // b stores the core but has not loaded it
+    f.a.networker->configure(dk, true, true);
+    f.b.networker->configure(dk, true, true);
+    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
+
+    ASSERT_TRUE(f.run_until([&] { return !f.b.added.empty() && f.b.passive_asks > 0; }));
+    auto* rep = f.b.networker->replicator(dk);
+    ASSERT_NE(rep, nullptr);
+    rep->download({0, 50});
+    ASSERT_TRUE(f.run_until([&] { return f.reader->has(0, 50); }));
+    for (std::uint64_t i = 0; i < 50; ++i)
+        EXPECT_EQ(f.reader->get(i).value(), f.writer->get(i).value());
+    EXPECT_EQ(f.b.downloads, 50);
+    EXPECT_EQ(f.a.uploads, 50);
+    EXPECT_GE(f.a.core_opens, 1);
+    EXPECT_GE(f.b.core_opens, 1);
+    ASSERT_EQ(f.a.networker->peers().size(), 1u);
+    EXPECT_EQ(f.a.networker->peers()[0].type, "tcp");
+    EXPECT_EQ(f.a.networker->peers()[0].remote_address, "127.0.0.1");
+    const auto& bkey = f.b.networker->public_key();
+    EXPECT_EQ(f.a.networker->peers()[0].remote_public_key, Bytes(bkey.begin(), bkey.end()));
+    ASSERT_EQ(f.b.networker->core_peers(dk).size(), 1u);
+
+    // Live: an append on a reaches b through the Have it announces.
+    Bytes more(10, 0xee);
+    ASSERT_TRUE(f.writer->append(more).ok());
+    f.a.networker->announce_append(dk, 50, 1);
+    rep->download({50, 51});
+    ASSERT_TRUE(f.run_until([&] { return f.reader->has(50); }));
+    EXPECT_EQ(f.reader->length(), 51u);
+}
+
+TEST(Networker, TwoPeersDialingEachOtherKeepOneConnection) {
+    Fixture f;
+    const auto dk = f.writer->discovery_key();
+    f.a.networker->add_core(*f.writer);
+    f.b.networker->add_core(*f.reader);
+    f.a.networker->configure(dk, true, true);
+    f.b.networker->configure(dk, true, true);
+    f.a.networker->swarm().add_peer(dk, f.b.endpoint());
+    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
+    ASSERT_TRUE(f.run_until([&] { return !f.a.added.empty() && !f.b.added.empty(); }));
+    // Let both dials finish and the loser close.
+    f.run_until([] { return false; }, std::chrono::seconds(2));
+    EXPECT_EQ(f.a.networker->peer_count(), 1u);
+    EXPECT_EQ(f.b.networker->peer_count(), 1u);
+    EXPECT_EQ(f.a.networker->swarm().connection_count(), 1u);
+    EXPECT_EQ(f.b.networker->swarm().connection_count(), 1u);
+    // Replication still works over the survivor.
+    f.b.networker->replicator(dk)->download({0, 50});
+    ASSERT_TRUE(f.run_until([&] { return f.reader->has(0, 50); }));
+}
+
+TEST(Networker, FlushWaitsForTheConnectionsOfItsAttempts) {
+    Fixture f;
+    const auto dk = f.writer->discovery_key();
+    f.a.networker->add_core(*f.writer);
+    f.b.networker->add_core(*f.reader);
+    f.a.networker->configure(dk, true, true);
+    f.b.networker->configure(dk, false, true);
+    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
+    bool flushed = false;
+    bool result = false;
+    asio::co_spawn(
+        f.io,
+        [&]() -> asio::awaitable<void> {
+            result = co_await f.b.networker->flush(
+                dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            co_await f.b.networker->settle(
+                dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            flushed = true;
+        },
+        asio::detached);
+    ASSERT_TRUE(f.run_until([&] { return flushed; }));
+    EXPECT_TRUE(result);
+    // After flush + settle the peer's bitfield is known: ifAvailable can decide.
+    auto* rep = f.b.networker->replicator(dk);
+    EXPECT_TRUE(rep->remote_has(0));
+    EXPECT_TRUE(rep->remote_has(49));
+    EXPECT_FALSE(rep->remote_has(50));
+    EXPECT_EQ(rep->remote_length(), 50u);
+}
+
+TEST(Networker, PeerRemoveAfterTheOtherSideCloses) {
+    Fixture f;
+    const auto dk = f.writer->discovery_key();
+    f.a.networker->add_core(*f.writer);
+    f.b.networker->add_core(*f.reader);
+    f.a.networker->configure(dk, true, true);
+    f.b.networker->configure(dk, false, true);
+    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
+    ASSERT_TRUE(f.run_until([&] { return !f.b.added.empty(); }));
+    bool closed = false;
+    asio::co_spawn(
+        f.io,
+        [&]() -> asio::awaitable<void> {
+            co_await f.a.networker->close();
+            closed = true;
+        },
+        asio::detached);
+    ASSERT_TRUE(f.run_until([&] { return closed && !f.b.removed.empty(); }));
+    EXPECT_EQ(f.b.removed[0].remote_public_key, f.b.added[0].remote_public_key);
+    EXPECT_EQ(f.b.networker->peer_count(), 0u);
+}
+
+}  // namespace
+}  // namespace hs::swarm
