@@ -344,9 +344,11 @@ asio::awaitable<bool> Networker::flush(const crypto::Hash32& discovery_key,
                                        std::chrono::steady_clock::time_point deadline) {
     if (!co_await m_swarm.flush(discovery_key, deadline)) co_return false;
     // Every connection opened until now finishes its handshake or closes.
+    // Only connections we dialed: an inbound connection that never speaks must not hold
+    // every ifAvailable request for its whole handshake timeout.
     std::set<std::uint64_t> ids;
     for (const auto& [id, conn] : m_connections)
-        if (!conn->handshaken) ids.insert(id);
+        if (!conn->handshaken && conn->info.initiator) ids.insert(id);
     for (;;) {
         bool pending = false;
         for (auto id : ids) {
@@ -365,7 +367,9 @@ asio::awaitable<void> Networker::settle(const crypto::Hash32& discovery_key,
     for (;;) {
         bool pending = false;
         for (const auto& [id, conn] : m_connections)
-            if (!conn->handshaken && conn->stream && !conn->stream->closed()) pending = true;
+            if (!conn->handshaken && conn->info.initiator && conn->stream &&
+                !conn->stream->closed())
+                pending = true;
         if (!pending) {
             auto* rep = replicator(discovery_key);
             pending = rep && !rep->settled();

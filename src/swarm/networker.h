@@ -95,11 +95,11 @@ public:
     // ---- topics
     void configure(const crypto::Hash32& discovery_key, bool announce, bool lookup);
     // Configure's flush and the ifAvailable gate (reference §4.9): the topic's discovery round
-    // and its connection attempts, then every connection opened until then has finished its
+    // and its connection attempts, then every connection we dialed until then has finished its
     // handshake or closed. True when that happened before `deadline`.
     asio::awaitable<bool> flush(const crypto::Hash32& discovery_key,
                                 std::chrono::steady_clock::time_point deadline);
-    // Waits until every connection has finished its handshake (or closed) and the core's
+    // Waits until every connection we dialed has finished its handshake (or closed) and the core's
     // channels are settled (every peer opened the core and answered our Wants, or closed), or
     // `deadline`.
     asio::awaitable<void> settle(const crypto::Hash32& discovery_key,

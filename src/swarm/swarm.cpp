@@ -256,7 +256,7 @@ void Swarm::peers_found(const Topic& topic, const std::vector<asio::ip::tcp::end
             m_log->debug("found peer {} for {}", endpoint_text(address), to_hex(topic));
         }
         found->second.priority = std::min(found->second.priority, priority);
-        added |= found->second.topics.insert(topic).second;
+        found->second.topics.insert(topic);
         added = true;
     }
     if (added) {

@@ -383,3 +383,49 @@ describe('remembered configurations', () => {
     })
   })
 })
+
+describe('bad input on the peer port', () => {
+  it('garbage TCP and UDP never stop the daemon from replicating', T, async () => {
+    const net = require('net')
+    const dgram = require('dgram')
+    const crypto = require('crypto')
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const a = await ourDaemon(boot.address, cleanup, { label: 'bad-a' })
+      const b = await ourDaemon(boot.address, cleanup, { label: 'bad-b' })
+      const port = Number(a.stdout.match(/Listening for peers on \S+:(\d+)/)[1])
+
+      // Garbage handshakes, an oversized frame header, a peer that connects and sends nothing,
+      // and random datagrams (and an empty one) on the DHT port.
+      const sockets = []
+      for (let i = 0; i < 20; i++) {
+        const s = net.connect(port, '127.0.0.1')
+        s.on('error', () => {})
+        sockets.push(s)
+        if (i % 4 === 0) s.write(crypto.randomBytes(1 + (i * 997) % 5000))
+        if (i % 4 === 1) s.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f]))
+        if (i % 4 === 2) s.end()
+      }
+      const udp = dgram.createSocket('udp4')
+      for (let i = 0; i < 200; i++) udp.send(crypto.randomBytes(i % 1400), port, '127.0.0.1')
+      udp.send(Buffer.alloc(0), port, '127.0.0.1')
+      await new Promise(resolve => setTimeout(resolve, 500))
+      udp.close()
+      for (const s of sockets) s.destroy()
+
+      // The daemon still serves: the walkthrough works.
+      const ca = connect(a, cleanup)
+      const cb = connect(b, cleanup)
+      const core = ca.corestore().get()
+      await core.ready()
+      await core.append(Buffer.from('still here'))
+      await ca.replicate(core)
+      const mirror = cb.corestore().get(core.key)
+      await mirror.ready()
+      await cb.replicate(mirror)
+      assert.equal((await mirror.get(0)).toString(), 'still here')
+      assert.equal(a.exitCode, undefined, 'daemon A is still running')
+    })
+  })
+})
