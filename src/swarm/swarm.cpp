@@ -25,6 +25,10 @@ constexpr std::chrono::milliseconds kBackoff[] = {std::chrono::milliseconds(1000
 constexpr unsigned kMaxAttempts = 3;
 constexpr std::chrono::seconds kUnannounceTimeout{5};
 constexpr std::size_t kMaxQueuedPeers = 4096;
+// Early repeats of a discovery round that failed or found nobody: 1 s, 2 s, 4 s, ... 32 s,
+// then the regular 5-10 min schedule.
+constexpr std::chrono::milliseconds kRetryRoundMin{1000};
+constexpr std::chrono::milliseconds kRetryRoundMax{60000};
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
     const auto a = ep.address();
@@ -193,8 +197,14 @@ void Swarm::leave(const Topic& topic) {
 }
 
 asio::awaitable<void> Swarm::topic_loop(std::shared_ptr<TopicState> state) {
+    // A round that fails (e.g. the DHT is still bootstrapping) or whose lookup finds nobody is
+    // repeated soon, backing off, instead of after the regular 5-10 min: an announce may not
+    // have reached the DHT yet when a reader looks (the "Block not available from peers" race).
+    std::chrono::milliseconds retry = kRetryRoundMin;
     while (!state->left && !m_closing) {
         ++state->rounds_started;
+        state->found = false;
+        bool ok = true;
         if (m_dht) {
             const Topic topic = state->topic;
             const bool lookup = state->lookup;
@@ -203,6 +213,7 @@ asio::awaitable<void> Swarm::topic_loop(std::shared_ptr<TopicState> state) {
                                 const std::vector<asio::ip::tcp::endpoint>& peers) {
                 auto s = weak.lock();
                 if (!s || s->left || !lookup) return;
+                if (!peers.empty()) s->found = true;
                 peers_found(topic, peers, 1);
             };
             Status st;
@@ -210,14 +221,24 @@ asio::awaitable<void> Swarm::topic_loop(std::shared_ptr<TopicState> state) {
                 st = co_await m_dht->announce(topic, std::move(on_peers));
             else
                 st = co_await m_dht->lookup(topic, std::move(on_peers));
-            if (!st)
+            if (!st) {
+                ok = false;
                 m_log->debug("discovery round for {} failed: {}", to_hex(topic),
                              st.error().message);
+            }
         }
         state->rounds_done = state->rounds_started;
         m_changed.notify();
         if (state->left || m_closing) break;
-        state->timer->expires_after(round_delay());
+        auto delay = round_delay();
+        if (m_dht && (!ok || (state->lookup && !state->found))) {
+            // Early repeats until the backoff passes kRetryRoundMax, then the regular schedule.
+            if (retry <= kRetryRoundMax) delay = std::min<std::chrono::milliseconds>(delay, retry);
+            retry *= 2;
+        } else {
+            retry = kRetryRoundMin;
+        }
+        state->timer->expires_after(delay);
         co_await state->timer->async_wait(kUseTuple);
     }
     m_changed.notify();

@@ -39,7 +39,8 @@ struct SwarmOptions {
     std::size_t max_peers = 256;
     std::size_t max_dials = 16;  // connection attempts in flight
     std::chrono::milliseconds connect_timeout{10000};
-    // DHT rounds repeat after a random delay in [round_min, round_max] (reference: 5-10 min).
+    // DHT rounds repeat after a random delay in [round_min, round_max] (reference: 5-10 min);
+    // a round that failed or whose lookup found nobody is repeated after 1 s, 2 s, ... 32 s.
     std::chrono::milliseconds round_min{5 * 60 * 1000};
     std::chrono::milliseconds round_max{10 * 60 * 1000};
     // Builds the DHT for the chosen port (the DHT must use the TCP port number: JS peers
@@ -125,6 +126,7 @@ private:
         bool left = false;
         std::uint64_t rounds_started = 0;
         std::uint64_t rounds_done = 0;
+        bool found = false;  // the current round found peers
         std::unique_ptr<asio::steady_timer> timer;  // between rounds
     };
     struct PeerEntry {

@@ -19,7 +19,9 @@ using hypercore::FeedOptions;
 using hypercore::MemoryStorage;
 
 struct Side : CoreSource {
-    explicit Side(asio::io_context& io, const char* name) : m_name(name) {
+    explicit Side(asio::io_context& io, const char* name,
+                  decltype(SwarmOptions::make_dht) make_dht = nullptr)
+        : m_name(name) {
         NetworkerEvents ev;
         ev.peer_add = [this](const PeerInfo& p) { added.push_back(p); };
         ev.peer_remove = [this](const PeerInfo& p) { removed.push_back(p); };
@@ -31,6 +33,7 @@ struct Side : CoreSource {
         SwarmOptions so;
         so.bind_address = asio::ip::make_address("127.0.0.1");
         so.port = 0;
+        so.make_dht = std::move(make_dht);
         networker = std::make_unique<Networker>(
             io.get_executor(), so, protocol::random_noise_keypair(), *this, ev, nullptr);
     }
@@ -209,6 +212,75 @@ TEST(Networker, PeerRemoveAfterTheOtherSideCloses) {
     ASSERT_TRUE(f.run_until([&] { return closed && !f.b.removed.empty(); }));
     EXPECT_EQ(f.b.removed[0].remote_public_key, f.b.added[0].remote_public_key);
     EXPECT_EQ(f.b.networker->peer_count(), 0u);
+}
+
+// A DHT stand-in: one shared table of announcers per topic; each call is one round.
+struct FakeDht {
+    std::map<Topic, std::set<asio::ip::tcp::endpoint>> announced;
+    int lookups = 0;
+};
+
+class FakeDiscovery final : public Discovery {
+public:
+    FakeDiscovery(FakeDht& dht, std::uint16_t port) : m_dht(dht), m_port(port) {}
+    asio::awaitable<Status> announce(const Topic& topic, OnPeers on_peers) override {
+        report(topic, on_peers);
+        m_dht.announced[topic].insert({asio::ip::make_address("127.0.0.1"), m_port});
+        co_return Status{};
+    }
+    asio::awaitable<Status> lookup(const Topic& topic, OnPeers on_peers) override {
+        ++m_dht.lookups;
+        report(topic, on_peers);
+        co_return Status{};
+    }
+    asio::awaitable<void> unannounce(const Topic& topic) override {
+        m_dht.announced[topic].erase({asio::ip::make_address("127.0.0.1"), m_port});
+        co_return;
+    }
+    asio::awaitable<void> close() override { co_return; }
+
+private:
+    void report(const Topic& topic, const OnPeers& on_peers) {
+        std::vector<asio::ip::tcp::endpoint> peers(m_dht.announced[topic].begin(),
+                                                   m_dht.announced[topic].end());
+        if (!peers.empty()) on_peers(peers);
+    }
+    FakeDht& m_dht;
+    std::uint16_t m_port;
+};
+
+TEST(Swarm, ALookupThatFoundNobodyIsRepeatedSoon) {
+    // The reader looks up before the writer announced (the race behind "Block not available
+    // from peers"): it must look again within seconds, not after the regular 5-10 minutes.
+    asio::io_context io;
+    FakeDht dht;
+    auto make = [&dht](const asio::ip::udp::endpoint& ep) -> Result<std::unique_ptr<Discovery>> {
+        return std::unique_ptr<Discovery>(std::make_unique<FakeDiscovery>(dht, ep.port()));
+    };
+    Side reader(io, "reader", make), writer(io, "writer", make);
+    ASSERT_TRUE(reader.networker->listen().ok());
+    ASSERT_TRUE(writer.networker->listen().ok());
+    reader.networker->start();
+    writer.networker->start();
+    Topic topic{};
+    topic[0] = 1;
+    reader.networker->configure(topic, false, true);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (dht.lookups < 1 && std::chrono::steady_clock::now() < end)
+        io.run_for(std::chrono::milliseconds(10));
+    ASSERT_GE(dht.lookups, 1);
+    writer.networker->configure(topic, true, false);
+    while (reader.added.empty() && std::chrono::steady_clock::now() < end)
+        io.run_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(reader.added.size(), 1u);
+    EXPECT_GE(dht.lookups, 2);
+    bool closed = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        co_await reader.networker->close();
+        co_await writer.networker->close();
+        closed = true;
+    }, asio::detached);
+    while (!closed) io.run_for(std::chrono::milliseconds(10));
 }
 
 }  // namespace
