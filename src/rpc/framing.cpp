@@ -80,14 +80,27 @@ Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
         if (m_state == State::Payload) {
             const std::size_t n =
                 static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, in.size() - i));
-            m_payload.insert(m_payload.end(), in.begin() + i, in.begin() + i + n);
+            if (n == m_remaining && m_payload.empty()) {
+                // The whole payload is in this input: one exact-size copy.
+                out.push_back(Frame{m_header, Bytes(in.begin() + i, in.begin() + i + n)});
+            } else {
+                // The first piece of a split payload reserves all of it (m_remaining was checked
+                // against max_payload_bytes when the header completed): no reallocation later.
+                // Up to 16 MiB at once, so a client that declares a huge frame and stalls does
+                // not make us reserve the whole limit.
+                constexpr std::uint64_t kMaxReserve = 16 << 20;
+                if (m_payload.empty())
+                    m_payload.reserve(
+                        static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, kMaxReserve)));
+                m_payload.insert(m_payload.end(), in.begin() + i, in.begin() + i + n);
+                if (n == m_remaining) {
+                    out.push_back(Frame{m_header, std::move(m_payload)});
+                    m_payload = {};
+                }
+            }
             i += n;
             m_remaining -= n;
-            if (m_remaining == 0) {
-                out.push_back(Frame{m_header, std::move(m_payload)});
-                m_payload = {};
-                m_state = State::Length;
-            }
+            if (m_remaining == 0) m_state = State::Length;
             continue;
         }
         const std::uint8_t b = in[i++];

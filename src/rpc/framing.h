@@ -65,8 +65,12 @@ struct FrameDecoderOptions {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;
 };
 
-// Incremental decoder over arbitrarily split input. Buffers at most one partial frame, and only
-// bytes already received: a declared length is never used to allocate.
+// Incremental decoder over arbitrarily split input. Buffers at most one partial frame. Once a
+// frame's header is complete, its declared payload length is checked against max_payload_bytes
+// (a larger one fails the decoder before anything is allocated). A payload that arrives whole
+// in one receive() is copied out once at its exact size; one that arrives in pieces gets a buffer
+// reserved for its declared length (at most 16 MiB; larger ones grow from there) with the first
+// piece, so it is copied once, with no reallocation up to that size.
 class FrameDecoder {
 public:
     explicit FrameDecoder(FrameDecoderOptions options = {}) : m_options(options) {}
@@ -80,6 +84,9 @@ public:
     bool failed() const noexcept { return m_state == State::Failed; }
     // True between frames: no partial frame is buffered (a clean place for the stream to end).
     bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }
+    // Bytes allocated for the partial payload being reassembled (0 between frames and before a
+    // split payload's first piece). For tests and diagnostics.
+    std::size_t payload_capacity() const noexcept { return m_payload.capacity(); }
 
 private:
     enum class State : std::uint8_t { Length, Header, Method, Id, Payload, Failed };

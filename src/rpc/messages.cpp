@@ -161,7 +161,8 @@ constexpr pb::WireType wire_type_of() {
                   std::is_same_v<T, std::int32_t>) {
         return pb::WireType::Varint;
     } else {
-        static_assert(std::is_same_v<T, Bytes> || std::is_same_v<T, std::string> || Message<T>);
+        static_assert(std::is_same_v<T, Bytes> || std::is_same_v<T, BytesRef> ||
+                      std::is_same_v<T, std::string> || Message<T>);
         return pb::WireType::LengthDelimited;
     }
 }
@@ -182,7 +183,8 @@ std::size_t value_size(const T& v) {
         return 1;
     } else if constexpr (std::is_same_v<T, std::int32_t>) {
         return varint::encoding_length(pb::int32_wire_value(v));
-    } else if constexpr (std::is_same_v<T, Bytes> || std::is_same_v<T, std::string>) {
+    } else if constexpr (std::is_same_v<T, Bytes> || std::is_same_v<T, BytesRef> ||
+                         std::is_same_v<T, std::string>) {
         return pb::length_delimited_size(v.size());
     } else {
         return pb::length_delimited_size(body_size(v));
@@ -197,8 +199,8 @@ void put_value(const T& v, Bytes& out) {
         pb::put_bool(out, v);
     } else if constexpr (std::is_same_v<T, std::int32_t>) {
         pb::put_int32(out, v);
-    } else if constexpr (std::is_same_v<T, Bytes>) {
-        pb::put_length_delimited(out, v);
+    } else if constexpr (std::is_same_v<T, Bytes> || std::is_same_v<T, BytesRef>) {
+        pb::put_length_delimited(out, ByteView(v));
     } else if constexpr (std::is_same_v<T, std::string>) {
         pb::put_length_delimited(out, as_bytes(v));
     } else {
@@ -290,6 +292,9 @@ Status read_value(pb::Reader& r, T& out) {
     } else if constexpr (std::is_same_v<T, Bytes>) {
         HS_ASSIGN_OR_RETURN(const ByteView v, r.read_length_delimited());
         out.assign(v.begin(), v.end());  // bounded by the input already received
+    } else if constexpr (std::is_same_v<T, BytesRef>) {
+        HS_ASSIGN_OR_RETURN(const ByteView v, r.read_length_delimited());
+        out = BytesRef::borrow(v);  // a view into the input: no copy
     } else if constexpr (std::is_same_v<T, std::string>) {
         HS_ASSIGN_OR_RETURN(out, r.read_string());
     } else {

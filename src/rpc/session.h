@@ -29,7 +29,8 @@ namespace hs::rpc {
 
 struct SessionLimits {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;  // larger frames: disconnect
-    std::size_t read_chunk_bytes = 64 * 1024;
+    // One read's buffer: holds a whole request carrying a 64 KiB block (header included).
+    std::size_t read_chunk_bytes = 128 * 1024;
     std::size_t write_high_water_bytes = 4 * 1024 * 1024;   // stop reading requests above
     std::size_t write_low_water_bytes = 1024 * 1024;        // resume reading below
     std::size_t write_hard_limit_bytes = 64 * 1024 * 1024;  // disconnect above

@@ -2,6 +2,8 @@
 // and malformed frames (each must fail with a typed error and keep failing, without a crash).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -313,6 +315,132 @@ TEST(RpcFraming, PayloadArrivingInPiecesIsReassembled) {
     auto m = GetResponse::decode(payload);
     ASSERT_TRUE(m.ok());
     EXPECT_EQ(m->block, std::optional<Bytes>(Bytes(200, 0x33)));
+}
+
+// A frame of `payload_bytes` bytes of payload (a pattern, so that misplaced bytes show).
+Bytes big_frame(std::size_t payload_bytes, Bytes* payload_out) {
+    Bytes payload(payload_bytes);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        payload[i] = static_cast<std::uint8_t>(i * 31 + (i >> 11));
+    Bytes frame;
+    encode_frame(frame, {kReq, 3, 2, 9}, payload);
+    *payload_out = std::move(payload);
+    return frame;
+}
+
+TEST(RpcFraming, PayloadSplitAcrossManyReadsIsReservedOnceAndNeverReallocated) {
+    constexpr std::size_t kPayload = 6 * 1024 * 1024 + 123;  // a batch of 64 KiB blocks, and more
+    Bytes payload;
+    const Bytes frame = big_frame(kPayload, &payload);
+    const std::size_t prefix = frame.size() - kPayload;
+    // Uneven reads, the first one ending inside the prefix, then pieces of varying size.
+    const std::size_t sizes[] = {2, 1, 4093, 65536, 1, 77, 212992, 65535};
+    FrameDecoder decoder;
+    std::vector<Frame> frames;
+    std::size_t reads = 0;
+    for (std::size_t i = 0, k = 0; i < frame.size(); ++k) {
+        const std::size_t n = std::min(sizes[k % std::size(sizes)], frame.size() - i);
+        ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(i, n), frames).ok());
+        i += n;
+        ++reads;
+        if (i <= prefix) {
+            EXPECT_EQ(decoder.payload_capacity(), 0u) << "nothing reserved before the payload";
+        } else if (i < frame.size()) {
+            // The first piece reserved exactly the declared length; later ones never reallocate.
+            EXPECT_EQ(decoder.payload_capacity(), kPayload);
+            ASSERT_TRUE(frames.empty());
+        }
+    }
+    EXPECT_GT(reads, 50u);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].header, (FrameHeader{kReq, 3, 2, 9}));
+    EXPECT_TRUE(frames[0].payload == payload);
+    EXPECT_EQ(frames[0].payload.capacity(), kPayload);  // the reserved buffer, handed over
+    EXPECT_TRUE(decoder.idle());
+    EXPECT_EQ(decoder.payload_capacity(), 0u);
+
+    // The next frame, whole in one read, gets an exact-size copy and reserves nothing.
+    frames.clear();
+    ASSERT_TRUE(decoder.receive(js_frame("large-payload"), frames).ok());
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].payload.size(), frames[0].payload.capacity());
+    EXPECT_EQ(decoder.payload_capacity(), 0u);
+}
+
+TEST(RpcFraming, SplitPayloadDoesNotMoveWhileItIsReassembled) {
+    Bytes payload;
+    const Bytes frame = big_frame(1 << 20, &payload);
+    FrameDecoder decoder;
+    std::vector<Frame> frames;
+    // Prefix plus one payload byte, then the rest in 4 KiB pieces.
+    const std::size_t first = frame.size() - payload.size() + 1;
+    ASSERT_TRUE(decoder.receive(ByteView(frame).first(first), frames).ok());
+    ASSERT_EQ(decoder.payload_capacity(), payload.size());
+    for (std::size_t i = first; i < frame.size(); i += 4096) {
+        const std::size_t n = std::min<std::size_t>(4096, frame.size() - i);
+        ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(i, n), frames).ok());
+        if (i + n < frame.size()) {
+            ASSERT_EQ(decoder.payload_capacity(), payload.size());
+        }
+    }
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_TRUE(frames[0].payload == payload);
+}
+
+TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
+    FrameDecoderOptions options;
+    options.max_payload_bytes = 1 << 20;
+    {
+        // One byte over the limit: refused as soon as the header is complete, with payload bytes
+        // following in the same read, and nothing is reserved for it.
+        Bytes over;
+        encode_frame_prefix(over, {kReq, 3, 2, 1}, (1 << 20) + 1);
+        over.resize(over.size() + 4096, 0x11);
+        FrameDecoder decoder(options);
+        std::vector<Frame> frames;
+        const Status s = decoder.receive(over, frames);
+        ASSERT_FALSE(s.ok());
+        EXPECT_EQ(s.error().code, Errc::FrameTooLarge);
+        EXPECT_EQ(decoder.payload_capacity(), 0u);
+        EXPECT_TRUE(frames.empty());
+    }
+    {
+        // A huge declared length (2^55) fed byte by byte: refused, nothing reserved.
+        Bytes huge;
+        encode_frame_prefix(huge, {kReq, 3, 2, 1}, std::uint64_t{1} << 55);
+        huge.push_back(0x22);
+        FrameDecoder decoder(options);
+        std::vector<Frame> frames;
+        Status s;
+        for (std::size_t i = 0; i < huge.size() && s.ok(); ++i)
+            s = decoder.receive(ByteView(huge).subspan(i, 1), frames);
+        ASSERT_FALSE(s.ok());
+        EXPECT_EQ(s.error().code, Errc::FrameTooLarge);
+        EXPECT_EQ(decoder.payload_capacity(), 0u);
+    }
+    {
+        // At the limit: the reservation is exactly the declared length, never more.
+        Bytes at;
+        encode_frame_prefix(at, {kReq, 3, 2, 1}, 1 << 20);
+        at.push_back(0x33);
+        FrameDecoder decoder(options);
+        std::vector<Frame> frames;
+        ASSERT_TRUE(decoder.receive(at, frames).ok());
+        EXPECT_EQ(decoder.payload_capacity(), std::size_t{1} << 20);
+        EXPECT_FALSE(decoder.idle());
+    }
+    {
+        // A large declared frame that stalls after one byte reserves at most 16 MiB.
+        FrameDecoderOptions big;
+        big.max_payload_bytes = 64 << 20;
+        Bytes stall;
+        encode_frame_prefix(stall, {kReq, 3, 2, 1}, 40 << 20);
+        stall.push_back(0x44);
+        FrameDecoder decoder(big);
+        std::vector<Frame> frames;
+        ASSERT_TRUE(decoder.receive(stall, frames).ok());
+        EXPECT_EQ(decoder.payload_capacity(), std::size_t{16} << 20);
+    }
 }
 
 }  // namespace

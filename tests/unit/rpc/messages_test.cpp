@@ -623,5 +623,63 @@ TEST(RpcMessages, DecodeAnyRejectsAnUnknownType) {
     EXPECT_EQ(message_type_name(MessageType::RPCError), "RPCError");
 }
 
+TEST(RpcMessages, DecodedAppendBlocksAreViewsIntoThePayload) {
+    AppendRequest sent{7, {to_bytes("first"), Bytes{}, Bytes(70000, 0x5a)}};
+    Bytes payload;
+    sent.encode_to(payload);
+    ByteView in = payload;
+    auto decoded = AppendRequest::decode(in);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*decoded, sent);
+    ASSERT_EQ(decoded->blocks.size(), 3u);
+    const auto inside = [&](const BytesRef& b) {
+        return b.data() >= payload.data() && b.data() + b.size() <= payload.data() + payload.size();
+    };
+    for (const BytesRef& b : decoded->blocks) {
+        EXPECT_TRUE(b.borrowed());
+        if (!b.empty()) {
+            EXPECT_TRUE(inside(b)) << "a decoded block was copied";
+        }
+    }
+    EXPECT_EQ(as_string(decoded->blocks[0]), "first");
+    EXPECT_EQ(decoded->blocks[2].size(), 70000u);
+    // Re-encoding views gives the same bytes.
+    Bytes again;
+    decoded->encode_to(again);
+    EXPECT_EQ(again, payload);
+}
+
+TEST(RpcMessages, BytesRefCopiesAndMovesKeepWhatTheyOwnOrBorrow) {
+    const Bytes backing = to_bytes("borrowed");
+    BytesRef owned(to_bytes("owned"));
+    const BytesRef borrowed = BytesRef::borrow(backing);
+    EXPECT_FALSE(owned.borrowed());
+    EXPECT_TRUE(borrowed.borrowed());
+    EXPECT_EQ(borrowed.data(), backing.data());
+
+    BytesRef copy = owned;  // an owned copy has its own bytes
+    EXPECT_NE(copy.data(), owned.data());
+    EXPECT_EQ(as_string(copy), "owned");
+    BytesRef borrowed_copy = borrowed;  // a borrowed copy views the same bytes
+    EXPECT_EQ(borrowed_copy.data(), backing.data());
+
+    BytesRef moved = std::move(copy);
+    EXPECT_EQ(as_string(moved), "owned");
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): defined as empty
+    moved = borrowed;
+    EXPECT_TRUE(moved.borrowed());
+    EXPECT_EQ(moved.data(), backing.data());
+    moved = BytesRef(to_bytes("again"));
+    EXPECT_FALSE(moved.borrowed());
+    EXPECT_EQ(as_string(moved), "again");
+
+    std::vector<BytesRef> many;
+    for (int i = 0; i < 100; ++i) many.push_back(to_bytes(std::to_string(i)));  // reallocations
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(as_string(many[i]), std::to_string(i));
+    EXPECT_TRUE(BytesRef(to_bytes("x")) == BytesRef::borrow(as_bytes("x")));
+    EXPECT_FALSE(BytesRef(to_bytes("x")) == BytesRef::borrow(as_bytes("y")));
+    EXPECT_TRUE(BytesRef() == BytesRef::borrow(ByteView()));
+}
+
 }  // namespace
 }  // namespace hs::rpc
