@@ -97,6 +97,13 @@ function connect (daemon, cleanup) {
   return client
 }
 
+// What client.replicate(core) configures, but waiting for the flush: the writer's announce must
+// have reached the DHT before a reader's first lookup, or that lookup finds nobody (ifAvailable
+// then fails; our daemon looks again within a second, but the request has already decided).
+async function announceFlushed (client, core) {
+  await client.network.configure(core.discoveryKey, { announce: true, lookup: true, flush: true })
+}
+
 async function withCleanup (fn) {
   const cleanup = []
   try {
@@ -132,7 +139,7 @@ async function seedWalkthrough (bootstrap) {
     await core1.ready()
     await core1.append(Buffer.from('hello'))
     await core1.append(Buffer.from('world'))
-    await c1.replicate(core1)
+    await announceFlushed(c1, core1)
 
     const core2 = c2.corestore().get(core1.key)
     await core2.ready()
@@ -205,7 +212,7 @@ describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
       const jsCore = jsClient.corestore().get()
       await jsCore.ready()
       await jsCore.append([Buffer.from('from'), Buffer.from('js')])
-      await jsClient.replicate(jsCore)
+      await announceFlushed(jsClient, jsCore)
       const mirror = ourClient.corestore().get(jsCore.key)
       await mirror.ready()
       await ourClient.replicate(mirror)
@@ -221,7 +228,7 @@ describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
       const ourCore = ourClient.corestore().get()
       await ourCore.ready()
       await ourCore.append([Buffer.from('from'), Buffer.from('cpp')])
-      await ourClient.replicate(ourCore)
+      await announceFlushed(ourClient, ourCore)
       const jsMirror = jsClient.corestore().get(ourCore.key)
       await jsMirror.ready()
       await jsClient.replicate(jsMirror)
@@ -256,7 +263,8 @@ describe('deduplication', () => {
       const y2 = ca.corestore().get(y.key)
       await x2.ready()
       await y2.ready()
-      await Promise.all([ca.replicate(x), ca.replicate(y2), cb.replicate(y), cb.replicate(x2)])
+      await Promise.all([announceFlushed(ca, x), announceFlushed(cb, y)])
+      await Promise.all([ca.replicate(y2), cb.replicate(x2)])
       assert.equal((await x2.get(0)).toString(), 'x')
       assert.equal((await y2.get(0)).toString(), 'y')
       // Give both dials time to finish, then count: one peer on each side, and it is the other
@@ -291,7 +299,7 @@ describe('events and extensions between two daemons', () => {
       const ext1 = core1.registerExtension('chat', { encoding: 'utf-8', onmessage: (m, peer) => got1.push([m, peer]) })
       const netGot1 = []
       ca.network.registerExtension('net-chat', { encoding: 'utf-8', onmessage: (m, peer) => netGot1.push([m, peer]) })
-      await ca.replicate(core1)
+      await announceFlushed(ca, core1)
 
       const core2 = cb.corestore().get(core1.key)
       await core2.ready()
@@ -420,7 +428,7 @@ describe('bad input on the peer port', () => {
       const core = ca.corestore().get()
       await core.ready()
       await core.append(Buffer.from('still here'))
-      await ca.replicate(core)
+      await announceFlushed(ca, core)
       const mirror = cb.corestore().get(core.key)
       await mirror.ready()
       await cb.replicate(mirror)
