@@ -60,6 +60,15 @@ const Bytes* txt_id(const dns::Packet& packet, std::string_view name) {
     return nullptr;
 }
 
+// Removes the SRV and TXT answers named `domain` (a domain_key); true if any was removed.
+bool purge_answers(dns::Packet& packet, const std::string& domain) {
+    const auto before = packet.answers.size();
+    std::erase_if(packet.answers, [&](const dns::Record& r) {
+        return (r.type == dns::type::kSrv || r.type == dns::type::kTxt) && domain_key(r.name) == domain;
+    });
+    return packet.answers.size() != before;
+}
+
 std::optional<asio::ip::address_v4> a_record(const dns::Packet& packet, std::string_view name) {
     for (const auto* section : {&packet.answers, &packet.additionals}) {
         for (const dns::Record& r : *section) {
@@ -178,8 +187,23 @@ public:
         m_schedule_timer.cancel();  // let the schedule loop send what is due now
     }
 
+    // After leave() nothing about the topic leaves this process, not even an answer that was
+    // queued before (it is taken out of the queued packets; a packet left with no SRV record is
+    // dropped).
     void leave(const std::array<std::uint8_t, 32>& key) {
-        m_topics.erase(domain_key(mdns_domain(key)));
+        const std::string domain = domain_key(mdns_domain(key));
+        m_topics.erase(domain);
+        for (auto it = m_queue.begin(); it != m_queue.end();) {
+            if (!it->is_response() || !purge_answers(*it, domain)) {
+                ++it;
+            } else if (std::none_of(it->answers.begin(), it->answers.end(), [](const dns::Record& r) {
+                           return r.type == dns::type::kSrv;
+                       })) {
+                it = m_queue.erase(it);
+            } else {
+                ++it;
+            }
+        }
     }
 
     // Synchronous part of closing: no callbacks, no sends after this.
@@ -268,8 +292,13 @@ private:
                 co_await m_send_timer.async_wait(kAwait);  // woken by enqueue or close
                 continue;
             }
-            const Bytes packet = std::move(m_queue.front());
+            Bytes packet;
+            const Status encoded = m_queue.front().encode_to(packet);
             m_queue.pop_front();
+            if (!encoded) {  // checked by enqueue(); only a purged packet is re-encoded here
+                m_log->warn("mdns: cannot encode a packet: {}", encoded.error().message);
+                continue;
+            }
             deadline.expires_after(kMdnsSendTimeout);
             auto result = co_await (m_socket.async_send_to(asio::buffer(packet), m_group, kAwait) ||
                                     deadline.async_wait(kAwait));
@@ -299,7 +328,7 @@ private:
             m_log->debug("mdns: send queue full, dropping a packet of {} bytes", bytes.size());
             return;
         }
-        m_queue.push_back(std::move(bytes));
+        m_queue.push_back(packet);
         m_send_timer.cancel();
     }
 
@@ -431,7 +460,9 @@ private:
     Bytes m_id_txt;  // "id=" + m_id
     std::mt19937_64 m_rng;
     std::map<std::string, Topic> m_topics;  // by domain_key(mdns_domain(key))
-    std::deque<Bytes> m_queue;              // at most kMdnsMaxQueuedPackets
+    // Packets not yet sent, at most kMdnsMaxQueuedPackets; encoded when sent, so that leave()
+    // can still take a topic's answers out.
+    std::deque<dns::Packet> m_queue;
     bool m_running = false;                 // the loops' coroutine has not returned yet
     bool m_closed = false;
 };

@@ -41,10 +41,27 @@ if (!route.includes('dev lo')) {
 const TIMEOUT = { timeout: 60000 }
 const children = []
 const discoveries = []
-after(() => {
-  for (const c of children) c.kill()
-  for (const d of discoveries) d.destroy({ force: true })
-})
+const topics = [] // JS lookups and announces: their timers keep node alive until destroyed
+// Everything a test started is stopped when it ends, passed or failed (withCleanup below); this
+// is only the last line of defence (a hook that did not run must not leave the suite hanging).
+after(cleanupAll)
+
+function cleanupAll () {
+  for (const c of children.splice(0)) c.kill()
+  for (const t of topics.splice(0)) t.destroy()
+  for (const d of discoveries.splice(0)) d.destroy({ force: true })
+}
+
+// Runs a test body; whatever it started (peers, JS discoveries) is stopped in `finally`.
+function withCleanup (body) {
+  return async () => {
+    try {
+      await body()
+    } finally {
+      cleanupAll()
+    }
+  }
+}
 
 // Runs mdns_peer; collects its JSON lines. Commands go to its stdin; ending stdin closes it.
 function startPeer (args) {
@@ -115,6 +132,10 @@ function newDiscovery () {
   // No DHT traffic: no bootstrap nodes. mDNS runs with multicast-dns' defaults.
   const d = discovery({ bootstrap: [] })
   d.on('error', () => {})
+  for (const verb of ['lookup', 'announce']) {
+    const f = d[verb].bind(d)
+    d[verb] = (...args) => { const t = f(...args); topics.push(t); return t }
+  }
   discoveries.push(d)
   return d
 }
@@ -162,7 +183,7 @@ function peerLine (topic, port) {
   return (l) => l.event === 'peer' && l.topic === topic.toString('hex') && l.port === port
 }
 
-test('JS announces, ours looks up', TIMEOUT, async () => {
+test('JS announces, ours looks up', TIMEOUT, withCleanup(async () => {
   const topic = crypto.randomBytes(32)
   const d = newDiscovery()
   const ann = d.announce(topic, { port: 41001 })
@@ -175,9 +196,9 @@ test('JS announces, ours looks up', TIMEOUT, async () => {
   assert.equal(found.host, '127.0.0.1')
   await p.stop()
   ann.destroy()
-})
+}))
 
-test('ours announces, JS looks up', TIMEOUT, async () => {
+test('ours announces, JS looks up', TIMEOUT, withCleanup(async () => {
   const topic = crypto.randomBytes(32)
   const p = startPeer(['--topic', topic.toString('hex'), '--announce', '--port', '41002'])
   await p.waitFor((l) => l.event === 'ready')
@@ -193,9 +214,9 @@ test('ours announces, JS looks up', TIMEOUT, async () => {
   assert.equal(p.lines.filter((l) => l.event === 'peer').length, 0, p.describe())
   await p.stop()
   look.destroy()
-})
+}))
 
-test('both announce and look up: each finds the other, never itself', TIMEOUT, async () => {
+test('both announce and look up: each finds the other, never itself', TIMEOUT, withCleanup(async () => {
   const topic = crypto.randomBytes(32)
   const d = newDiscovery()
   const js = d.announce(topic, { port: 41003, lookup: true })
@@ -212,9 +233,9 @@ test('both announce and look up: each finds the other, never itself', TIMEOUT, a
     JSON.stringify(seen.peers.map(short)))
   await p.stop()
   js.destroy()
-})
+}))
 
-test('after leave, ours stops answering; join answers again', TIMEOUT, async () => {
+test('after leave, ours stops answering; join answers again', TIMEOUT, withCleanup(async () => {
   const topic = crypto.randomBytes(32)
   const p = startPeer(['--topic', topic.toString('hex'), '--announce', '--port', '41005'])
   await p.waitFor((l) => l.event === 'ready')
@@ -225,7 +246,8 @@ test('after leave, ours stops answering; join answers again', TIMEOUT, async () 
   const none = collect(first)
   // JS queried once at once; nothing may answer.
   await delay(2000)
-  assert.equal(none.peers.length, 0, 'answered after leave: ' + JSON.stringify(none.peers.map(short)))
+  assert.equal(none.peers.length, 0, 'answered after leave: ' + JSON.stringify(none.peers.map(short)) +
+    '\n' + p.describe())
   first.destroy()
 
   // Joining again announces at once (unsolicited), which a new JS lookup also hears.
@@ -238,4 +260,4 @@ test('after leave, ours stops answering; join answers again', TIMEOUT, async () 
   assert.equal(peer.host, '127.0.0.1')
   await p.stop()
   second.destroy()
-})
+}))
