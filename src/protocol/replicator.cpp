@@ -167,12 +167,14 @@ public:
         channel->send(options);
     }
 
-    void request(std::uint64_t index) {
+    // `hash`: only the proof of the block (its tree nodes and signature), no data.
+    void request(std::uint64_t index, bool hash = false) {
         if (inflight.empty()) last_progress = m_owner.m_now;
         inflight.insert(index);
         m_owner.m_reserved.insert(index);
         msg::Request r;
         r.index = index;
+        if (hash) r.hash = true;
         const std::uint64_t digest = m_owner.m_feed.digest(index);
         if (digest) r.nodes = digest;
         channel->send(r);
@@ -344,6 +346,7 @@ private:
             ack.ack = true;
             ch.send(ack);
         }
+        if (put->appended && m_owner.on_length) m_owner.on_length();
         if (d.value && put->new_block) m_owner.block_downloaded(d.index, d.value->size(), this);
         return {};
     }
@@ -541,7 +544,8 @@ void FeedReplicator::pump() {
                 const std::uint64_t newest = remote_length();
                 if (newest <= m_feed.length()) continue;
                 const std::uint64_t i = newest - 1;
-                if (!m_feed.has(i) && !m_reserved.count(i) && p.remote.get(i)) p.request(i);
+                if (!m_feed.has(i) && !m_reserved.count(i) && p.remote.get(i))
+                    p.request(i, d.range.hash);
                 continue;
             }
             const std::uint64_t end = std::min(d.range.end.value_or(~std::uint64_t{0}), p.remote.last());

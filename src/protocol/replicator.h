@@ -35,6 +35,11 @@ struct DownloadRange {
     // peer is longer than the local core, so the signed length grows without fetching the rest.
     // `start` is the local length when asked (the Want windows cover it). Ends by undownload.
     bool head = false;
+    // With `head`: ask only for the proof of the newest block (Request.hash: its tree nodes and
+    // signature, no data), as hypercore 9's update() does unless `hash: false`. The length grows
+    // but no block is stored, so no download event fires and a later download of that block
+    // fetches it.
+    bool hash = false;
 };
 
 class FeedReplicator {
@@ -88,6 +93,7 @@ public:
     std::function<void(std::string_view name, ByteView payload, Stream& from)> on_extension;
 
     // Observers (set before add_stream).
+    std::function<void()> on_length;  // the verified length grew through a peer (before on_download)
     std::function<void(std::uint64_t index, std::size_t bytes)> on_download;  // verified, stored
     std::function<void(std::uint64_t index, std::size_t bytes)> on_upload;    // served
     std::function<void()> on_peer_change;      // a peer opened, updated its length, or left

@@ -308,15 +308,16 @@ WaiterId CoreRegistry::wait_get(LoadedCore& core, ClientState& client, std::uint
 }
 
 WaiterId CoreRegistry::wait_update(LoadedCore& core, ClientState& client, std::uint64_t session_id,
-                                   std::uint64_t min_length, Responder reply) {
+                                   std::uint64_t min_length, bool hash, Responder reply) {
     LoadedCore::UpdateWaiter w;
     w.id = next_id();
     w.client = &client;
     w.session_id = session_id;
     w.reply = std::move(reply);
     w.min_length = min_length;
-    // hypercore 9 learns a longer length from a signed block: follow the peers from here.
-    if (m_peers) w.fetch = m_peers->fetch_head(core);
+    // hypercore 9 learns a longer length from the signed proof of the newest block (only the
+    // proof unless `hash: false`): follow the peers from here.
+    if (m_peers) w.fetch = m_peers->fetch_head(core, hash);
     core.m_updates.push_back(std::move(w));
     return core.m_updates.back().id;
 }

@@ -72,8 +72,9 @@ public:
     virtual std::uint64_t fetch(LoadedCore& core, std::uint64_t start,
                                 std::optional<std::uint64_t> end,
                                 const std::vector<std::uint64_t>& blocks) = 0;
-    // An Update waits: fetch the newest block peers announce (it carries the signed length).
-    virtual std::uint64_t fetch_head(LoadedCore& core) = 0;
+    // An Update waits: follow the newest block peers announce (it carries the signed length);
+    // `hash`: fetch only its proof (tree nodes + signature), not its data.
+    virtual std::uint64_t fetch_head(LoadedCore& core, bool hash) = 0;
     virtual void unfetch(LoadedCore& core, std::uint64_t handle) = 0;
 };
 
@@ -210,7 +211,7 @@ public:
     WaiterId wait_get(LoadedCore& core, ClientState& client, std::uint64_t session_id,
                       std::uint64_t seq, Responder reply);
     WaiterId wait_update(LoadedCore& core, ClientState& client, std::uint64_t session_id,
-                         std::uint64_t min_length, Responder reply);
+                         std::uint64_t min_length, bool hash, Responder reply);
     WaiterId wait_seek(LoadedCore& core, ClientState& client, std::uint64_t session_id,
                        std::uint64_t byte_offset, Responder reply);
     std::optional<WaiterId> download(LoadedCore& core, ClientState& client,

@@ -100,7 +100,8 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
                 return reply.fail(errors::failure(errors::kNoUpdateAvailable));
             if (!client.can_wait()) return reply.fail(errors::failure(errors::kTooManyPending));
             const WaiterId w =
-                registry.wait_update(core, client, req->id, min_length, std::move(reply));
+                registry.wait_update(core, client, req->id, min_length, req->hash_or_default(),
+                                     std::move(reply));
             client.track_waiter(w, core, req->id, false, std::nullopt);
             if (if_available)
                 m_ctx.replication->gate(core, w, Replication::Gate::Update, min_length, 0,

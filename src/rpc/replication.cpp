@@ -64,12 +64,11 @@ swarm::NetworkerEvents Replication::networker_events() {
         if (LoadedCore* core = m_registry.find(dk))
             m_registry.notify_peer(*core, to_rpc(info), false);
     };
-    ev.download = [this](const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes,
-                         bool grew) {
-        LoadedCore* core = m_registry.find(dk);
-        if (!core) return;
-        if (grew) m_registry.notify_remote_append(*core);
-        m_registry.notify_download(*core, seq, bytes);
+    ev.append = [this](const crypto::Hash32& dk) {
+        if (LoadedCore* core = m_registry.find(dk)) m_registry.notify_remote_append(*core);
+    };
+    ev.download = [this](const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes) {
+        if (LoadedCore* core = m_registry.find(dk)) m_registry.notify_download(*core, seq, bytes);
     };
     ev.upload = [this](const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes) {
         if (LoadedCore* core = m_registry.find(dk)) m_registry.notify_upload(*core, seq, bytes);
@@ -160,12 +159,13 @@ std::uint64_t Replication::fetch(LoadedCore& core, std::uint64_t start,
     return rep->download(protocol::DownloadRange{start, end});
 }
 
-std::uint64_t Replication::fetch_head(LoadedCore& core) {
+std::uint64_t Replication::fetch_head(LoadedCore& core, bool hash) {
     auto* rep = m_networker ? m_networker->replicator(core.discovery_key()) : nullptr;
     if (!rep) return 0;
     protocol::DownloadRange range;
     range.start = core.feed().length();
     range.head = true;
+    range.hash = hash;
     return rep->download(range);
 }
 

@@ -50,7 +50,7 @@ public:
     bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end) override;
     std::uint64_t fetch(LoadedCore& core, std::uint64_t start, std::optional<std::uint64_t> end,
                         const std::vector<std::uint64_t>& blocks) override;
-    std::uint64_t fetch_head(LoadedCore& core) override;
+    std::uint64_t fetch_head(LoadedCore& core, bool hash) override;
     void unfetch(LoadedCore& core, std::uint64_t handle) override;
 
     // The ifAvailable gate for a waiter the handler registered (reference §6.8 with the

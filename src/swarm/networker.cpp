@@ -45,7 +45,6 @@ struct Networker::Core {
     explicit Core(hypercore::Feed& f) : feed(f), replicator(f) {}
     hypercore::Feed& feed;
     protocol::FeedReplicator replicator;
-    std::uint64_t length = 0;
     std::map<const protocol::Stream*, PeerInfo> opened;  // remote opened the core on these
 };
 
@@ -243,12 +242,13 @@ void Networker::add_core(hypercore::Feed& feed) {
     auto owned = std::make_unique<Core>(feed);
     Core& core = *owned;
     m_cores.emplace(dk, std::move(owned));
-    core.length = feed.length();
     auto& rep = core.replicator;
-    rep.on_download = [this, &core, dk](std::uint64_t index, std::size_t bytes) {
-        const bool grew = core.feed.length() > core.length;
-        core.length = core.feed.length();
-        if (m_events.download) m_events.download(dk, index, bytes, grew);
+    rep.on_length = [this, dk] {
+        if (m_events.append) m_events.append(dk);
+        m_changed.notify();
+    };
+    rep.on_download = [this, dk](std::uint64_t index, std::size_t bytes) {
+        if (m_events.download) m_events.download(dk, index, bytes);
         m_changed.notify();
     };
     rep.on_upload = [this, dk](std::uint64_t index, std::size_t bytes) {
@@ -297,6 +297,7 @@ void Networker::remove_core(const crypto::Hash32& discovery_key) {
     rep.on_peer_change = nullptr;
     rep.on_peer_open = nullptr;
     rep.on_download = nullptr;
+    rep.on_length = nullptr;
     rep.on_upload = nullptr;
     rep.on_extension = nullptr;
     m_cores.erase(it);  // closes its channels
@@ -311,7 +312,6 @@ void Networker::announce_append(const crypto::Hash32& discovery_key, std::uint64
                                 std::uint64_t count) {
     auto it = m_cores.find(discovery_key);
     if (it == m_cores.end()) return;
-    it->second->length = it->second->feed.length();
     it->second->replicator.announce_append(start, count);
 }
 

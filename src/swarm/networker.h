@@ -50,9 +50,11 @@ struct NetworkerEvents {
     std::function<void(const PeerInfo&)> peer_remove;  // an added peer's connection closed
     std::function<void(const crypto::Hash32& dk, const PeerInfo&)> core_peer_open;
     std::function<void(const crypto::Hash32& dk, const PeerInfo&)> core_peer_remove;
-    // A block was verified and stored (`grew`: the core's length grew with it).
-    std::function<void(const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes, bool grew)>
-        download;
+    // The verified length grew through a peer (a block or, for update(), a hash-only proof);
+    // comes before the download event of the block that made it grow.
+    std::function<void(const crypto::Hash32& dk)> append;
+    // A block was verified and stored.
+    std::function<void(const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes)> download;
     std::function<void(const crypto::Hash32& dk, std::uint64_t seq, std::uint64_t bytes)> upload;
     std::function<void(const crypto::Hash32& dk, std::string_view name, ByteView data,
                        const PeerInfo& from)>

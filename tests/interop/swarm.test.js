@@ -360,6 +360,98 @@ describe('events and extensions between two daemons', () => {
   })
 })
 
+// update() fetches only the proof of the new length (Request.hash), never the newest block, so
+// a download event fires only for blocks the reader asks for (upstream hyperspace
+// test/networked.js "can watch downloads, uploads, and appends"). Counts and bytes are what
+// hypercore 9 reports: upload/download once per block with its byte length, append once per
+// length change seen by the reader.
+async function watchScenario (writerClient, readerClient) {
+  const core1 = writerClient.corestore().get()
+  await core1.ready()
+  await core1.append(Buffer.from('zero'))
+  await core1.append(Buffer.from('one'))
+  await core1.append(Buffer.from('two'))
+  await announceFlushed(writerClient, core1)
+
+  const core2 = readerClient.corestore().get(core1.key)
+  await core2.ready()
+  const ev = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, appends: 0, downloaded: [] }
+  core1.on('upload', (seq, data) => { ev.uploads++; ev.uploadBytes += data.byteLength })
+  core2.on('download', (seq, data) => { ev.downloads++; ev.downloadBytes += data.byteLength; ev.downloaded.push(seq) })
+  core2.on('append', () => { ev.appends++ })
+  const downloadOf = seq => eventually(async () => assert.ok(ev.downloaded.includes(seq), 'download ' + seq + ': ' + JSON.stringify(ev)), 15000, 'download event of block ' + seq)
+  await readerClient.network.configure(core1.discoveryKey, { announce: false, lookup: true })
+
+  assert.equal((await core2.get(2)).toString(), 'two')
+  await downloadOf(2)
+  assert.equal((await core2.get(0)).toString(), 'zero')
+  await downloadOf(0)
+  assert.deepEqual([ev.uploads, ev.uploadBytes, ev.downloads, ev.downloadBytes, ev.appends], [2, 7, 2, 7, 1],
+    'uploads, upload bytes, downloads, download bytes, appends after two gets: ' + JSON.stringify(ev))
+
+  await core1.append(Buffer.from('three'))
+  await core1.append(Buffer.from('four'))
+  await core2.update({})
+  assert.equal(core2.length, 5)
+  assert.equal(ev.appends, 2, 'one append event for the update: ' + JSON.stringify(ev))
+  assert.equal(ev.downloads, 2, 'update() downloaded no block: ' + JSON.stringify(ev))
+  assert.equal(await core2.has(4), false, 'update() stored no block')
+
+  await core2.download(4)
+  await downloadOf(4)
+  assert.deepEqual([ev.uploads, ev.uploadBytes, ev.downloads, ev.downloadBytes, ev.appends], [3, 11, 3, 11, 2],
+    'after download(4): ' + JSON.stringify(ev))
+  assert.equal((await core2.get(4)).toString(), 'four')
+}
+
+async function jsServer (boot, cleanup, label) {
+  const name = d.uniqueName(label)
+  const server = new Server({
+    storage: fs.mkdtempSync(path.join(TMP, 'js-')),
+    host: name,
+    noMigrate: true,
+    network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
+  })
+  server.on('client-open', c => c.on('error', () => {}))
+  await server.ready()
+  cleanup.push(() => server.close())
+  const client = new Client({ host: name })
+  cleanup.push(async () => { try { await client.close() } catch (_) {} })
+  return client
+}
+
+describe('update() fetches only the proof: watch downloads, uploads and appends', () => {
+  it('two of our daemons', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const a = await ourDaemon(boot.address, cleanup, { label: 'watch-a' })
+      const b = await ourDaemon(boot.address, cleanup, { label: 'watch-b' })
+      await watchScenario(connect(a, cleanup), connect(b, cleanup))
+    })
+  })
+
+  it('a JS hyperspace writer, our reader (our hash-only Request to JS hypercore 9)', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const js = await jsServer(boot, cleanup, 'watch-js')
+      const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-r', bind: '127.0.0.2' })
+      await watchScenario(js, connect(ours, cleanup))
+    })
+  })
+
+  it('our writer, a JS hyperspace reader (the reference behaviour, and our hash-only answers)', T, async () => {
+    const boot = await startHypDht()
+    await withCleanup(async cleanup => {
+      cleanup.push(() => boot.stop())
+      const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-w', bind: '127.0.0.2' })
+      const js = await jsServer(boot, cleanup, 'watch-js')
+      await watchScenario(connect(ours, cleanup), js)
+    })
+  })
+})
+
 describe('remembered configurations', () => {
   it('a restarted daemon rejoins what it remembered and serves it', T, async () => {
     const boot = await startHypDht()

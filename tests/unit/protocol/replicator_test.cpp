@@ -142,6 +142,61 @@ TEST(Replicator, LiveAppendsPropagate) {
     EXPECT_TRUE(down.synced());
 }
 
+// hypercore 9 update(): a head download with `hash` fetches only the newest block's proof. The
+// length grows (on_length fires) but no block is stored or reported, so a later download of
+// that block still fetches it and reports it.
+TEST(Replicator, HashOnlyHeadGrowsTheLengthWithoutTheBlock) {
+    Wire wire;
+    Cores cores(5);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    std::vector<std::uint64_t> downloads, uploads;
+    int lengths = 0;
+    down.on_download = [&](std::uint64_t i, std::size_t) { downloads.push_back(i); };
+    down.on_length = [&] { ++lengths; };
+    up.on_upload = [&](std::uint64_t i, std::size_t) { uploads.push_back(i); };
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    DownloadRange head;
+    head.start = 0;
+    head.head = true;
+    head.hash = true;
+    const auto id = down.download(head);
+    wire.run();
+    EXPECT_EQ(cores.reader->length(), 5u);
+    EXPECT_EQ(cores.reader->downloaded(0, 5), 0u);
+    EXPECT_FALSE(cores.reader->has(4));
+    EXPECT_EQ(lengths, 1);
+    EXPECT_TRUE(downloads.empty());
+    EXPECT_TRUE(uploads.empty());  // a hash-only answer is no upload (hypercore 9)
+    down.undownload(id);
+
+    const auto one = down.download({4, 5});
+    wire.run();
+    EXPECT_TRUE(down.done(one));
+    EXPECT_EQ(downloads, std::vector<std::uint64_t>{4});
+    EXPECT_EQ(uploads, std::vector<std::uint64_t>{4});
+    EXPECT_EQ(*cores.reader->get(4), cores.blocks[4]);
+    EXPECT_EQ(lengths, 1);  // the length did not grow again
+}
+
+// Without `hash` (update({hash: false})), the newest block itself is fetched.
+TEST(Replicator, HeadWithDataFetchesTheNewestBlock) {
+    Wire wire;
+    Cores cores(5);
+    FeedReplicator up(*cores.writer), down(*cores.reader);
+    std::vector<std::uint64_t> downloads;
+    down.on_download = [&](std::uint64_t i, std::size_t) { downloads.push_back(i); };
+    ASSERT_TRUE(up.add_stream(*wire.a).ok());
+    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    DownloadRange head;
+    head.head = true;
+    down.download(head);
+    wire.run();
+    EXPECT_EQ(cores.reader->length(), 5u);
+    EXPECT_TRUE(cores.reader->has(4));
+    EXPECT_EQ(downloads, std::vector<std::uint64_t>{4});
+}
+
 TEST(Replicator, BothDirectionsOnOneStream) {
     Wire wire;
     Cores one(40, 100, 1), two(60, 100, 2);

@@ -26,7 +26,7 @@ struct Side : CoreSource {
         ev.peer_add = [this](const PeerInfo& p) { added.push_back(p); };
         ev.peer_remove = [this](const PeerInfo& p) { removed.push_back(p); };
         ev.core_peer_open = [this](const crypto::Hash32&, const PeerInfo&) { ++core_opens; };
-        ev.download = [this](const crypto::Hash32&, std::uint64_t, std::uint64_t, bool) {
+        ev.download = [this](const crypto::Hash32&, std::uint64_t, std::uint64_t) {
             ++downloads;
         };
         ev.upload = [this](const crypto::Hash32&, std::uint64_t, std::uint64_t) { ++uploads; };
