@@ -180,6 +180,8 @@ bool Bitfield::write_byte(const Section& s, std::uint64_t i, std::uint8_t b) {
     const std::size_t o = s.offset + (i & ((std::uint64_t{1} << s.shift) - 1));
     const Page* existing = find_page(p);
     if ((existing ? existing->bytes[o] : 0) == b) return false;
+    if (m_undo.active && !m_undo.saved.count(p))
+        m_undo.saved.emplace(p, existing ? existing->bytes : kZeroPage);
     Page& page = page_for_write(p);
     page.bytes[o] = b;
     std::uint64_t& byte_length = this->*s.byte_length;
@@ -416,7 +418,50 @@ std::vector<std::uint64_t> Bitfield::take_dirty_pages() {
     std::sort(dirty.begin(), dirty.end());
     // Every dirty page was written to, so it exists and this does not allocate.
     for (const std::uint64_t p : dirty) page_for_write(p).dirty = false;
+    if (m_undo.active) m_undo.taken.insert(m_undo.taken.end(), dirty.begin(), dirty.end());
     return dirty;
+}
+
+void Bitfield::mark_dirty(std::uint64_t p) {
+    Page& page = page_for_write(p);
+    if (!page.dirty) {
+        page.dirty = true;
+        m_dirty.push_back(p);
+    }
+    if (p >= m_page_count) m_page_count = p + 1;
+}
+
+void Bitfield::begin_undo() {
+    m_undo = Undo{};
+    m_undo.active = true;
+    m_undo.page_count = m_page_count;
+    m_undo.data_bytes = m_data_bytes;
+    m_undo.tree_bytes = m_tree_bytes;
+    m_undo.index_bytes = m_index_bytes;
+    m_undo.dirty = m_dirty;
+}
+
+void Bitfield::commit() noexcept { m_undo = Undo{}; }
+
+void Bitfield::rollback() {
+    if (!m_undo.active) return;
+    Undo undo = std::move(m_undo);
+    m_undo = Undo{};
+    for (const std::uint64_t p : m_dirty) page_for_write(p).dirty = false;
+    m_dirty.clear();
+    for (const auto& [p, bytes] : undo.saved) page_for_write(p).bytes = bytes;
+    m_page_count = undo.page_count;
+    m_data_bytes = undo.data_bytes;
+    m_tree_bytes = undo.tree_bytes;
+    m_index_bytes = undo.index_bytes;
+    // Pages at or past page_count() did not exist then; they stay clean (the caller trims what
+    // a failed write left of them from the file).
+    auto redirty = [&](std::uint64_t p) {
+        if (p < m_page_count) mark_dirty(p);
+    };
+    for (const std::uint64_t p : undo.dirty) redirty(p);
+    for (const std::uint64_t p : undo.taken) redirty(p);
+    for (const auto& entry : undo.saved) redirty(entry.first);
 }
 
 ByteArray<kBitfieldPageBytes> Bitfield::page(std::uint64_t p) const {

@@ -109,6 +109,20 @@ public:
     ByteView page_view(std::uint64_t p) const noexcept;
     // JS pages.length: one past the highest page ever loaded or touched by a set.
     std::uint64_t page_count() const noexcept { return m_page_count; }
+    // Marks page p dirty again (a write of it failed), so the next take_dirty_pages returns it.
+    void mark_dirty(std::uint64_t p);
+
+    // ---- undo (a feed's failed write leaves no trace in memory) ----
+    // Starts recording: the first change of each page after this saves the page's bytes. Ends
+    // with commit() (keep every change) or rollback(). Not nested.
+    void begin_undo();
+    void commit() noexcept;
+    // Restores every byte, length and page_count() to what they were at begin_undo(). Pages that
+    // were dirty then, that changed since, or that were taken by take_dirty_pages() since are
+    // dirty afterwards (those below the restored page_count()), so the next flush rewrites
+    // whatever a failed write may have left on disk. Pages at or past page_count() are not
+    // dirtied: the caller trims the file to 32 + page_count() * 3584 bytes instead.
+    void rollback();
 
 private:
     struct Page {
@@ -157,6 +171,15 @@ private:
     std::uint64_t m_data_bytes = 0;   // data sparse-bitfield byteLength
     std::uint64_t m_tree_bytes = 0;   // tree sparse-bitfield byteLength
     std::uint64_t m_index_bytes = 0;  // index sparse-bitfield byteLength
+
+    struct Undo {
+        bool active = false;
+        std::uint64_t page_count = 0, data_bytes = 0, tree_bytes = 0, index_bytes = 0;
+        std::vector<std::uint64_t> dirty;  // m_dirty at begin_undo()
+        std::vector<std::uint64_t> taken;  // pages take_dirty_pages() returned since
+        std::map<std::uint64_t, ByteArray<kBitfieldPageBytes>> saved;  // page bytes before
+    };
+    Undo m_undo;
 };
 
 }  // namespace hs::hypercore

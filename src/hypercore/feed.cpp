@@ -141,13 +141,13 @@ Status Feed::load(const FeedOptions& options) {
     // length, liveness, roots (one retry with length - 1, like the reference)
     m_length = tree().blocks();
     for (int attempt = 0;; ++attempt) {
-        if (m_length) {
-            auto sig = signature(m_length);
-            m_live = sig.ok();
-        }
         auto r = roots(m_length);
         if (r) {
             m_byte_length = sum_sizes(*r);
+            // A static feed's key is the tree hash of its roots; a live feed's key is a public
+            // key, which no tree hash equals. The signature slot alone cannot tell: a live
+            // feed's slot may be blank after a torn write.
+            m_live = m_length == 0 || signature(m_length).ok() || tree_hash(*r) != m_key;
             if (writable()) m_merkle.emplace(std::move(r).value());
             break;
         }
@@ -156,11 +156,50 @@ Status Feed::load(const FeedOptions& options) {
                                                r.error().message));
         --m_length;
     }
-    // A writer killed mid-append may have left a signature past the length; it would not match
-    // the blocks appended next, so drop it.
     if (writable()) {
+        // A writer killed (or failing) mid-append may have left a signature past the length; it
+        // would not match the blocks appended next, so drop it.
         HS_ASSIGN_OR_RETURN(const std::uint64_t sig_size, m_signatures_file->size());
         if (sig_size > sleep::signature_offset(m_length))
+            HS_TRY(m_signatures_file->truncate(sleep::signature_offset(m_length)));
+        // The slot for the length itself must verify. If it does not, the bitfield claims more
+        // than was ever signed: bits of an append that failed (or was cut short) reached the
+        // disk while its signature did not survive. Fall back to the longest signed length
+        // within kSignedLengthSearch blocks; only if there is none, sign the stored roots again
+        // (a torn slot at the length itself).
+        if (m_live && m_length) {
+            auto signed_at = [&](std::uint64_t len) {
+                auto sig = signature(len);
+                if (!sig) return false;
+                auto r = roots(len);
+                return r && verify_roots_signature(*r, len, *sig, m_key);
+            };
+            if (!signed_at(m_length)) {
+                constexpr std::uint64_t kSignedLengthSearch = 1 << 16;
+                std::uint64_t len = m_length - 1;
+                const std::uint64_t floor = m_length > kSignedLengthSearch ? m_length - kSignedLengthSearch : 0;
+                while (len > floor && !signed_at(len)) --len;
+                if (len > floor) {
+                    auto r = roots(len);
+                    m_length = len;
+                    m_byte_length = sum_sizes(*r);
+                    m_merkle.emplace(std::move(r).value());
+                } else {
+                    m_resign_pending = true;
+                    // Not fatal here (a full disk must not keep the core from opening); the
+                    // next append retries before it writes anything.
+                    (void)resign_length();
+                }
+            }
+        }
+        // A writer holds every block below its length and nothing at or past it: clear bits a
+        // failed flush left past the length (a later flush writes the pages), and drop what a
+        // failed append left past the end of the files.
+        clear_bits_past_length();
+        (void)flush_bitfield();
+        trim_past_length();
+        HS_ASSIGN_OR_RETURN(const std::uint64_t sig_size2, m_signatures_file->size());
+        if (sig_size2 > sleep::signature_offset(m_length))
             HS_TRY(m_signatures_file->truncate(sleep::signature_offset(m_length)));
     }
     // Key files are not needed after loading; closing them keeps an open core at four files.
@@ -180,6 +219,12 @@ void Feed::NodeCache::put(const Node& n) {
     const std::size_t slot = (n.index >> 1) & (tags.size() - 1);
     nodes[slot] = n;
     tags[slot] = n.index + 1;
+}
+
+void Feed::NodeCache::erase(flat::Index index) noexcept {
+    if (tags.empty()) return;
+    const std::size_t slot = (index >> 1) & (tags.size() - 1);
+    if (tags[slot] == index + 1) tags[slot] = 0;
 }
 
 void Feed::NodeCache::reserve_for(std::uint64_t entries) {
@@ -241,17 +286,95 @@ Status Feed::write_nodes(std::span<const Node> nodes) {
         std::copy(n.hash.begin(), n.hash.end(), buf.begin());
         put_u64be(buf.data() + 32, n.size);
         HS_TRY(m_tree_file->write(sleep::tree_offset(n.index), buf));
-        cache_node(n);
     }
     return {};
 }
 
+void Feed::cache_nodes(std::span<const Node> nodes) {
+    for (const auto& n : nodes) cache_node(n);
+}
+
 Status Feed::flush_bitfield() {
-    for (auto p : m_bitfield.take_dirty_pages()) {
-        const auto page = m_bitfield.page(p);
-        HS_TRY(m_bitfield_file->write(sleep::kHeaderBytes + p * sleep::kBitfieldPageBytes, page));
+    // Highest page first: the length read back on open is the left-most chain of tree roots,
+    // so a flush cut short (a full disk) never makes the lower pages claim a longer length.
+    auto pages = m_bitfield.take_dirty_pages();
+    std::reverse(pages.begin(), pages.end());
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+        const auto p = pages[i];
+        auto s = m_bitfield_file->write(sleep::kHeaderBytes + p * sleep::kBitfieldPageBytes,
+                                        m_bitfield.page_view(p));
+        if (!s) {
+            // The failed page may be half written: it and every page after it stay dirty.
+            for (std::size_t j = i; j < pages.size(); ++j) m_bitfield.mark_dirty(pages[j]);
+            return s;
+        }
     }
     return {};
+}
+
+void Feed::abandon_bitfield_changes() {
+    m_bitfield.rollback();
+    // Best effort: a flush that failed part way may have written some pages with bits of the
+    // failed operation. Whatever is not rewritten now stays dirty for the next flush.
+    (void)flush_bitfield();
+    const std::uint64_t limit = sleep::kHeaderBytes + m_bitfield.page_count() * sleep::kBitfieldPageBytes;
+    auto size = m_bitfield_file->size();
+    if (size && *size > limit) (void)m_bitfield_file->truncate(limit);
+}
+
+void Feed::clear_bits_past_length() {
+    for (auto b = m_bitfield.next_present(m_length, m_bitfield.length()); b;
+         b = m_bitfield.next_present(*b + 1, m_bitfield.length()))
+        m_bitfield.set(*b, false);
+    // Tree nodes covering any block at or past the length: every index from 2 * length - 1 on,
+    // and the ancestors of the first missing leaf that lie to its left.
+    const std::uint64_t first = m_length ? 2 * m_length - 1 : 0;
+    for (std::uint64_t t = first; t < m_bitfield.tree_length(); ++t)
+        if (m_bitfield.tree_get(t)) m_bitfield.tree_set(t, false);
+    for (flat::Index a = 2 * m_length; flat::depth(a) < 62;) {
+        a = flat::parent(a);
+        if (a < first && m_bitfield.tree_get(a)) m_bitfield.tree_set(a, false);
+    }
+}
+
+void Feed::trim_past_length() {
+    bool ok = true;
+    auto trim = [&](RandomAccess& file, std::uint64_t keep) {
+        auto size = file.size();
+        if (!size) ok = false;
+        else if (*size > keep && !file.truncate(keep)) ok = false;
+    };
+    trim(*m_data_file, m_byte_length);
+    trim(*m_tree_file, m_length ? sleep::tree_offset(2 * m_length - 1) : sleep::kHeaderBytes);
+    trim(*m_signatures_file, sleep::signature_offset(m_length));
+    m_trim_pending = !ok;
+}
+
+Status Feed::resign_length() {
+    if (!m_merkle) {
+        HS_ASSIGN_OR_RETURN(auto current_roots, roots(m_length));
+        m_merkle.emplace(std::move(current_roots));
+    }
+    const auto sig = crypto::sign_detached(signable(m_merkle->roots(), m_length), *m_secret_key);
+    auto s = m_signatures_file->write(sleep::signature_offset(m_length - 1), sig);
+    if (!s)
+        return make_error(s.error().code,
+                          "{}: the signature for length {} is torn or missing and could not be "
+                          "rewritten: {}",
+                          describe(), m_length, s.error().message);
+    m_resign_pending = false;
+    return {};
+}
+
+bool Feed::undo_signature(const SignatureUndo& undo) {
+    const std::uint64_t offset = sleep::signature_offset(undo.slot);
+    if (undo.had && !m_signatures_file->write(offset, ByteView(undo.bytes.data(), undo.had))) return false;
+    if (undo.file_size < offset + sleep::kSignatureEntryBytes) {
+        auto size = m_signatures_file->size();
+        if (!size) return false;
+        if (*size > undo.file_size && !m_signatures_file->truncate(undo.file_size)) return false;
+    }
+    return true;
 }
 
 Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
@@ -273,6 +396,9 @@ Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
     }
     const std::uint64_t first = m_length;
     if (blocks.empty()) return first;
+    // Repairs an earlier failure still owes; a signature must never be written past a torn one.
+    if (m_resign_pending) HS_TRY(resign_length());
+    if (m_trim_pending) trim_past_length();
     if (!m_merkle) {
         HS_ASSIGN_OR_RETURN(auto current_roots, roots(m_length));
         m_merkle.emplace(std::move(current_roots));
@@ -298,28 +424,53 @@ Result<std::uint64_t> Feed::append(std::span<const ByteView> blocks) {
     }
 
     // Write order: data, tree, signature, then the bitfield, which alone makes blocks visible
-    // on reopen; a crash before it leaves the previous length intact.
+    // on reopen; a crash before it leaves the previous length intact. Memory (bits, length,
+    // merkle roots, node caches) changes only once every write succeeded. A failed write is
+    // undone as far as the files allow: the bitfield is rolled back (pages a partial flush may
+    // have written stay dirty), and what lies past the length is truncated (or, if that fails
+    // too, overwritten at the same offsets by the next append).
+    const std::uint64_t new_length = m_length + blocks.size();
+    bool bitfield_started = false;
+    auto failed = [&](const Error& e) -> Error {
+        if (bitfield_started) abandon_bitfield_changes();
+        trim_past_length();
+        return make_error(e.code, "{}; nothing was appended to {} (its length stays {})", e.message,
+                          describe(), m_length);
+    };
+    Status s;
     if (total == 0) {
         // Create the data file even for empty blocks: the JS reader opens it to read any block.
-        HS_TRY(m_data_file->write(m_byte_length, {}));
+        s = m_data_file->write(m_byte_length, {});
     } else {
-        HS_TRY(m_data_file->write_parts(m_byte_length, blocks));
+        s = m_data_file->write_parts(m_byte_length, blocks);
     }
-    HS_TRY(write_nodes(outside));
-    HS_TRY(m_tree_file->write(sleep::tree_offset(node_offset), batch));
-    const std::uint64_t new_length = m_length + blocks.size();
-    if (m_live) {
+    if (s) s = write_nodes(outside);
+    if (s) s = m_tree_file->write(sleep::tree_offset(node_offset), batch);
+    if (s && m_live) {
         const auto msg = signable(gen.roots(), new_length);
         const auto sig = crypto::sign_detached(msg, *m_secret_key);
-        HS_TRY(m_signatures_file->write(sleep::signature_offset(new_length - 1), sig));
+        if (m_trim_pending && blocks.size() > 1) {
+            // Slots this batch skips may hold what a failed append left (the truncation that
+            // should have removed it failed): blank them along with writing the signature.
+            Bytes slots(blocks.size() * sleep::kSignatureEntryBytes, 0);
+            std::copy(sig.begin(), sig.end(), slots.end() - sleep::kSignatureEntryBytes);
+            s = m_signatures_file->write(sleep::signature_offset(m_length), slots);
+        } else {
+            s = m_signatures_file->write(sleep::signature_offset(new_length - 1), sig);
+        }
     }
-    for (const auto& n : nodes) cache_node(n);
+    if (!s) return failed(s.error());
+    m_bitfield.begin_undo();
+    bitfield_started = true;
     auto t = tree();
     for (std::uint64_t i = m_length; i < new_length; ++i) {
         m_bitfield.set(i, true);
         t.set(2 * i);
     }
-    HS_TRY(flush_bitfield());
+    s = flush_bitfield();
+    if (!s) return failed(s.error());
+    m_bitfield.commit();
+    cache_nodes(nodes);
     m_length = new_length;
     m_byte_length += total;
     m_merkle = std::move(gen);
@@ -559,28 +710,71 @@ Result<PutResult> Feed::put(std::uint64_t index, std::optional<ByteView> data, P
         verified = matches_trusted(top);
     }
 
-    // Verified: write nodes, data, signature; then the bitfield.
-    HS_TRY(write_nodes(to_write));
-    if (data && data->empty()) HS_TRY(m_data_file->write(0, {}));  // see append()
+    // Verified: write nodes, data, signature; then the bitfield. As in append(), memory (bits,
+    // length, liveness, node caches) changes only once every write succeeded, and a failure
+    // puts back what it can: the bitfield, the signature slot, blanks for new tree entries.
+    std::optional<SignatureUndo> sig_undo;
+    bool bitfield_started = false;
+    auto failed = [&](Error e) -> Error {
+        if (bitfield_started) abandon_bitfield_changes();
+        if (sig_undo && !undo_signature(*sig_undo)) m_signature_repair = sig_undo;
+        const ByteArray<sleep::kTreeEntryBytes> blank{};
+        for (const auto& n : to_write) {
+            m_parent_cache.erase(n.index);
+            m_leaf_cache.erase(n.index);
+            if (!t.get(n.index)) (void)m_tree_file->write(sleep::tree_offset(n.index), blank);
+        }
+        m_leaf_cache.erase(2 * index);
+        e.message = fmt::format("{}; block {} of {} was not stored", e.message, index, describe());
+        return e;
+    };
+    if (m_signature_repair) {
+        if (!undo_signature(*m_signature_repair))
+            return make_error(Errc::Io,
+                              "{}: signature slot {} still holds what a failed write left and cannot "
+                              "be restored; block {} was not stored",
+                              describe(), m_signature_repair->slot, index);
+        m_signature_repair.reset();
+    }
+    if (auto s = write_nodes(to_write); !s) return failed(s.error());
+    if (data && data->empty()) {
+        if (auto s = m_data_file->write(0, {}); !s) return failed(s.error());  // see append()
+    }
     if (data && !data->empty()) {
-        HS_ASSIGN_OR_RETURN(const std::uint64_t offset, data_offset(index, to_write));
-        HS_ASSIGN_OR_RETURN(const Node leaf, node(2 * index));
-        if (leaf.size != data->size())
-            return make_error(Errc::VerificationFailed, "Unexpected data size for block {}", index);
-        HS_TRY(m_data_file->write(offset, *data));
+        auto offset = data_offset(index, to_write);
+        if (!offset) return failed(offset.error());
+        auto leaf = node(2 * index);
+        if (!leaf) return failed(leaf.error());
+        if (leaf->size != data->size())
+            return failed(make_error(Errc::VerificationFailed, "Unexpected data size for block {}", index));
+        if (auto s = m_data_file->write(*offset, *data); !s) return failed(s.error());
     }
     if (sig_to_write) {
-        HS_TRY(m_signatures_file->write(sleep::signature_offset(sig_to_write->first),
-                                        sig_to_write->second));
-        m_live = true;
-    } else if (new_length) {
-        m_live = false;
+        SignatureUndo undo;
+        undo.slot = sig_to_write->first;
+        auto size = m_signatures_file->size();
+        if (!size) return failed(size.error());
+        undo.file_size = *size;
+        auto got = m_signatures_file->read(sleep::signature_offset(undo.slot), undo.bytes);
+        if (!got) return failed(got.error());
+        undo.had = *got;
+        sig_undo = undo;
+        if (auto s = m_signatures_file->write(sleep::signature_offset(sig_to_write->first),
+                                              sig_to_write->second);
+            !s)
+            return failed(s.error());
     }
+    m_bitfield.begin_undo();
+    bitfield_started = true;
     for (const auto& n : to_write) t.set(n.index);
     t.set(2 * index);
     PutResult result;
     if (data) result.new_block = m_bitfield.set(index, true);
-    HS_TRY(flush_bitfield());
+    if (auto s = flush_bitfield(); !s) return failed(s.error());
+    m_bitfield.commit();
+    cache_nodes(to_write);
+    if (sig_to_write) m_live = true;
+    else if (new_length) m_live = false;
     if (grows) {
         m_length = new_length;
         m_byte_length = new_byte_length;
@@ -595,6 +789,8 @@ Result<PutResult> Feed::put(std::uint64_t index, std::optional<ByteView> data, P
 }
 
 Status Feed::sync() {
+    // Pages a failed write left dirty (and JS-style index fix-ups) go out first.
+    if (!m_read_only) HS_TRY(flush_bitfield());
     for (auto* f : {m_data_file.get(), m_tree_file.get(), m_signatures_file.get(), m_bitfield_file.get()})
         HS_TRY(f->sync());
     return {};

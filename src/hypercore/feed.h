@@ -121,8 +121,30 @@ private:
     Feed() = default;
     Status load(const FeedOptions& options);
     TreeIndex<TreeBits> tree() { return TreeIndex<TreeBits>(m_tree_bits); }
+    // Writes tree entries; caches nothing (callers cache once the whole operation succeeded).
     Status write_nodes(std::span<const Node> nodes);
+    void cache_nodes(std::span<const Node> nodes);
+    // Writes the dirty bitfield pages; on failure the pages not known to be written stay dirty.
     Status flush_bitfield();
+    // After a failed write: undo the bitfield changes begun with begin_undo(), try once to put
+    // the pages a partial flush replaced back, and trim pages past page_count() from the file.
+    void abandon_bitfield_changes();
+    // Writer only: best-effort truncation of what a failed append left past the length in the
+    // data, tree and signatures files; m_trim_pending records a truncation that failed.
+    void trim_past_length();
+    // Writer only: clears data bits of blocks at or past the length, and tree bits of nodes
+    // that cover any of them (open, after a failed flush reached the disk in part).
+    void clear_bits_past_length();
+    // Writer only: writes a fresh signature for the length (open found a torn or blank slot).
+    Status resign_length();
+    // Puts a signature slot a failed put overwrote back as it was; false if that failed too.
+    struct SignatureUndo {
+        std::uint64_t slot = 0;
+        std::uint64_t file_size = 0;  // the signatures file's size before the write
+        crypto::Signature bytes{};    // the slot's bytes before (the first `had` of them)
+        std::size_t had = 0;
+    };
+    bool undo_signature(const SignatureUndo& undo);
     Result<std::uint64_t> data_offset(std::uint64_t index, std::span<const Node> extra);
     Error corrupt(std::string_view file, std::string_view what) const;
     void cache_node(const Node& n);
@@ -145,6 +167,11 @@ private:
     };
     LastRead m_last_read;  // for sequential gets; block offsets never change once stored
     std::optional<MerkleGenerator> m_merkle;  // roots at m_length, for writers; reset on put
+    // Repairs still owed after a failed write whose own clean-up failed; retried first thing by
+    // the next append/put (docs/formats/sleep.md, "Failed writes").
+    bool m_trim_pending = false;
+    bool m_resign_pending = false;
+    std::optional<SignatureUndo> m_signature_repair;
 
     // Direct-mapped caches of tree nodes, one for leaves and one for parents (so the few
     // high parents that every offset computation needs are not evicted by leaves). Sized with
@@ -155,6 +182,7 @@ private:
         std::vector<std::uint64_t> tags;  // index + 1 of the node in each slot; 0 = empty
         const Node* find(flat::Index index) const noexcept;
         void put(const Node& n);
+        void erase(flat::Index index) noexcept;
         void reserve_for(std::uint64_t entries);
     };
     NodeCache m_leaf_cache, m_parent_cache;
