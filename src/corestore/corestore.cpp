@@ -84,7 +84,6 @@ Status check_internal_core_unlocked(const fs::path& dir, ByteView master_key) {
 
 Result<std::unique_ptr<Corestore>> Corestore::open(const fs::path& dir, CorestoreOptions options) {
     std::unique_ptr<Corestore> store(new Corestore());
-    if (options.raise_open_file_limit && !options.read_only) hypercore::raise_open_file_limit();
     store->m_file_cache = options.file_cache;
     if (!store->m_file_cache)
         store->m_file_cache = options.max_open_files

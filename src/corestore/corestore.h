@@ -29,9 +29,6 @@ struct CorestoreOptions {
     std::size_t max_open_files = 0;
     // A cache to share with other stores; overrides max_open_files.
     std::shared_ptr<hypercore::FileHandleCache> file_cache;
-    // On open (of a folder, not read-only): raise the RLIMIT_NOFILE soft limit to the hard limit,
-    // since every open core pins one descriptor.
-    bool raise_open_file_limit = true;
 };
 
 struct CoreInfo {

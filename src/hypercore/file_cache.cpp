@@ -107,9 +107,9 @@ void FileHandleCache::adopt(Entry& e, int fd) {
     } else {
         ++m_stats.misses;
         ++m_stats.open;
-        m_stats.peak_open = std::max(m_stats.peak_open, m_stats.open);
     }
     trim(limit);
+    m_stats.peak_open = std::max(m_stats.peak_open, m_stats.open);
 }
 
 void FileHandleCache::end_use(Entry& e) {
@@ -151,19 +151,6 @@ void FileHandleCache::forget(Entry& e) {
         --m_stats.pinned;
     else
         --m_stats.open;
-}
-
-std::size_t raise_open_file_limit() {
-    struct rlimit rl;
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-    const rlim_t cap = rlim_t{1} << 20;
-    const rlim_t want = rl.rlim_max == RLIM_INFINITY ? cap : std::min(rl.rlim_max, cap);
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-        struct rlimit raised = rl;
-        raised.rlim_cur = want;
-        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-    }
-    return rl.rlim_cur == RLIM_INFINITY ? kNoLimit : static_cast<std::size_t>(rl.rlim_cur);
 }
 
 std::size_t count_open_fds() {

@@ -97,10 +97,6 @@ private:
     Stats m_stats;
 };
 
-// Raises the RLIMIT_NOFILE soft limit to the hard limit (capped at 1 << 20). Returns the soft
-// limit in effect afterwards.
-std::size_t raise_open_file_limit();
-
 // The number of descriptors this process has open (from /proc/self/fd; 0 if unknown). For
 // error messages and tests.
 std::size_t count_open_fds();
