@@ -243,15 +243,16 @@ private:
         return fd;
     }
 
+    // What ran out, and what to do. (Counting /proc/self/fd would need a descriptor too.)
     Error too_many_open_files(int err) const {
         struct rlimit rl{};
         ::getrlimit(RLIMIT_NOFILE, &rl);
         return make_error(Errc::Io,
-                          "cannot open {}: {} ({} descriptors open, limit {} (ulimit -n)); at most "
-                          "{} core files stay open plus the bitfield of each open core: close "
-                          "cores, lower --max-open-files or raise ulimit -n",
-                          m_name, std::strerror(err), count_open_fds(),
-                          static_cast<unsigned long long>(rl.rlim_cur), m_cache->max_open());
+                          "cannot open {}: {} (limit {}, ulimit -n); at most {} core files stay "
+                          "open plus the bitfield of each open core ({} now): close cores, lower "
+                          "--max-open-files or raise ulimit -n",
+                          m_name, std::strerror(err), static_cast<unsigned long long>(rl.rlim_cur),
+                          m_cache->max_open(), m_cache->stats().pinned);
     }
 
     std::filesystem::path m_path;

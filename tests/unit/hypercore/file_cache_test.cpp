@@ -105,6 +105,10 @@ TEST(FileCache, SmallBoundHoldsWhileHundredsOfCoresAreWrittenAndReadInterleaved)
             }
         }
         const auto stats = cache->stats();
+        std::printf("%zu cores, bound %zu: %llu hits, %llu misses, %llu evictions\n", kCores, kBound,
+                    static_cast<unsigned long long>(stats.hits),
+                    static_cast<unsigned long long>(stats.misses),
+                    static_cast<unsigned long long>(stats.evictions));
         EXPECT_LE(stats.peak_open, kBound);
         EXPECT_EQ(stats.pinned, kCores);  // one locked bitfield per open core
         EXPECT_GT(stats.evictions, 0u);
