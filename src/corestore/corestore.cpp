@@ -84,6 +84,12 @@ Status check_internal_core_unlocked(const fs::path& dir, ByteView master_key) {
 
 Result<std::unique_ptr<Corestore>> Corestore::open(const fs::path& dir, CorestoreOptions options) {
     std::unique_ptr<Corestore> store(new Corestore());
+    store->m_file_cache = options.file_cache;
+    if (!store->m_file_cache)
+        store->m_file_cache = options.max_open_files
+                                  ? std::make_shared<hypercore::FileHandleCache>(options.max_open_files)
+                                  : hypercore::FileHandleCache::process_default();
+    options.file_cache.reset();  // m_file_cache holds it
     store->m_options = options;
     store->m_dir = dir;
     const fs::path master_path = dir / kMasterKeyFile;
@@ -125,8 +131,8 @@ Corestore::~Corestore() = default;
 
 std::unique_ptr<hypercore::StorageProvider> Corestore::provider(const crypto::Hash32& dk) {
     if (m_memory) return m_memory->provider(to_hex(dk));
-    return hypercore::directory_storage(core_dir(m_dir, dk),
-                                        hypercore::DirectoryStorageOptions{m_options.read_only, true});
+    return hypercore::directory_storage(
+        core_dir(m_dir, dk), hypercore::DirectoryStorageOptions{m_options.read_only, true, m_file_cache});
 }
 
 Result<std::optional<Bytes>> Corestore::read_name(const crypto::Hash32& dk) {
@@ -144,25 +150,44 @@ Result<std::optional<Bytes>> Corestore::read_name(const crypto::Hash32& dk) {
     return std::optional<Bytes>(std::move(*name));
 }
 
-Result<CoreHandle> Corestore::open_core(const crypto::Hash32& dk, hypercore::FeedOptions options,
-                                        std::optional<Bytes> name) {
-    if (auto it = m_entries.find(dk); it != m_entries.end()) return CoreHandle(this, it->second);
+// Opens the feed and, for a named core, stores its name. A core this call created is deleted
+// again when that fails midway (EMFILE, ENOSPC, ...): no half-created empty core stays on disk.
+Result<std::unique_ptr<hypercore::Feed>> Corestore::load_feed(const crypto::Hash32& dk,
+                                                              const hypercore::FeedOptions& options,
+                                                              const std::optional<Bytes>& name) {
+    const fs::path dir = m_memory ? fs::path() : core_dir(m_dir, dk);
+    std::error_code ec;
+    const bool creating = !m_memory && !m_options.read_only && !fs::exists(dir, ec) && !ec;
     auto p = provider(dk);
     auto* raw_provider = p.get();
     auto feed = hypercore::Feed::open(std::move(p), options);
-    if (!feed) {
-        auto err = std::move(feed).error();
-        if (err.code == Errc::Locked && !m_memory) {
-            if (auto holder = flock_holder(core_dir(m_dir, dk) / "bitfield"))
-                err.message += " [held by " + *holder + "]";
-        }
-        return err;
+    Status stored;
+    if (feed && name && !m_options.read_only) {
+        stored = [&]() -> Status {
+            HS_ASSIGN_OR_RETURN(auto name_file, raw_provider->open("name"));
+            HS_ASSIGN_OR_RETURN(const std::uint64_t size, name_file->size());
+            if (size == 0) HS_TRY(name_file->write(0, encode_name_file(*name)));
+            return {};
+        }();
     }
-    if (name && !m_options.read_only) {
-        HS_ASSIGN_OR_RETURN(auto name_file, raw_provider->open("name"));
-        HS_ASSIGN_OR_RETURN(const std::uint64_t size, name_file->size());
-        if (size == 0) HS_TRY(name_file->write(0, encode_name_file(*name)));
+    if (feed && stored) return feed;
+    Error err = feed ? stored.error() : std::move(feed).error();
+    if (!feed && err.code == Errc::Locked && !m_memory) {
+        if (auto holder = flock_holder(dir / "bitfield")) err.message += " [held by " + *holder + "]";
     }
+    if (creating) {
+        if (feed) feed.value().reset();  // closes its files first
+        if (auto removed = provider(dk)->destroy(); !removed)
+            err.message += "; the half-created core could not be removed either: " + removed.error().message;
+    }
+    return err;
+}
+
+Result<CoreHandle> Corestore::open_core(const crypto::Hash32& dk, hypercore::FeedOptions options,
+                                        std::optional<Bytes> name) {
+    if (auto it = m_entries.find(dk); it != m_entries.end()) return CoreHandle(this, it->second);
+    auto feed = load_feed(dk, options, name);
+    if (!feed) return std::move(feed).error();
     if (m_memory) {
         CoreInfo info;
         info.key = (*feed)->key();

@@ -23,6 +23,12 @@ struct CorestoreOptions {
     // running daemon holds. Cores that do not exist are not created.
     bool read_only = false;
     std::size_t cache_size = 1000;  // unreferenced cores kept open
+    // Descriptors the files of open cores may hold at once, besides one pinned descriptor per
+    // open core (its locked bitfield; docs/file-handles.md). 0: share the process-wide cache
+    // (hypercore::FileHandleCache::process_default()); otherwise this store gets its own.
+    std::size_t max_open_files = 0;
+    // A cache to share with other stores; overrides max_open_files.
+    std::shared_ptr<hypercore::FileHandleCache> file_cache;
 };
 
 struct CoreInfo {
@@ -97,6 +103,8 @@ public:
     Status remove(const crypto::PublicKey& key);
 
     std::size_t open_count() const noexcept { return m_entries.size(); }
+    // The cache the files of this store's cores use (null in memory).
+    const std::shared_ptr<hypercore::FileHandleCache>& file_cache() const noexcept { return m_file_cache; }
     std::size_t cached_unreferenced() const noexcept { return m_lru.size(); }
 
 private:
@@ -107,12 +115,16 @@ private:
     void trim();
     Result<CoreHandle> open_core(const crypto::Hash32& dk, hypercore::FeedOptions options,
                                  std::optional<Bytes> name);
+    Result<std::unique_ptr<hypercore::Feed>> load_feed(const crypto::Hash32& dk,
+                                                       const hypercore::FeedOptions& options,
+                                                       const std::optional<Bytes>& name);
     std::unique_ptr<hypercore::StorageProvider> provider(const crypto::Hash32& dk);
     Result<std::optional<Bytes>> read_name(const crypto::Hash32& dk);
 
     CorestoreOptions m_options;
     std::filesystem::path m_dir;
     std::optional<FolderLock> m_lock;
+    std::shared_ptr<hypercore::FileHandleCache> m_file_cache;
     std::unique_ptr<hypercore::MemoryStorage> m_memory;
     ByteArray<32> m_master_key{};
     struct HashHasher {

@@ -137,6 +137,7 @@ int run_daemon(DaemonOptions options) {
     // so the corestore closes a core as soon as the registry lets go of it.
     corestore::CorestoreOptions store_options;
     store_options.cache_size = 0;
+    store_options.max_open_files = opts.max_open_files;
     auto store = opts.memory_only ? corestore::Corestore::open_memory(store_options)
                                   : corestore::Corestore::open(opts.storage, store_options);
     if (!store) {

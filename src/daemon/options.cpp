@@ -26,6 +26,10 @@ void add_daemon_flags(CLI::App& app, DaemonOptions& o) {
     app.add_flag("--no-migrate", o.no_migrate, "Accepted for compatibility (nothing is migrated)");
     app.add_option("--cache-size", o.cache_size, "Cores no client references kept open (LRU)")
         ->capture_default_str();
+    app.add_option("--max-open-files", o.max_open_files,
+                   "Core files kept open at once, besides one per open core (0: 512, or a quarter "
+                   "of ulimit -n if smaller)")
+        ->capture_default_str();
     app.add_option("--bind-address", o.bind_address, "Local address peer sockets bind to");
     app.add_flag("--no-local-discovery", o.no_local_discovery,
                  "Do not use mDNS on the local network");

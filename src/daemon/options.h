@@ -26,6 +26,9 @@ struct DaemonOptions {
     std::filesystem::path storage;
     bool memory_only = false;
     std::size_t cache_size = 1000;  // unreferenced cores kept open (LRU)
+    // Descriptors core files may hold at once besides each open core's locked bitfield
+    // (hypercore/file_cache.h); 0: 512, or a quarter of RLIMIT_NOFILE if that is smaller.
+    std::size_t max_open_files = 0;
     // Networking (src/daemon/discovery.cpp turns these into the swarm options).
     std::vector<std::string> bootstrap;         // HOST:PORT
     std::optional<std::uint16_t> network_port;  // 0 = any free port

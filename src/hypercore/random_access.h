@@ -1,5 +1,6 @@
 // Random-access byte storage for the files of one core (SLEEP files), on disk or in memory.
-// Not thread-safe: one owner (the storage thread) at a time.
+// Not thread-safe: one owner (the storage thread) at a time. Files on disk share a
+// FileHandleCache that bounds their open descriptors (hypercore/file_cache.h).
 #pragma once
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "hypercore/file_cache.h"
 #include "util/bytes.h"
 #include "util/error.h"
 
@@ -54,7 +56,11 @@ struct DirectoryStorageOptions {
     bool read_only = false;  // open files O_RDONLY and never create or write anything
     // Take flock(LOCK_EX|LOCK_NB) on the bitfield file when it is opened, as the JS reference
     // does (reference §1.8), so a JS daemon and ours never write one core at once.
+    // The lock lives as long as the bitfield's descriptor, so that one is pinned: never closed by
+    // the file cache while the core is open (docs/file-handles.md).
     bool lock_bitfield = true;
+    // Bounds the descriptors of every other file; null: FileHandleCache::process_default().
+    std::shared_ptr<FileHandleCache> file_cache;
 };
 
 std::unique_ptr<StorageProvider> directory_storage(std::filesystem::path dir,
