@@ -35,6 +35,7 @@ constexpr std::chrono::milliseconds kRetryRoundMax{60000};
 // once would spin.
 constexpr std::chrono::milliseconds kAcceptBackoffMin{50};
 constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+constexpr std::chrono::seconds kAcceptWarnInterval{10};  // at most one warning per interval
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
     const auto a = ep.address();
@@ -308,6 +309,7 @@ void Swarm::add_peer(const Topic& topic, const asio::ip::tcp::endpoint& peer) {
 // first makes room in the handshake pool (make_room_for), then gets its handshake deadline.
 asio::awaitable<void> Swarm::accept_loop() {
     std::chrono::milliseconds backoff{0};
+    std::optional<std::chrono::steady_clock::time_point> warned;
     while (!m_closing && m_acceptor && m_acceptor->is_open()) {
         auto [ec, socket] = co_await m_acceptor->async_accept(kUseTuple);
         if (m_closing) break;
@@ -321,7 +323,9 @@ asio::awaitable<void> Swarm::accept_loop() {
                 ec == std::error_code(ENFILE, asio::error::get_system_category());
             backoff = backoff.count() == 0 ? kAcceptBackoffMin
                                            : std::min(backoff * 2, kAcceptBackoffMax);
-            if (backoff == kAcceptBackoffMin)  // once per run of failures
+            const auto now = std::chrono::steady_clock::now();
+            if (!warned || now - *warned >= kAcceptWarnInterval) {
+                warned = now;
                 m_log->warn(
                     "cannot accept peer connections on {}: {}; retrying every {}-{} ms{}",
                     endpoint_text(local_endpoint()), ec.message(), kAcceptBackoffMin.count(),
@@ -329,6 +333,7 @@ asio::awaitable<void> Swarm::accept_loop() {
                     out_of_fds ? " and closing the oldest connections still in the Noise "
                                  "handshake (raise the open-file limit: ulimit -n)"
                                : "");
+            }
             if (out_of_fds && !m_handshaking_inbound.empty()) {
                 // Give a file descriptor back: the unauthenticated connections are the cheapest
                 // to lose, and the oldest is the likeliest to be a silent one.

@@ -270,5 +270,19 @@ TEST(Flood, ARealPeerReplicatesDuringASlowlorisThatReopensEverySocket) {
                 flood.closed_by_server());
 }
 
+TEST(Flood, ARealPeerFromTheAddressOfASlowlorisReplicates) {
+    // The hardest case for the per-address cap: the flooder reopens every socket the server
+    // evicts, from the real peer's own address. The real peer is the newest connection of its
+    // address, so it survives as long as its handshake completes before 31 newer ones arrive.
+    raise_file_limit(2000);
+    Fixture f;
+    Flooder flood(f.server.endpoint(), "127.0.0.2", true);
+    ASSERT_NO_FATAL_FAILURE(flood.open());
+    f.absorb(std::chrono::milliseconds(300));
+    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.2", "reopening flood from the same address"));
+    std::printf("flood: the server closed %d flood sockets (each reopened)\n",
+                flood.closed_by_server());
+}
+
 }  // namespace
 }  // namespace hs::swarm
