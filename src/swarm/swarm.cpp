@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
@@ -64,6 +66,12 @@ Swarm::Swarm(asio::any_io_executor executor, SwarmOptions options,
       m_changed(executor),
       m_idle(executor),
       m_rng(std::random_device{}()) {
+    // The pool must not use up the file descriptors peers and storage need: at most a quarter
+    // of the open-file limit (a 1024 limit leaves 256 handshaking sockets).
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+        m_options.max_handshaking = std::min<std::size_t>(
+            m_options.max_handshaking, std::max<std::size_t>(files.rlim_cur / 4, 16));
     m_options.max_handshaking = std::max<std::size_t>(m_options.max_handshaking, 1);
     m_options.max_handshaking_per_address =
         std::max<std::size_t>(m_options.max_handshaking_per_address, 1);

@@ -47,7 +47,8 @@ struct SwarmOptions {
     std::size_t max_peers = 256;
     // Inbound connections still in the Noise handshake, in all and from one address (an exact
     // IPv4 address; an IPv6 /64). A connection over either cap evicts the oldest one of its
-    // address, or of the address holding the most (see accept_loop).
+    // address, or of the address holding the most (see accept_loop). max_handshaking is also
+    // held to a quarter of the open-file limit the swarm finds when it is constructed.
     std::size_t max_handshaking = 512;
     std::size_t max_handshaking_per_address = 32;
     // A connection (inbound or dialed) that has not finished the handshake by then is closed.
