@@ -113,6 +113,13 @@ Networker::Networker(asio::any_io_executor executor, SwarmOptions swarm_options,
         if (conn.info.initiator && conn.stream)
             conn.stream->close(make_error(Errc::Closed, "duplicate connection"));
     };
+    // Handshake deadline passed, or evicted from the full handshake pool.
+    m_swarm.on_drop = [this](std::uint64_t id, const Error& reason) {
+        auto it = m_connections.find(id);
+        if (it == m_connections.end()) return;
+        Connection& conn = *it->second;
+        if (conn.stream && !conn.stream->closed()) conn.stream->close(reason);
+    };
 }
 
 Networker::~Networker() {
@@ -216,6 +223,11 @@ void Networker::handshake_done(Connection& conn) {
             conn.duplicate = true;
             if (conn.info.initiator)
                 conn.stream->close(make_error(Errc::Closed, "duplicate connection"));
+            return;
+        case DedupResult::Full:
+            conn.stream->close(make_error(Errc::Closed,
+                                          "too many peers: {} connections are replicating already",
+                                          m_swarm.peer_connection_count()));
             return;
         case DedupResult::Keep:
             break;

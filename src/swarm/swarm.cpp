@@ -1,8 +1,11 @@
 #include "swarm/swarm.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
@@ -29,6 +32,12 @@ constexpr std::size_t kMaxQueuedPeers = 4096;
 // then the regular 5-10 min schedule.
 constexpr std::chrono::milliseconds kRetryRoundMin{1000};
 constexpr std::chrono::milliseconds kRetryRoundMax{60000};
+// A failing accept (out of file descriptors, out of memory) is retried after 50 ms, doubling up
+// to 1 s while it keeps failing: the pending connection stays in the backlog, so retrying at
+// once would spin.
+constexpr std::chrono::milliseconds kAcceptBackoffMin{50};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+constexpr std::chrono::seconds kAcceptWarnInterval{10};  // at most one warning per interval
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
     const auto a = ep.address();
@@ -51,10 +60,22 @@ Swarm::Swarm(asio::any_io_executor executor, SwarmOptions options,
       m_options(std::move(options)),
       m_on_connection(std::move(on_connection)),
       m_log(m_options.log ? m_options.log : spdlog::default_logger()),
+      m_handshake_wake(executor),
+      m_accept_wake(executor),
       m_wake(executor),
       m_changed(executor),
       m_idle(executor),
-      m_rng(std::random_device{}()) {}
+      m_rng(std::random_device{}()) {
+    // The pool must not use up the file descriptors peers and storage need: at most a quarter
+    // of the open-file limit (a 1024 limit leaves 256 handshaking sockets).
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+        m_options.max_handshaking = std::min<std::size_t>(
+            m_options.max_handshaking, std::max<std::size_t>(files.rlim_cur / 4, 16));
+    m_options.max_handshaking = std::max<std::size_t>(m_options.max_handshaking, 1);
+    m_options.max_handshaking_per_address =
+        std::max<std::size_t>(m_options.max_handshaking_per_address, 1);
+}
 
 Swarm::~Swarm() = default;
 
@@ -136,6 +157,7 @@ void Swarm::start() {
     if (m_dht) m_dht->start();
     spawn(accept_loop());
     spawn(dial_loop());
+    spawn(handshake_loop());
     for (auto& [topic, state] : m_topics) {
         if (m_local) m_local->join(topic, state->announce, state->lookup, m_port);
         spawn(topic_loop(state));
@@ -290,35 +312,166 @@ void Swarm::add_peer(const Topic& topic, const asio::ip::tcp::endpoint& peer) {
     peers_found(topic, {peer}, 0);
 }
 
+// Never parked: a connection still in the handshake is not a peer, so max_peers does not stop
+// accepting (it is applied when a handshake completes, in deduplicate). Each accepted connection
+// first makes room in the handshake pool (make_room_for), then gets its handshake deadline.
 asio::awaitable<void> Swarm::accept_loop() {
+    std::chrono::milliseconds backoff{0};
+    std::optional<std::chrono::steady_clock::time_point> warned;
     while (!m_closing && m_acceptor && m_acceptor->is_open()) {
-        if (m_connections.size() >= m_options.max_peers) {
-            co_await m_wake.wait_for(std::chrono::seconds(1));
-            continue;
-        }
         auto [ec, socket] = co_await m_acceptor->async_accept(kUseTuple);
         if (m_closing) break;
         if (ec) {
             if (ec == asio::error::operation_aborted) break;
-            m_log->debug("accept failed: {}", ec.message());
-            co_await m_wake.wait_for(std::chrono::milliseconds(100));
+            ++m_accept_failures;
+            // The remote gave up between SYN and accept: only that connection is lost.
+            if (ec == asio::error::connection_aborted) continue;
+            const bool out_of_fds =
+                ec == asio::error::no_descriptors ||
+                ec == std::error_code(ENFILE, asio::error::get_system_category());
+            backoff = backoff.count() == 0 ? kAcceptBackoffMin
+                                           : std::min(backoff * 2, kAcceptBackoffMax);
+            const auto now = std::chrono::steady_clock::now();
+            if (!warned || now - *warned >= kAcceptWarnInterval) {
+                warned = now;
+                m_log->warn(
+                    "cannot accept peer connections on {}: {}; retrying every {}-{} ms{}",
+                    endpoint_text(local_endpoint()), ec.message(), kAcceptBackoffMin.count(),
+                    kAcceptBackoffMax.count(),
+                    out_of_fds ? " and closing the oldest connections still in the Noise "
+                                 "handshake (raise the open-file limit: ulimit -n)"
+                               : "");
+            }
+            if (out_of_fds && !m_handshaking_inbound.empty()) {
+                // Give a file descriptor back: the unauthenticated connections are the cheapest
+                // to lose, and the oldest is the likeliest to be a silent one.
+                const std::uint64_t oldest = *m_handshaking_inbound.begin();
+                drop(oldest, make_error(Errc::Io,
+                                        "closed to free a file descriptor (accept failed: {})",
+                                        ec.message()));
+            }
+            co_await m_accept_wake.wait_for(backoff);  // only close() cuts it short
             continue;
         }
+        backoff = std::chrono::milliseconds(0);
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-        auto remote = socket.remote_endpoint(ignored);
+        std::error_code remote_ec;
+        auto remote = socket.remote_endpoint(remote_ec);
+        if (remote_ec) continue;  // already reset by the remote; the socket closes here
         ConnectionInfo info;
         info.initiator = false;
         info.remote = normalize(remote);
+        make_room_for(address_key(info.remote.address()));
         info.id = register_connection(info);
         m_log->debug("connection {} from {}", info.id, endpoint_text(info.remote));
         m_on_connection(std::move(socket), m_connections.at(info.id).info);
     }
 }
 
+Swarm::AddressKey Swarm::address_key(const asio::ip::address& address) {
+    if (address.is_v4()) return address.to_string();
+    // One IPv6 host usually holds a whole /64: group by it.
+    auto bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// When the pool is full, the oldest connection goes rather than the new one: a flood of silent
+// sockets that holds the pool would otherwise refuse every real peer until the deadlines pass
+// (and a flooder that reopens at once would win every race). Evicting the oldest lets a real
+// peer in whenever its handshake (one round trip) completes before `cap` newer connections from
+// its address arrive, or max_handshaking newer ones in all. Within the pool the victim is the
+// oldest connection of the new connection's own address when that address is at its cap;
+// otherwise the oldest of the address holding the most handshaking connections, so a flood from
+// a few addresses pays for itself and a peer alone on its address keeps its place.
+void Swarm::make_room_for(const AddressKey& address) {
+    auto own = m_handshaking_by_address.find(address);
+    if (own != m_handshaking_by_address.end() &&
+        own->second.size() >= m_options.max_handshaking_per_address) {
+        drop(*own->second.begin(),
+             make_error(Errc::Io,
+                        "evicted: {} connections from {} are already in the Noise handshake",
+                        own->second.size(), address));
+    }
+    while (m_handshaking_inbound.size() >= m_options.max_handshaking) {
+        auto heaviest = m_handshaking_by_address.end();
+        for (auto it = m_handshaking_by_address.begin(); it != m_handshaking_by_address.end();
+             ++it) {
+            if (heaviest == m_handshaking_by_address.end() ||
+                it->second.size() > heaviest->second.size() ||
+                (it->second.size() == heaviest->second.size() &&
+                 *it->second.begin() < *heaviest->second.begin()))
+                heaviest = it;
+        }
+        if (heaviest == m_handshaking_by_address.end()) break;
+        drop(*heaviest->second.begin(),
+             make_error(Errc::Io,
+                        "evicted: {} connections are in the Noise handshake ({} from {})",
+                        m_handshaking_inbound.size(), heaviest->second.size(), heaviest->first));
+    }
+}
+
+void Swarm::drop(std::uint64_t connection, Error reason) {
+    if (!m_handshaking.count(connection)) return;
+    leave_pool(connection);
+    auto it = m_connections.find(connection);
+    if (it == m_connections.end()) return;
+    it->second.dropped = true;
+    m_log->debug("connection {} ({}): {}", connection, endpoint_text(it->second.info.remote),
+                 reason.message);
+    if (on_drop) on_drop(connection, reason);
+}
+
+void Swarm::leave_pool(std::uint64_t connection) {
+    if (!m_handshaking.erase(connection)) return;
+    if (!m_handshaking_inbound.erase(connection)) return;
+    auto it = m_connections.find(connection);
+    if (it == m_connections.end()) return;
+    auto a = m_handshaking_by_address.find(address_key(it->second.info.remote.address()));
+    if (a == m_handshaking_by_address.end()) return;
+    a->second.erase(connection);
+    if (a->second.empty()) m_handshaking_by_address.erase(a);
+}
+
+std::size_t Swarm::outbound_handshaking() const {
+    return m_handshaking.size() - m_handshaking_inbound.size();
+}
+
+// Closes connections whose handshake deadline passed. Every connection gets the same timeout,
+// so the oldest handshaking one always has the earliest deadline.
+asio::awaitable<void> Swarm::handshake_loop() {
+    while (!m_closing) {
+        if (m_handshaking.empty()) {
+            co_await m_handshake_wake.wait();
+            continue;
+        }
+        const std::uint64_t oldest = *m_handshaking.begin();
+        const Conn& conn = m_connections.at(oldest);
+        if (std::chrono::steady_clock::now() >= conn.deadline) {
+            drop(oldest, make_error(Errc::Io,
+                                    "no Noise handshake with {} within {} ms; closing the "
+                                    "connection",
+                                    endpoint_text(conn.info.remote),
+                                    m_options.handshake_timeout.count()));
+            continue;
+        }
+        co_await m_handshake_wake.wait_until(conn.deadline);
+    }
+}
+
 std::uint64_t Swarm::register_connection(ConnectionInfo info) {
     info.id = m_next_connection++;
-    m_connections.emplace(info.id, Conn{info, std::nullopt});
+    Conn conn{info, std::nullopt};
+    conn.deadline = std::chrono::steady_clock::now() + m_options.handshake_timeout;
+    m_connections.emplace(info.id, conn);
+    const bool was_empty = m_handshaking.empty();
+    m_handshaking.insert(info.id);
+    if (!info.initiator) {
+        m_handshaking_inbound.insert(info.id);
+        m_handshaking_by_address[address_key(info.remote.address())].insert(info.id);
+    }
+    if (was_empty) m_handshake_wake.notify();
     return info.id;
 }
 
@@ -343,7 +496,8 @@ asio::awaitable<void> Swarm::dial_loop() {
         });
         for (PeerEntry* peer : ready) {
             if (m_dials >= m_options.max_dials) break;
-            if (m_connections.size() + m_dials >= m_options.max_peers) break;
+            if (m_authenticated + outbound_handshaking() + m_dials >= m_options.max_peers)
+                break;
             peer->dialing = true;
             ++peer->attempts;
             ++m_dials;
@@ -430,7 +584,7 @@ asio::awaitable<bool> Swarm::flush(const Topic& topic,
             if (!peer.topics.count(topic)) continue;
             if (peer.dialing ||
                 (peer.attempts == 0 && !peer.connection && !peer.banned &&
-                 !peer.banned_until_closed && m_connections.size() < m_options.max_peers)) {
+                 !peer.banned_until_closed && m_authenticated < m_options.max_peers)) {
                 pending = true;
                 break;
             }
@@ -455,6 +609,12 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
                                ? 0
                                : 1);
     const ConnectionInfo info = self->second.info;
+    leave_pool(connection);  // past the handshake: no deadline, no place in the pool
+    const auto count_as_peer = [this, &self] {
+        if (self->second.authenticated) return;
+        self->second.authenticated = true;
+        ++m_authenticated;
+    };
     if (cmp == 0) {
         if (info.dialed)
             if (auto p = m_peers.find(*info.dialed); p != m_peers.end()) p->second.banned = true;
@@ -464,6 +624,10 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
     auto existing = m_dedup.find(key);
     if (existing == m_dedup.end() || existing->second == connection ||
         !m_connections.count(existing->second)) {
+        // A new peer: it needs a place (a duplicate replaces one and is not refused).
+        if (!self->second.authenticated && m_authenticated >= m_options.max_peers)
+            return DedupResult::Full;
+        count_as_peer();
         m_dedup[key] = connection;
         self->second.dedup_key = key;
         if (info.dialed)
@@ -471,6 +635,7 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
         return DedupResult::Keep;
     }
     // Both TCP: keep the connection initiated by the side with the smaller key (§4.8).
+    count_as_peer();
     const bool new_keeps = cmp < 0 ? info.initiator : !info.initiator;
     const std::uint64_t survivor = new_keeps ? connection : existing->second;
     const std::uint64_t loser = new_keeps ? existing->second : connection;
@@ -491,8 +656,10 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
 }
 
 void Swarm::connection_closed(std::uint64_t connection, bool banned) {
+    leave_pool(connection);
     auto it = m_connections.find(connection);
     if (it == m_connections.end()) return;
+    if (it->second.authenticated) --m_authenticated;
     if (it->second.dedup_key) {
         auto d = m_dedup.find(*it->second.dedup_key);
         if (d != m_dedup.end() && d->second == connection) m_dedup.erase(d);
@@ -555,11 +722,14 @@ asio::awaitable<void> Swarm::close() {
     }
     m_wake.notify();
     m_changed.notify();
+    m_handshake_wake.notify();
+    m_accept_wake.notify();
     if (m_local) co_await m_local->close();
     if (m_dht) co_await m_dht->close();
     while (m_tasks) {
         m_wake.notify();
         m_changed.notify();
+        m_handshake_wake.notify();
         co_await m_idle.wait_for(std::chrono::milliseconds(200));
     }
 }

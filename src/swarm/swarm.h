@@ -1,8 +1,15 @@
 // The connection layer of Hyperswarm 2 as Hyperspace uses it (reference §4.1, §4.2, §4.5,
 // §4.7-§4.9), TCP only: a listener on the network port, topics joined on the DHT and the LAN,
-// a queue of found peers dialed with backoff, at most max_peers connections, and the
-// deduplication rule both ends apply after the Noise handshake. What runs over a connection is
-// the owner's (the Networker): the swarm hands it connected sockets. Network thread only.
+// a queue of found peers dialed with backoff, at most max_peers authenticated connections, and
+// the deduplication rule both ends apply after the Noise handshake. What runs over a connection
+// is the owner's (the Networker): the swarm hands it connected sockets.
+//
+// Connections that have not finished the Noise handshake are not peers: they have a deadline
+// (handshake_timeout), and the inbound ones live in their own bounded pool (max_handshaking, at
+// most max_handshaking_per_address from one address) so that silent or garbage sockets can
+// never take the places of real peers. The accept loop never stops: a new inbound connection
+// that finds the pool full evicts an older unauthenticated one (see accept_loop). Network thread
+// only.
 #pragma once
 
 #include <chrono>
@@ -36,7 +43,16 @@ struct SwarmOptions {
     asio::ip::address bind_address = asio::ip::address_v4::any();
     // --network-port: nullopt tries 49737, 49738, 49739, then random ports; 0 is any free port.
     std::optional<std::uint16_t> port;
+    // Authenticated connections (Noise handshake done). Handshaking ones do not count.
     std::size_t max_peers = 256;
+    // Inbound connections still in the Noise handshake, in all and from one address (an exact
+    // IPv4 address; an IPv6 /64). A connection over either cap evicts the oldest one of its
+    // address, or of the address holding the most (see accept_loop). max_handshaking is also
+    // held to a quarter of the open-file limit the swarm finds when it is constructed.
+    std::size_t max_handshaking = 512;
+    std::size_t max_handshaking_per_address = 32;
+    // A connection (inbound or dialed) that has not finished the handshake by then is closed.
+    std::chrono::milliseconds handshake_timeout{5000};
     std::size_t max_dials = 16;  // connection attempts in flight
     std::chrono::milliseconds connect_timeout{10000};
     // DHT rounds repeat after a random delay in [round_min, round_max] (reference: 5-10 min);
@@ -66,6 +82,7 @@ enum class DedupResult : std::uint8_t {
     Keep,       // the connection replicates
     Duplicate,  // another connection to the same peer survives; this one gets no replication
     Self,       // we connected to ourselves: close it
+    Full,       // max_peers authenticated connections already: close it
 };
 
 class Swarm {
@@ -100,6 +117,8 @@ public:
     void add_peer(const Topic& topic, const asio::ip::tcp::endpoint& peer);
 
     // The owner reports, after the Noise handshake, the keys of a connection (reference §4.8).
+    // From then on the connection is a peer (unless the result says to close it): it leaves the
+    // handshake pool, its deadline no longer applies, and it counts against max_peers.
     DedupResult deduplicate(std::uint64_t connection, ByteView local_key, ByteView remote_key);
     // The owner reports that a connection handed out by on_connection has closed. `banned`:
     // the peer misbehaved (never dial its address again).
@@ -108,8 +127,19 @@ public:
     // Told when an older connection lost a deduplication to a newer one (it gets no more
     // replication; close it if we dialed it).
     std::function<void(std::uint64_t connection)> on_duplicate;
+    // Told to close a connection still in the handshake: its deadline passed, or it was evicted
+    // from the full handshake pool. The owner closes it (and then reports connection_closed);
+    // the swarm no longer counts it in the pool from this call on. Required.
+    std::function<void(std::uint64_t connection, const Error& reason)> on_drop;
 
+    // Every connection handed out and not yet closed (handshaking ones included).
     std::size_t connection_count() const noexcept { return m_connections.size(); }
+    // Connections past the handshake (what max_peers bounds).
+    std::size_t peer_connection_count() const noexcept { return m_authenticated; }
+    // Inbound connections in the handshake pool.
+    std::size_t handshaking_count() const noexcept { return m_handshaking_inbound.size(); }
+    // Accept calls that failed (e.g. EMFILE), since start.
+    std::uint64_t accept_failures() const noexcept { return m_accept_failures; }
     std::size_t queued_count() const noexcept { return m_peers.size(); }
     const Discovery* dht() const noexcept { return m_dht.get(); }
 
@@ -143,7 +173,11 @@ private:
     struct Conn {
         ConnectionInfo info;
         std::optional<std::string> dedup_key;
+        bool authenticated = false;  // deduplicate() was called
+        bool dropped = false;        // on_drop was called
+        std::chrono::steady_clock::time_point deadline{};  // of the handshake
     };
+    using AddressKey = std::string;
 
     void spawn(asio::awaitable<void> task);
     asio::awaitable<void> accept_loop();
@@ -155,6 +189,12 @@ private:
     bool is_self(const asio::ip::tcp::endpoint& peer) const;
     bool wanted(const PeerEntry& peer) const;
     std::uint64_t register_connection(ConnectionInfo info);
+    asio::awaitable<void> handshake_loop();
+    void make_room_for(const AddressKey& address);
+    void drop(std::uint64_t connection, Error reason);
+    void leave_pool(std::uint64_t connection);
+    std::size_t outbound_handshaking() const;
+    static AddressKey address_key(const asio::ip::address& address);
     std::chrono::milliseconds round_delay();
 
     asio::any_io_executor m_executor;
@@ -169,6 +209,15 @@ private:
     std::map<asio::ip::tcp::endpoint, PeerEntry> m_peers;
     std::map<std::uint64_t, Conn> m_connections;
     std::map<std::string, std::uint64_t> m_dedup;  // local||remote key -> surviving connection
+    // Connections in the handshake (ids grow with age, so the first is the oldest and the first
+    // to reach its deadline): all of them, the inbound ones, the inbound ones by address.
+    std::set<std::uint64_t> m_handshaking;
+    std::set<std::uint64_t> m_handshaking_inbound;
+    std::map<AddressKey, std::set<std::uint64_t>> m_handshaking_by_address;
+    std::size_t m_authenticated = 0;
+    std::uint64_t m_accept_failures = 0;
+    Event m_handshake_wake;  // a new handshaking connection: the deadline loop re-checks
+    Event m_accept_wake;     // close() ends the accept loop's backoff
     std::uint64_t m_next_connection = 1;
     std::size_t m_dials = 0;
     std::set<asio::ip::tcp::socket*> m_dial_sockets;  // closed on shutdown
