@@ -1,11 +1,15 @@
 #include "daemon/lifecycle.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
@@ -112,6 +116,42 @@ std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) 
     return std::nullopt;
 }
 
+// Clients need one descriptor each (and disk cores a few more): take the whole hard limit.
+void raise_descriptor_limit(spdlog::logger& log) {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+    const rlim_t old = rl.rlim_cur;
+    // An unlimited hard limit is not a valid soft one for descriptors (the kernel caps it).
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log.warn("cannot raise the open-file limit from {} to {}: {}", old, rl.rlim_cur,
+                 std::strerror(errno));
+        return;
+    }
+    log.info("open-file limit raised from {} to {}", old, rl.rlim_cur);
+}
+
+// --port on loopback by default: 127.0.0.1 and ::1 on the same port, since clients resolve
+// "localhost" to either (Node 18 tries only the first address, often ::1). Without IPv6 (or with
+// ::1 taken by something else on a fixed port) it serves on 127.0.0.1 alone and says so.
+Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port,
+                                      spdlog::logger& log) {
+    for (int attempt = 1;; ++attempt) {
+        auto v4 = server.listen_tcp("127.0.0.1", port);
+        if (!v4) return v4;
+        auto v6 = server.listen_tcp("::1", *v4);
+        if (v6) return v4;
+        if (v6.error().code == Errc::Exists && port == 0 && attempt < 5) {
+            // The free port picked on 127.0.0.1 is taken on ::1: pick another.
+            server.unlisten_last_tcp();
+            continue;
+        }
+        log.warn("{}; serving on {} only (clients that resolve localhost to ::1 cannot connect)",
+                 v6.error().message, server.endpoint());
+        return v4;
+    }
+}
+
 bool is_loopback(const std::string& address) {
     std::error_code ec;
     const auto ip = asio::ip::make_address(address, ec);
@@ -127,6 +167,7 @@ int run_daemon(DaemonOptions options) {
     auto& log = *ctx.log.daemon;
     const DaemonOptions& opts = ctx.options;
     std::cout << "Running hyperspace (C++) " << HS_VERSION << std::endl;
+    raise_descriptor_limit(log);
 
     const rpc::Endpoint endpoint = daemon::endpoint(opts);
     if (!endpoint.tcp) {
@@ -212,7 +253,9 @@ int run_daemon(DaemonOptions options) {
             return 1;
         }
     } else {
-        auto port = ctx.server->listen_tcp(endpoint.host, endpoint.port);
+        const bool loopback_pair = !opts.host || *opts.host == "localhost";
+        auto port = loopback_pair ? listen_loopback(*ctx.server, endpoint.port, log)
+                                  : ctx.server->listen_tcp(endpoint.host, endpoint.port);
         if (!port) {
             if (port.error().code == Errc::Exists) {
                 auto client = rpc::BlockingClient::connect(endpoint, kProbeTimeout);
@@ -232,7 +275,8 @@ int run_daemon(DaemonOptions options) {
     }
     ctx.server->start();
     ctx.networker->start();
-    std::cout << "Listening on " << ctx.server->endpoint() << std::endl;
+    std::cout << "Listening on " << fmt::format("{}", fmt::join(ctx.server->endpoints(), " and "))
+              << std::endl;
 
     // The first SIGINT/SIGTERM stops gracefully, the second exits at once.
     asio::signal_set signals(ctx.io, SIGINT, SIGTERM);
