@@ -1,11 +1,8 @@
 #include "daemon/lifecycle.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
@@ -116,21 +113,6 @@ std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) 
     return std::nullopt;
 }
 
-// Clients need one descriptor each (and disk cores a few more): take the whole hard limit.
-void raise_descriptor_limit(spdlog::logger& log) {
-    struct rlimit rl {};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
-    const rlim_t old = rl.rlim_cur;
-    // An unlimited hard limit is not a valid soft one for descriptors (the kernel caps it).
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        log.warn("cannot raise the open-file limit from {} to {}: {}", old, rl.rlim_cur,
-                 std::strerror(errno));
-        return;
-    }
-    log.info("open-file limit raised from {} to {}", old, rl.rlim_cur);
-}
-
 // --port on loopback by default: 127.0.0.1 and ::1 on the same port, since clients resolve
 // "localhost" to either (Node 18 tries only the first address, often ::1). Without IPv6 (or with
 // ::1 taken by something else on a fixed port) it serves on 127.0.0.1 alone and says so.
@@ -167,7 +149,6 @@ int run_daemon(DaemonOptions options) {
     auto& log = *ctx.log.daemon;
     const DaemonOptions& opts = ctx.options;
     std::cout << "Running hyperspace (C++) " << HS_VERSION << std::endl;
-    raise_descriptor_limit(log);
 
     const rpc::Endpoint endpoint = daemon::endpoint(opts);
     if (!endpoint.tcp) {

@@ -19,6 +19,7 @@ const { once } = require('events')
 
 const d = require('./lib/daemon')
 const { runHyp, describeRun } = require('./lib/hyp')
+const { manyClients } = require('./lib/many_clients')
 
 d.hyperspaceBin() // fail at once with a clear message when HYPERSPACE_BIN is unset
 const TMP = d.setTmpdir()
@@ -561,10 +562,23 @@ describe('network configurations', () => {
 })
 
 describe('TCP', () => {
-  it('binds 127.0.0.1 by default and serves the same API; hyp status --port', T, () => withCleanup(async (cleanup) => {
+  it('binds 127.0.0.1 and ::1 by default and serves the same API; hyp status --port', T, () => withCleanup(async (cleanup) => {
     const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, port: 0 }))
     assert.match(daemon.endpoint, /^127\.0\.0\.1:\d+$/)
     assert.ok(daemon.port > 0)
+    if (await ipv6Loopback()) {
+      // Node 18 connects to the first address `localhost` resolves to, often ::1.
+      assert.match(daemon.stdout, new RegExp('Listening on 127\\.0\\.0\\.1:' + daemon.port + ' and \\[::1\\]:' + daemon.port + '\n'))
+      const v6 = connect(daemon, cleanup, { host: '::1' })
+      assert.equal((await v6.status()).apiVersion, '1.15.1')
+      const json6 = await hypJson(['status', '--host', '::1', '--port', String(daemon.port), '--json'])
+      assert.equal(json6.socket, '[::1]:' + daemon.port)
+      const core6 = v6.corestore('tcp6').get({ name: 'six' })
+      await core6.append(Buffer.from('over ::1'))
+      assert.deepEqual(await core6.get(0), Buffer.from('over ::1'))
+    } else {
+      assert.match(daemon.stderr, /cannot listen on \[::1\]:\d+.*serving on 127\.0\.0\.1:\d+ only/)
+    }
     const a = connect(daemon, cleanup, { host: '127.0.0.1' })
     const b = connect(daemon, cleanup) // { port } only, as JS apps do
     const core = a.corestore('tcp').get({ name: 't', valueEncoding: 'utf-8' })
@@ -600,6 +614,28 @@ describe('TCP', () => {
   }))
 })
 
+describe('memory', () => {
+  // Issue 9: ~150 KiB per RPC session before (a 128 KiB read buffer each); the aim is at most
+  // 64 MiB peak for 1000 clients that each open a core of their own. The daemon starts with a
+  // soft open-file limit of 256 and must raise it itself to take them all.
+  it('1000 clients with a core each: peak RSS at most 64 MiB, small sessions', { timeout: 120000 }, () => withCleanup(async (cleanup) => {
+    const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, label: 'mem', logLevel: 'info', nofileSoft: 256 }))
+    const limits = fs.readFileSync('/proc/' + daemon.child.pid + '/limits', 'utf8').match(/^Max open files\s+(\d+)/m)
+    assert.ok(limits && Number(limits[1]) > 1100, 'the daemon raised its soft open-file limit from 256: ' + (limits && limits[0]))
+    const figures = await manyClients({
+      pid: daemon.child.pid,
+      connect: () => new Client({ host: daemon.name }),
+      clientCount: async () => d.clientCount(daemon),
+      clients: 1000
+    })
+    const perSession = (figures.sessions - figures.before) * 1024 / figures.clients
+    const report = JSON.stringify(figures) + ', ' + Math.round(perSession) + ' bytes per session'
+    assert.ok(figures.peak <= 64 * 1024, 'VmHWM ' + figures.peak + ' kB is over 64 MiB: ' + report)
+    assert.ok(perSession <= 32 * 1024, 'sessions cost over 32 KiB each: ' + report)
+    assert.doesNotMatch(daemon.stderr, /accepting .* failed/)
+  }))
+})
+
 describe('bad input', () => {
   it('garbage and unknown methods affect only the sender', T, () => withCleanup(async (cleanup) => {
     const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, label: 'bad' }))
@@ -626,6 +662,22 @@ describe('bad input', () => {
     assert.match(daemon.stderr, /disconnected: invalid frame/)
   }))
 })
+
+// Whether this host has ::1 (false where IPv6 is disabled).
+async function ipv6Loopback () {
+  const server = net.createServer()
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: '::1', port: 0, ipv6Only: true }, resolve)
+    })
+    return true
+  } catch (_) {
+    return false
+  } finally {
+    server.close()
+  }
+}
 
 async function readyCore (core) {
   await core.ready()
