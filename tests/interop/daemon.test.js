@@ -1,8 +1,8 @@
 'use strict'
 
 // Interop tests for our C++ `hyperspace` daemon (HYPERSPACE_BIN) driven by the pinned JS
-// @hyperspace/client 1.18.0, over the UNIX socket and over TCP; `hyp status` / `hyp stop`
-// (HYP_BIN) against it. Reference: ../shared/reference/hyperspace-v9.md §5-7 and §9.
+// @hyperspace/client 1.18.0 over the UNIX socket (TCP: daemon_tcp.test.js); `hyp status` /
+// `hyp stop` (HYP_BIN) against it. Reference: ../shared/reference/hyperspace-v9.md §5-7 and §9.
 //
 //   HYPERSPACE_BIN=build/hyperspace HYP_BIN=build/hyp node --test tests/interop/daemon.test.js
 //
@@ -20,6 +20,7 @@ const { once } = require('events')
 const d = require('./lib/daemon')
 const { runHyp, describeRun } = require('./lib/hyp')
 const { manyClients } = require('./lib/many_clients')
+const { connect, withCleanup, daemonCleanup, hypJson, waitUntil } = require('./lib/daemon_helpers')
 
 d.hyperspaceBin() // fail at once with a clear message when HYPERSPACE_BIN is unset
 const TMP = d.setTmpdir()
@@ -31,28 +32,6 @@ after(d.cleanupTmpdir)
 
 const T = { timeout: 60000 }
 
-// A client on `daemon` (UNIX socket by name, or TCP by port), closed by the test's cleanup list.
-function connect (daemon, cleanup, opts = {}) {
-  const client = new Client(daemon.port ? { port: daemon.port, host: opts.host } : { host: daemon.name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
-}
-
-// Runs fn(cleanup) and then every registered cleanup, newest first, even when fn fails.
-async function withCleanup (fn) {
-  const cleanup = []
-  try {
-    return await fn(cleanup)
-  } finally {
-    for (const c of cleanup.reverse()) await c()
-  }
-}
-
-function daemonCleanup (cleanup, daemon) {
-  cleanup.push(async () => { await d.stopDaemon(daemon) })
-  return daemon
-}
-
 function settled (promise, ms = 300) {
   return Promise.race([
     promise.then(() => 'resolved', () => 'rejected'),
@@ -62,12 +41,6 @@ function settled (promise, ms = 300) {
 
 function mkStorage (label) {
   return fs.mkdtempSync(path.join(TMP, 'storage-' + label + '-'))
-}
-
-async function hypJson (args) {
-  const res = await runHyp(args, { timeout: 30000 })
-  assert.equal(res.code, 0, describeRun(res))
-  return JSON.parse(res.stdout.toString())
 }
 
 describe('daemon program', () => {
@@ -561,59 +534,6 @@ describe('network configurations', () => {
   }))
 })
 
-describe('TCP', () => {
-  it('binds 127.0.0.1 and ::1 by default and serves the same API; hyp status --port', T, () => withCleanup(async (cleanup) => {
-    const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, port: 0 }))
-    assert.match(daemon.endpoint, /^127\.0\.0\.1:\d+$/)
-    assert.ok(daemon.port > 0)
-    if (await ipv6Loopback()) {
-      // Node 18 connects to the first address `localhost` resolves to, often ::1.
-      assert.match(daemon.stdout, new RegExp('Listening on 127\\.0\\.0\\.1:' + daemon.port + ' and \\[::1\\]:' + daemon.port + '\n'))
-      const v6 = connect(daemon, cleanup, { host: '::1' })
-      assert.equal((await v6.status()).apiVersion, '1.15.1')
-      const json6 = await hypJson(['status', '--host', '::1', '--port', String(daemon.port), '--json'])
-      assert.equal(json6.socket, '[::1]:' + daemon.port)
-      const core6 = v6.corestore('tcp6').get({ name: 'six' })
-      await core6.append(Buffer.from('over ::1'))
-      assert.deepEqual(await core6.get(0), Buffer.from('over ::1'))
-    } else {
-      assert.match(daemon.stderr, /cannot listen on \[::1\]:\d+.*serving on 127\.0\.0\.1:\d+ only/)
-    }
-    const a = connect(daemon, cleanup, { host: '127.0.0.1' })
-    const b = connect(daemon, cleanup) // { port } only, as JS apps do
-    const core = a.corestore('tcp').get({ name: 't', valueEncoding: 'utf-8' })
-    await core.append(['over', 'tcp'])
-    const mirror = b.corestore('tcp2').get(core.key, { valueEncoding: 'utf-8' })
-    await mirror.ready()
-    const appended = once(mirror, 'append')
-    await core.append('!')
-    await appended
-    assert.equal(await mirror.get(2), '!')
-    assert.equal(await mirror.get(1), 'tcp')
-    const release = await core.lock()
-    release()
-    const json = await hypJson(['status', '--port', String(daemon.port), '--json'])
-    assert.equal(json.socket, '127.0.0.1:' + daemon.port)
-    assert.equal(json.apiVersion, '1.15.1')
-    assert.ok(json.cores >= 1)
-    // A second daemon on the same port refuses and shows the first one's status.
-    const second = d.startDaemon({ memory: true, port: daemon.port })
-    assert.equal((await second.exited).code, 1, d.describe(second))
-    assert.match(second.stdout, /already running/)
-    const stop = await runHyp(['stop', '--port', String(daemon.port)])
-    assert.equal(stop.code, 0, describeRun(stop))
-    assert.equal((await daemon.exited).code, 0)
-  }))
-
-  it('--host with --port binds that address and warns', T, () => withCleanup(async (cleanup) => {
-    const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, port: 0, host: '0.0.0.0' }))
-    assert.match(daemon.endpoint, /^0\.0\.0\.0:\d+$/)
-    await waitUntil(() => /without authentication/.test(daemon.stderr))
-    const c = connect(daemon, cleanup, { host: '127.0.0.1' })
-    assert.equal((await c.status()).version, '3.19.0')
-  }))
-})
-
 describe('memory', () => {
   // Issue 9: ~150 KiB per RPC session before (a 128 KiB read buffer each); the aim is at most
   // 64 MiB peak for 1000 clients that each open a core of their own. The daemon starts with a
@@ -663,31 +583,7 @@ describe('bad input', () => {
   }))
 })
 
-// Whether this host has ::1 (false where IPv6 is disabled).
-async function ipv6Loopback () {
-  const server = net.createServer()
-  try {
-    await new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ host: '::1', port: 0, ipv6Only: true }, resolve)
-    })
-    return true
-  } catch (_) {
-    return false
-  } finally {
-    server.close()
-  }
-}
-
 async function readyCore (core) {
   await core.ready()
   return core
-}
-
-async function waitUntil (fn, timeout = 10000) {
-  const deadline = Date.now() + timeout
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error('condition not met within ' + timeout + ' ms: ' + fn.toString())
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
