@@ -75,4 +75,24 @@ describe('TCP', () => {
     const c = connect(daemon, cleanup, { host: '127.0.0.1' })
     assert.equal((await c.status()).version, '3.19.0')
   }))
+  it('--host ::1 binds ::1 alone; hyp status/stop --port find it there', T, () => withCleanup(async (cleanup) => {
+    if (!(await ipv6Loopback())) {
+      const daemon = d.startDaemon({ memory: true, port: 0, host: '::1' })
+      cleanup.push(async () => { await d.stopDaemon(daemon) })
+      assert.equal((await daemon.exited).code, 1, d.describe(daemon))
+      assert.match(daemon.stderr, /cannot listen on \[::1\]:0/)
+      return
+    }
+    const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, port: 0, host: '::1' }))
+    assert.match(daemon.stdout, /Listening on \[::1\]:\d+\n/)
+    assert.doesNotMatch(daemon.stderr, /without authentication/)
+    const c = connect(daemon, cleanup, { host: '::1' })
+    assert.equal((await c.status()).apiVersion, '1.15.1')
+    // No --host: 127.0.0.1 refuses, ::1 answers.
+    const json = await hypJson(['status', '--port', String(daemon.port), '--json'])
+    assert.equal(json.socket, '[::1]:' + daemon.port)
+    const stop = await runHyp(['stop', '--port', String(daemon.port)])
+    assert.equal(stop.code, 0, describeRun(stop))
+    assert.equal((await daemon.exited).code, 0)
+  }))
 })
