@@ -132,28 +132,19 @@ asio::awaitable<void> Session::read_loop() {
                                          : "read failed: " + ec.message());
             co_return;
         }
-        frames.clear();
-        Status decoded = m_decoder.receive(ByteView(m_read_buf.data(), n), frames);
+        Status decoded = co_await consume(ByteView(m_read_buf.data(), n), false, frames);
+        if (m_closed || m_draining) co_return;
         std::error_code end;  // how a large read ended the stream, handled after dispatching
         if (decoded && n == m_read_buf.size()) {
             const MutableByteView large = large_read_buffer();
             const std::size_t more =
                 m_socket.read_some(asio::buffer(large.data(), large.size()), end);
-            if (!end)
-                decoded = m_decoder.receive(ByteView(large.data(), more), frames);
-            else if (end == asio::error::would_block || end == asio::error::try_again)
+            if (!end) {
+                decoded = co_await consume(ByteView(large.data(), more), true, frames);
+                if (m_closed || m_draining) co_return;
+            } else if (end == asio::error::would_block || end == asio::error::try_again) {
                 end.clear();
-        }
-        for (Frame& frame : frames) {
-            // Past the high-water mark, take no more requests until the client has read its
-            // output down to the low-water mark.
-            if (queued_bytes() > m_limits.write_high_water_bytes) {
-                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
-                    co_await m_drained.wait();
             }
-            if (m_closed || m_draining) co_return;
-            dispatch(frame);
-            frame.payload = {};  // give the request's memory back now, not at the next read
         }
         m_handlers.after_batch();
         if (!decoded) {
@@ -168,6 +159,40 @@ asio::awaitable<void> Session::read_loop() {
         }
         if (frames.capacity() > 64) std::vector<Frame>().swap(frames);
     }
+}
+
+asio::awaitable<Status> Session::consume(ByteView in, bool shared, std::vector<Frame>& frames) {
+    // Decoded a slice at a time, so the frames waiting for dispatch stay few (a slice of 4-byte
+    // requests is 1024 frames) even while the session waits for the client to read.
+    constexpr std::size_t kSlice = 4096;
+    Bytes rest;  // what is left of a shared buffer when the session has to wait
+    std::size_t at = 0;
+    while (at < in.size()) {
+        const std::size_t n = std::min(kSlice, in.size() - at);
+        frames.clear();
+        const Status decoded = m_decoder.receive(in.subspan(at, n), frames);
+        at += n;
+        for (Frame& frame : frames) {
+            // Past the high-water mark, take no more requests until the client has read its
+            // output down to the low-water mark.
+            if (queued_bytes() > m_limits.write_high_water_bytes) {
+                if (shared && at < in.size()) {
+                    // Other sessions read into the shared buffer while this one waits.
+                    rest.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.end());
+                    in = rest;
+                    at = 0;
+                    shared = false;
+                }
+                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
+                    co_await m_drained.wait();
+            }
+            if (m_closed || m_draining) co_return Status{};
+            dispatch(frame);
+            frame.payload = {};  // give the request's memory back now
+        }
+        if (!decoded) co_return decoded;
+    }
+    co_return Status{};
 }
 
 void Session::dispatch(const Frame& frame) {

@@ -7,7 +7,8 @@
 // daemon sends on its own, id 0) are not held back that way: a client with more than
 // `event_queue_limit_bytes` of them queued is disconnected, as is a client whose socket accepts
 // nothing for `write_stall_timeout`, each with a logged reason. With the defaults a client that
-// never reads costs at most ~256 KiB of replies (+ one reply) and 1 MiB of events, for 30 s.
+// never reads costs at most ~256 KiB of replies (+ one reply), 1 MiB of events, and ~180 KiB of
+// requests read but not yet handled (the rest of one large read, one decoded slice), for 30 s.
 // Reads have no deadline: an idle client is a normal client.
 //
 // Memory: an idle session holds a small read buffer (`read_chunk_bytes`) and at most a few KiB
@@ -114,6 +115,9 @@ public:
 
 private:
     asio::awaitable<void> read_loop();
+    // Decodes `in` and dispatches its frames, waiting at the high-water mark. `shared`: `in` is
+    // the thread's large buffer, copied before any wait. `frames` is scratch space.
+    asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<Frame>& frames);
     asio::awaitable<void> write_loop();
     void dispatch(const Frame& frame);
 

@@ -482,6 +482,65 @@ TEST(RpcServer, ManyPipelinedRequestsAndEndOfStreamAfterAFullRead) {
     EXPECT_FALSE(d.closed());
 }
 
+TEST(RpcServer, AWaitingSessionKeepsItsRequestsWhileOthersReadIntoTheSharedBuffer) {
+    // A client past the high-water mark waits in the middle of a large read; its unhandled
+    // requests must survive another client's large read into the same shared buffer.
+    ServerSetup setup;
+    // Small replies: the requests of the first (small) read stay under the mark, so the wait
+    // comes in the middle of the large read that follows.
+    setup.limits.write_high_water_bytes = 48 * 1024;
+    setup.limits.write_low_water_bytes = 8 * 1024;
+    TestServer server(setup);
+    RawClient& writer = server.connect();
+    writer.open(0, "big");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {Bytes(64, 0x61)};
+    writer.call<AppendResponse>(Method::HypercoreAppend, a);
+
+    RawClient& slow = server.connect(4096, 4096);
+    slow.open(0, "big");
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    // The small read: requests that need no reply (4 bytes each); then ~100 KB of gets, read
+    // into the shared buffer, whose replies fill the socket and then pass the mark.
+    Bytes burst;
+    const std::size_t small = SessionLimits{}.read_chunk_bytes;
+    while (burst.size() < small) encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, 0}, Void{});
+    ASSERT_EQ(burst.size(), small);
+    const std::uint64_t first = 100, count = 10000;
+    for (std::uint64_t id = first; id < first + count; ++id)
+        encode_frame(burst, FrameHeader{FrameType::Request, 3, 1, id}, get);
+    ASSERT_LT(burst.size(), small + kLargeReadBytes);
+    // All of it at once, before the server reads any (the socket buffers hold it).
+    ASSERT_EQ(::send(slow.fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT),
+              static_cast<ssize_t>(burst.size()));
+    server.io().restart();
+    server.io().run_for(100ms);
+    ASSERT_FALSE(slow.session().closed()) << slow.session().close_reason();
+    // Held back: it crossed the high-water mark and waits for the low one.
+    ASSERT_GT(slow.session().queued_bytes(), 8u * 1024) << "the slow client is held back";
+
+    // Another client's large read overwrites the shared buffer.
+    RawClient& other = server.connect();
+    burst.clear();
+    for (std::uint64_t id = 1; id <= 8000; ++id)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, id}, Void{});
+    other.send_raw(burst);
+    for (std::uint64_t id = 1; id <= 8000; ++id) ASSERT_TRUE(other.wait_reply(id)) << id;
+
+    // The slow client now reads: every one of its own replies, in order, nothing else.
+    for (std::uint64_t id = first; id < first + count; ++id) {
+        auto f = slow.wait_reply(id);
+        ASSERT_TRUE(f) << "reply " << id;
+        ASSERT_EQ(f->header.type, FrameType::Response);
+        ASSERT_EQ(decode_event<GetResponse>(*f).block, a.blocks[0]) << id;
+    }
+    slow.settle();
+    EXPECT_EQ(slow.order().size(), count + 1);  // the open reply and the gets
+}
+
 // Out of descriptors on accept: one warning (not one per attempt), and once a descriptor is free
 // the waiting client is accepted.
 TEST(RpcServer, AcceptOutOfDescriptorsBacksOffAndResumes) {
