@@ -147,7 +147,8 @@ asio::awaitable<void> RpcServer::accept_loop(Acceptor& acceptor, asio::steady_ti
             // Out of descriptors and the like: the pending client stays in the backlog. Wait,
             // longer each time, and log once per period rather than once per attempt.
             const auto now = Clock::now();
-            const bool no_fds = ec == asio::error::no_descriptors || ec == std::errc::too_many_files_open_in_system;
+            const bool no_fds = ec == asio::error::no_descriptors ||
+                                ec == std::errc::too_many_files_open_in_system;
             const std::string hint =
                 no_fds ? fmt::format("; the process has {} clients and a limit of {} open files: "
                                      "raise it (ulimit -n) or disconnect clients",
@@ -156,16 +157,17 @@ asio::awaitable<void> RpcServer::accept_loop(Acceptor& acceptor, asio::steady_ti
             if (failures++ == 0) {
                 failing_since = last_log = now;
                 backoff = kAcceptBackoffFirst;
-                m_log->warn("accepting a client on {} failed: {}{}; retrying with backoff up to {} ms",
-                            where, ec.message(), hint, kAcceptBackoffMax.count());
+                m_log->warn(
+                    "accepting a client on {} failed: {}{}; retrying with backoff up to {} ms",
+                    where, ec.message(), hint, kAcceptBackoffMax.count());
             } else {
                 backoff = std::min(backoff * 2, kAcceptBackoffMax);
                 if (now - last_log >= kAcceptLogPeriod) {
                     last_log = now;
+                    const auto secs =
+                        std::chrono::duration_cast<std::chrono::seconds>(now - failing_since);
                     m_log->warn("accepting clients on {} still fails: {} ({} attempts over {} s){}",
-                                where, ec.message(), failures,
-                                std::chrono::duration_cast<std::chrono::seconds>(now - failing_since).count(),
-                                hint);
+                                where, ec.message(), failures, secs.count(), hint);
                 }
             }
             pause.expires_after(backoff);
@@ -174,10 +176,10 @@ asio::awaitable<void> RpcServer::accept_loop(Acceptor& acceptor, asio::steady_ti
             continue;
         }
         if (failures > 0) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                                  failing_since);
             m_log->info("accepting clients on {} again, after {} failed attempts over {} ms", where,
-                        failures,
-                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - failing_since)
-                            .count());
+                        failures, ms.count());
             failures = 0;
         }
         std::string peer = "local";

@@ -507,7 +507,8 @@ TEST(RpcServer, AWaitingSessionKeepsItsRequestsWhileOthersReadIntoTheSharedBuffe
     // into the shared buffer, whose replies fill the socket and then pass the mark.
     Bytes burst;
     const std::size_t small = SessionLimits{}.read_chunk_bytes;
-    while (burst.size() < small) encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, 0}, Void{});
+    while (burst.size() < small)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, 0}, Void{});
     ASSERT_EQ(burst.size(), small);
     const std::uint64_t first = 100, count = 10000;
     for (std::uint64_t id = first; id < first + count; ++id)
