@@ -28,7 +28,7 @@ struct Target {
 void add_target_flags(CLI::App& cmd, Target& t) {
     cmd.add_option("--host", t.host,
                    "Socket name of the daemon (default $HYPERSPACE_SOCKET or hyperspace); with "
-                   "--port, its IP address");
+                   "--port, its IP address (default 127.0.0.1, then ::1)");
     cmd.add_option("-p,--port", t.port, "Talk to a daemon listening on TCP");
 }
 
@@ -40,9 +40,23 @@ int not_running(const rpc::Endpoint& endpoint, const Error& error) {
     return kExitUsage;
 }
 
-int run_status(const Target& t) {
-    const auto endpoint = rpc::client_endpoint(t.host, t.port);
+// Connects to the daemon `t` names. With --port and no --host, 127.0.0.1 first, then ::1 (a
+// daemon may listen on either loopback address). `endpoint` becomes the one that answered.
+Result<rpc::BlockingClient> connect_daemon(const Target& t, rpc::Endpoint& endpoint) {
+    endpoint = rpc::client_endpoint(t.host, t.port);
     auto client = rpc::BlockingClient::connect(endpoint, 2s);
+    if (client || !endpoint.tcp || t.host || client.error().code != Errc::NotFound) return client;
+    rpc::Endpoint v6 = endpoint;
+    v6.host = "::1";
+    auto other = rpc::BlockingClient::connect(v6, 2s);
+    if (!other) return client;  // report the 127.0.0.1 failure
+    endpoint = v6;
+    return other;
+}
+
+int run_status(const Target& t) {
+    rpc::Endpoint endpoint;
+    auto client = connect_daemon(t, endpoint);
     if (!client) return not_running(endpoint, client.error());
     auto reply = client->status(5s);
     if (!reply) {
@@ -89,8 +103,8 @@ bool process_alive(std::uint64_t pid) {
 }
 
 int run_stop(const Target& t) {
-    const auto endpoint = rpc::client_endpoint(t.host, t.port);
-    auto client = rpc::BlockingClient::connect(endpoint, 2s);
+    rpc::Endpoint endpoint;
+    auto client = connect_daemon(t, endpoint);
     if (!client) return not_running(endpoint, client.error());
     // Our daemon tells its pid: on a UNIX socket, wait for the process itself to end (its storage
     // lock is released then). Otherwise wait until the endpoint stops answering.

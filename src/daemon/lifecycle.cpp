@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
@@ -112,6 +113,27 @@ std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) 
     return std::nullopt;
 }
 
+// --port on loopback by default: 127.0.0.1 and ::1 on the same port, since clients resolve
+// "localhost" to either (Node 18 tries only the first address, often ::1). Without IPv6 (or with
+// ::1 taken by something else on a fixed port) it serves on 127.0.0.1 alone and says so.
+Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port,
+                                      spdlog::logger& log) {
+    for (int attempt = 1;; ++attempt) {
+        auto v4 = server.listen_tcp("127.0.0.1", port);
+        if (!v4) return v4;
+        auto v6 = server.listen_tcp("::1", *v4);
+        if (v6) return v4;
+        if (v6.error().code == Errc::Exists && port == 0 && attempt < 5) {
+            // The free port picked on 127.0.0.1 is taken on ::1: pick another.
+            server.unlisten_last_tcp();
+            continue;
+        }
+        log.warn("{}; serving on {} only (clients that resolve localhost to ::1 cannot connect)",
+                 v6.error().message, server.endpoint());
+        return v4;
+    }
+}
+
 bool is_loopback(const std::string& address) {
     std::error_code ec;
     const auto ip = asio::ip::make_address(address, ec);
@@ -213,7 +235,9 @@ int run_daemon(DaemonOptions options) {
             return 1;
         }
     } else {
-        auto port = ctx.server->listen_tcp(endpoint.host, endpoint.port);
+        const bool loopback_pair = !opts.host || *opts.host == "localhost";
+        auto port = loopback_pair ? listen_loopback(*ctx.server, endpoint.port, log)
+                                  : ctx.server->listen_tcp(endpoint.host, endpoint.port);
         if (!port) {
             if (port.error().code == Errc::Exists) {
                 auto client = rpc::BlockingClient::connect(endpoint, kProbeTimeout);
@@ -233,7 +257,8 @@ int run_daemon(DaemonOptions options) {
     }
     ctx.server->start();
     ctx.networker->start();
-    std::cout << "Listening on " << ctx.server->endpoint() << std::endl;
+    std::cout << "Listening on " << fmt::format("{}", fmt::join(ctx.server->endpoints(), " and "))
+              << std::endl;
 
     // The first SIGINT/SIGTERM stops gracefully, the second exits at once.
     asio::signal_set signals(ctx.io, SIGINT, SIGTERM);

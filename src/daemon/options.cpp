@@ -13,7 +13,7 @@ void add_daemon_flags(CLI::App& app, DaemonOptions& o) {
                    "Socket name (UNIX socket $TMPDIR/<name>.sock); with --port, the IP address to "
                    "listen on");
     app.add_option("-p,--port", o.port,
-                   "Listen on TCP (127.0.0.1 unless --host) instead of a UNIX socket");
+                   "Listen on TCP (127.0.0.1 and ::1 unless --host) instead of a UNIX socket");
     app.add_option("-s,--storage", o.storage,
                    "Storage folder (default ~/.hyperspace/storage, or ~/.hyperdrive/storage/cores "
                    "if that exists)");

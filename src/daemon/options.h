@@ -18,7 +18,8 @@ namespace hs::daemon {
 
 struct DaemonOptions {
     // RPC endpoint. Without `port`: the UNIX socket named `host` (else $HYPERSPACE_SOCKET, else
-    // "hyperspace"). With `port`: TCP on `host` as an IP address, 127.0.0.1 when not given.
+    // "hyperspace"). With `port`: TCP on `host` as an IP address; when not given (or
+    // "localhost"), on 127.0.0.1 and ::1.
     std::optional<std::string> host;
     std::optional<std::uint16_t> port;
     // Storage folder; empty = the default (~/.hyperspace/storage, or the old

@@ -22,6 +22,26 @@ void encode_frame(Bytes& out, const FrameHeader& header, ByteView payload) {
     append_bytes(out, payload);
 }
 
+std::optional<FrameHeader> peek_frame_header(ByteView frame) {
+    std::uint64_t values[4];
+    std::size_t at = 0;
+    for (std::uint64_t& value : values) {
+        value = 0;
+        for (std::size_t k = 0;; ++k) {
+            if (at >= frame.size() || k >= kMaxFrameVarintBytes) return std::nullopt;
+            const std::uint8_t b = frame[at++];
+            value |= std::uint64_t{b & 0x7fu} << (7 * k);
+            if (!(b & 0x80)) break;
+        }
+    }
+    FrameHeader h;
+    h.type = static_cast<FrameType>(values[1] & 3);
+    h.service = values[1] >> 2;
+    h.method = values[2];
+    h.id = values[3];
+    return h;
+}
+
 void FrameDecoder::fail(Errc code, const char* what) {
     m_state = State::Failed;
     m_error = make_error(code, "rpc frame: {}", what);

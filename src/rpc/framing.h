@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "util/bytes.h"
@@ -58,6 +59,9 @@ void encode_frame(Bytes& out, const FrameHeader& header, const Message& message)
     encode_frame_prefix(out, header, n);
     message.encode_to(out);
 }
+// The header of the complete frame that starts `frame` (as encode_frame wrote it), or nothing if
+// the bytes do not start with a well-formed frame prefix. Reads only the prefix.
+std::optional<FrameHeader> peek_frame_header(ByteView frame);
 // Appends a keep-alive (a frame of length 0), which receivers skip.
 inline void encode_keep_alive(Bytes& out) { out.push_back(0); }
 

@@ -1,7 +1,13 @@
 #include "rpc/server.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
@@ -9,7 +15,21 @@
 namespace hs::rpc {
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// After a failed accept (out of descriptors, say) the loop waits, doubling the wait from the
+// first to the last figure while the failures go on; a client disconnecting ends the wait early.
+constexpr std::chrono::milliseconds kAcceptBackoffFirst{20};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+// While accepting keeps failing, one warning per this period.
+constexpr std::chrono::seconds kAcceptLogPeriod{30};
+// Memory the sessions gave back is returned to the system this long after a disconnect.
+constexpr std::chrono::milliseconds kTrimDelay{500};
+
+std::string descriptor_limit() {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return "unknown";
+    return std::to_string(rl.rlim_cur);
 }
+}  // namespace
 
 RpcServer::RpcServer(asio::io_context& io, Handlers& handlers, SessionLimits limits,
                      std::shared_ptr<spdlog::logger> log)
@@ -17,6 +37,7 @@ RpcServer::RpcServer(asio::io_context& io, Handlers& handlers, SessionLimits lim
       m_handlers(handlers),
       m_limits(limits),
       m_log(std::move(log)),
+      m_trim_timer(io),
       m_idle(io.get_executor()) {}
 
 RpcServer::~RpcServer() = default;
@@ -48,6 +69,7 @@ Status RpcServer::listen_unix(const std::filesystem::path& path) {
     if (::stat(path.c_str(), &st) == 0) m_socket_file = std::make_pair(st.st_dev, st.st_ino);
     m_socket_path = path;
     m_endpoint = path.string();
+    m_endpoints.push_back(m_endpoint);
     return {};
 }
 
@@ -56,52 +78,109 @@ Result<std::uint16_t> RpcServer::listen_tcp(const std::string& address, std::uin
     const auto ip = asio::ip::make_address(address, ec);
     if (ec) return make_error(Errc::InvalidArgument, "'{}' is not an IP address", address);
     const asio::ip::tcp::endpoint endpoint(ip, port);
-    m_tcp.emplace(m_io);
-    m_tcp->open(endpoint.protocol(), ec);
-    if (!ec) m_tcp->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) m_tcp->bind(endpoint, ec);
-    if (!ec) m_tcp->listen(asio::socket_base::max_listen_connections, ec);
+    auto& acceptor = m_tcp.emplace_back(m_io);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ip.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        m_tcp.reset();
-        return Error{ec == asio::error::address_in_use ? Errc::Exists : Errc::Io,
-                     fmt::format("cannot listen on {}:{}: {}", address, port, ec.message())};
+        m_tcp.pop_back();
+        const Errc code = ec == asio::error::address_in_use ? Errc::Exists
+                          : ec == asio::error::address_family_not_supported ||
+                                  ec == std::errc::address_not_available
+                              ? Errc::NotFound
+                              : Errc::Io;
+        const std::string where = ip.is_v6() ? fmt::format("[{}]:{}", address, port)
+                                             : fmt::format("{}:{}", address, port);
+        return Error{code, fmt::format("cannot listen on {}: {}", where, ec.message())};
     }
-    const std::uint16_t bound = m_tcp->local_endpoint(ec).port();
-    m_endpoint =
-        ip.is_v6() ? fmt::format("[{}]:{}", address, bound) : fmt::format("{}:{}", address, bound);
+    const std::uint16_t bound = acceptor.local_endpoint(ec).port();
+    m_endpoints.push_back(ip.is_v6() ? fmt::format("[{}]:{}", address, bound)
+                                     : fmt::format("{}:{}", address, bound));
+    if (m_endpoint.empty()) m_endpoint = m_endpoints.front();
     return bound;
 }
 
+void RpcServer::unlisten_last_tcp() {
+    if (m_tcp.empty()) return;
+    std::error_code ec;
+    m_tcp.back().close(ec);
+    m_tcp.pop_back();
+    m_endpoints.pop_back();
+    m_endpoint = m_endpoints.empty() ? std::string() : m_endpoints.front();
+}
+
 void RpcServer::start() {
-    auto spawn = [this](auto& acceptor) {
+    auto spawn = [this](auto& acceptor, std::string where) {
         ++m_tasks;
-        asio::co_spawn(m_io, accept_loop(acceptor), [this](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    m_log->error("accept loop failed: {}", ex.what());
-                }
-            }
-            task_done();
-        });
+        auto& pause = m_accept_pauses.emplace_back(m_io);
+        asio::co_spawn(m_io, accept_loop(acceptor, pause, std::move(where)),
+                       [this](std::exception_ptr e) {
+                           if (e) {
+                               try {
+                                   std::rethrow_exception(e);
+                               } catch (const std::exception& ex) {
+                                   m_log->error("accept loop failed: {}", ex.what());
+                               }
+                           }
+                           task_done();
+                       });
     };
-    if (m_unix) spawn(*m_unix);
-    if (m_tcp) spawn(*m_tcp);
+    if (m_unix) spawn(*m_unix, m_socket_path.string());
+    auto where = m_endpoints.begin();
+    for (auto& acceptor : m_tcp) spawn(acceptor, *where++);
 }
 
 template <typename Acceptor>
-asio::awaitable<void> RpcServer::accept_loop(Acceptor& acceptor) {
+asio::awaitable<void> RpcServer::accept_loop(Acceptor& acceptor, asio::steady_timer& pause,
+                                             std::string where) {
+    using Clock = std::chrono::steady_clock;
+    std::chrono::milliseconds backoff{0};
+    std::uint64_t failures = 0;  // in a row
+    Clock::time_point failing_since, last_log;
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
         if (m_closing) co_return;
         if (ec) {
             if (ec == asio::error::operation_aborted) co_return;
-            // Out of descriptors and the like: do not spin.
-            m_log->warn("accepting a client failed: {}", ec.message());
-            asio::steady_timer pause(m_io, std::chrono::milliseconds(100));
-            co_await pause.async_wait(kUseTuple);
+            // Out of descriptors and the like: the pending client stays in the backlog. Wait,
+            // longer each time, and log once per period rather than once per attempt.
+            const auto now = Clock::now();
+            const bool no_fds = ec == asio::error::no_descriptors ||
+                                ec == std::errc::too_many_files_open_in_system;
+            const std::string hint =
+                no_fds ? fmt::format("; the process has {} clients and a limit of {} open files: "
+                                     "raise it (ulimit -n) or disconnect clients",
+                                     m_sessions.size(), descriptor_limit())
+                       : std::string();
+            if (failures++ == 0) {
+                failing_since = last_log = now;
+                backoff = kAcceptBackoffFirst;
+                m_log->warn(
+                    "accepting a client on {} failed: {}{}; retrying with backoff up to {} ms",
+                    where, ec.message(), hint, kAcceptBackoffMax.count());
+            } else {
+                backoff = std::min(backoff * 2, kAcceptBackoffMax);
+                if (now - last_log >= kAcceptLogPeriod) {
+                    last_log = now;
+                    const auto secs =
+                        std::chrono::duration_cast<std::chrono::seconds>(now - failing_since);
+                    m_log->warn("accepting clients on {} still fails: {} ({} attempts over {} s){}",
+                                where, ec.message(), failures, secs.count(), hint);
+                }
+            }
+            pause.expires_after(backoff);
+            co_await pause.async_wait(kUseTuple);  // cancelled early when a client disconnects
+            if (m_closing) co_return;
             continue;
+        }
+        if (failures > 0) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                                  failing_since);
+            m_log->info("accepting clients on {} again, after {} failed attempts over {} ms", where,
+                        failures, ms.count());
+            failures = 0;
         }
         std::string peer = "local";
         if constexpr (std::is_same_v<Acceptor, asio::ip::tcp::acceptor>) {
@@ -135,9 +214,27 @@ std::shared_ptr<Session> RpcServer::adopt(Session::Socket socket, std::string pe
             m_log->info("client {} disconnected: {}", id, it->second->close_reason());
             m_sessions.erase(it);
         }
+        client_gone();
         task_done();
     });
     return session;
+}
+
+void RpcServer::client_gone() {
+    // Its descriptor is free: a paused accept loop may try again now.
+    for (auto& pause : m_accept_pauses) pause.cancel();
+    // Give the memory of departed sessions back to the system once a burst of disconnects is
+    // over (glibc keeps freed heap pages otherwise).
+    if (m_trim_pending || m_closing) return;
+    m_trim_pending = true;
+    m_trim_timer.expires_after(kTrimDelay);
+    m_trim_timer.async_wait([this](std::error_code ec) {
+        if (ec) return;  // cancelled, or the server is gone
+        m_trim_pending = false;
+#if defined(__GLIBC__)
+        ::malloc_trim(0);
+#endif
+    });
 }
 
 void RpcServer::task_done() {
@@ -148,7 +245,9 @@ void RpcServer::close() {
     m_closing = true;
     std::error_code ec;
     if (m_unix) m_unix->close(ec);
-    if (m_tcp) m_tcp->close(ec);
+    for (auto& acceptor : m_tcp) acceptor.close(ec);
+    for (auto& pause : m_accept_pauses) pause.cancel();
+    m_trim_timer.cancel();
     for (auto& [id, session] : m_sessions) session->shutdown("daemon shutting down");
 }
 

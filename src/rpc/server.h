@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,9 +33,13 @@ public:
     // Binds a UNIX socket at `path`, mode 0600. REQUIRES: nothing live listens there (the caller
     // probed it); a stale file must have been removed.
     Status listen_unix(const std::filesystem::path& path);
-    // Binds TCP on `address` (a numeric IPv4/IPv6 address); returns the bound port (`port` 0 =
-    // any free port).
+    // Binds TCP on `address` (a numeric IPv4/IPv6 address; an IPv6 one takes IPv6 only); returns
+    // the bound port (`port` 0 = any free port). May be called again to listen on more addresses
+    // (127.0.0.1 and ::1 on one port, say). Errc::Exists when the address is in use,
+    // Errc::NotFound when this host has no such address (IPv6 disabled, say), else Errc::Io.
     Result<std::uint16_t> listen_tcp(const std::string& address, std::uint16_t port);
+    // Stops listening on the TCP address bound last (before start()).
+    void unlisten_last_tcp();
     // Starts accepting. REQUIRES: one listen_* succeeded.
     void start();
 
@@ -56,8 +61,10 @@ public:
     void for_each_client(Fn&& fn) {
         for (auto& [id, session] : m_sessions) fn(session->state());
     }
-    // Where it listens: the socket path, or "address:port".
+    // Where it listens: the socket path, or the first "address:port".
     const std::string& endpoint() const noexcept { return m_endpoint; }
+    // Every place it listens, in the order bound ("127.0.0.1:5000", "[::1]:5000").
+    const std::vector<std::string>& endpoints() const noexcept { return m_endpoints; }
 
     // Takes an already-connected stream (tests: one end of a socket pair). Returns the session,
     // or nullptr when max_clients are connected already (the stream is then closed).
@@ -65,18 +72,24 @@ public:
 
 private:
     template <typename Acceptor>
-    asio::awaitable<void> accept_loop(Acceptor& acceptor);
+    asio::awaitable<void> accept_loop(Acceptor& acceptor, asio::steady_timer& pause,
+                                      std::string where);
     void task_done();
+    void client_gone();
 
     asio::io_context& m_io;
     Handlers& m_handlers;
     SessionLimits m_limits;
     std::shared_ptr<spdlog::logger> m_log;
     std::optional<asio::local::stream_protocol::acceptor> m_unix;
-    std::optional<asio::ip::tcp::acceptor> m_tcp;
+    std::list<asio::ip::tcp::acceptor> m_tcp;
+    std::list<asio::steady_timer> m_accept_pauses;  // one per accept loop: backoff after errors
+    asio::steady_timer m_trim_timer;                 // memory given back after disconnects
+    bool m_trim_pending = false;
     std::filesystem::path m_socket_path;
     std::optional<std::pair<dev_t, ino_t>> m_socket_file;  // identity of the file we created
     std::string m_endpoint;
+    std::vector<std::string> m_endpoints;
     std::map<std::uint64_t, std::shared_ptr<Session>> m_sessions;
     std::uint64_t m_next_session = 1;
     std::size_t m_tasks = 0;  // accept loops + sessions still running

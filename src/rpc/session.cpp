@@ -7,7 +7,24 @@
 namespace hs::rpc {
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// The large-read buffer of this thread (every session of a server runs on its network thread).
+// Safe to share: a read into it is decoded, which copies every payload out, before the next
+// co_await.
+MutableByteView large_read_buffer() {
+    thread_local std::unique_ptr<std::uint8_t[]> buffer;
+    if (!buffer) buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kLargeReadBytes);
+    return MutableByteView(buffer.get(), kLargeReadBytes);
 }
+
+// Frees a buffer that grew past kKeepOutputBytes, else empties it keeping its capacity.
+void release_output(Bytes& buffer) {
+    if (buffer.capacity() > kKeepOutputBytes)
+        Bytes().swap(buffer);
+    else
+        buffer.clear();
+}
+}  // namespace
 
 asio::awaitable<void> Signal::wait() {
     m_waiting = true;
@@ -36,7 +53,8 @@ void Session::close(std::string reason) {
     if (m_closed) return;
     m_closed = true;
     if (!m_draining) m_close_reason = std::move(reason);
-    m_out.clear();
+    Bytes().swap(m_out);
+    m_out_events = 0;
     std::error_code ec;
     m_socket.cancel(ec);
     m_stall_timer.cancel();
@@ -56,10 +74,17 @@ void Session::shutdown(std::string reason) {
 }
 
 void Session::output_appended() {
-    if (queued_bytes() > m_limits.write_hard_limit_bytes) {
-        close(fmt::format("client is not reading: {} bytes of output queued, over the limit of {}",
-                          queued_bytes(), m_limits.write_hard_limit_bytes));
-        return;
+    // Events are frames the daemon sends on its own: requests with id 0.
+    const ByteView frame(m_out.data() + m_append_start, m_out.size() - m_append_start);
+    if (const auto h = peek_frame_header(frame); h && h->type == FrameType::Request && h->id == 0) {
+        m_out_events += frame.size();
+        if (queued_event_bytes() > m_limits.event_queue_limit_bytes) {
+            close(fmt::format(
+                "client is not reading: {} bytes of events queued, over the limit of {} "
+                "({} bytes of output queued in all)",
+                queued_event_bytes(), m_limits.event_queue_limit_bytes, queued_bytes()));
+            return;
+        }
     }
     m_wake.notify();
 }
@@ -96,7 +121,10 @@ asio::awaitable<void> Session::read_loop() {
         // async_read_some tries the recv at once and only then waits (edge-triggered epoll): a
         // client waiting for each reply costs one recv that gets EAGAIN per request. Waiting for
         // readiness first (async_wait) costs an epoll_ctl re-arm per wait instead, no fewer
-        // syscalls (measured with strace), so reads stay speculative.
+        // syscalls (measured with strace), so reads stay speculative. The wait uses the small
+        // per-session buffer; only a read that fills it is followed by one non-blocking read
+        // into the thread's large buffer (then the loop goes through the reactor again, so one
+        // busy client does not starve the others).
         auto [ec, n] = co_await m_socket.async_read_some(asio::buffer(m_read_buf), kUseTuple);
         if (m_closed || m_draining) co_return;
         if (ec) {
@@ -104,17 +132,19 @@ asio::awaitable<void> Session::read_loop() {
                                          : "read failed: " + ec.message());
             co_return;
         }
-        frames.clear();
-        const Status decoded = m_decoder.receive(ByteView(m_read_buf.data(), n), frames);
-        for (const Frame& frame : frames) {
-            // Past the high-water mark, take no more requests until the client has read its
-            // output down to the low-water mark.
-            if (queued_bytes() > m_limits.write_high_water_bytes) {
-                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
-                    co_await m_drained.wait();
+        Status decoded = co_await consume(ByteView(m_read_buf.data(), n), false, frames);
+        if (m_closed || m_draining) co_return;
+        std::error_code end;  // how a large read ended the stream, handled after dispatching
+        if (decoded && n == m_read_buf.size()) {
+            const MutableByteView large = large_read_buffer();
+            const std::size_t more =
+                m_socket.read_some(asio::buffer(large.data(), large.size()), end);
+            if (!end) {
+                decoded = co_await consume(ByteView(large.data(), more), true, frames);
+                if (m_closed || m_draining) co_return;
+            } else if (end == asio::error::would_block || end == asio::error::try_again) {
+                end.clear();
             }
-            if (m_closed || m_draining) co_return;
-            dispatch(frame);
         }
         m_handlers.after_batch();
         if (!decoded) {
@@ -122,7 +152,47 @@ asio::awaitable<void> Session::read_loop() {
                               decoded.error().message));
             co_return;
         }
+        if (end) {
+            close(end == asio::error::eof ? std::string("client disconnected")
+                                          : "read failed: " + end.message());
+            co_return;
+        }
+        if (frames.capacity() > 64) std::vector<Frame>().swap(frames);
     }
+}
+
+asio::awaitable<Status> Session::consume(ByteView in, bool shared, std::vector<Frame>& frames) {
+    // Decoded a slice at a time, so the frames waiting for dispatch stay few (a slice of 4-byte
+    // requests is 1024 frames) even while the session waits for the client to read.
+    constexpr std::size_t kSlice = 4096;
+    Bytes rest;  // what is left of a shared buffer when the session has to wait
+    std::size_t at = 0;
+    while (at < in.size()) {
+        const std::size_t n = std::min(kSlice, in.size() - at);
+        frames.clear();
+        const Status decoded = m_decoder.receive(in.subspan(at, n), frames);
+        at += n;
+        for (Frame& frame : frames) {
+            // Past the high-water mark, take no more requests until the client has read its
+            // output down to the low-water mark.
+            if (queued_bytes() > m_limits.write_high_water_bytes) {
+                if (shared && at < in.size()) {
+                    // Other sessions read into the shared buffer while this one waits.
+                    rest.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.end());
+                    in = rest;
+                    at = 0;
+                    shared = false;
+                }
+                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
+                    co_await m_drained.wait();
+            }
+            if (m_closed || m_draining) co_return Status{};
+            dispatch(frame);
+            frame.payload = {};  // give the request's memory back now
+        }
+        if (!decoded) co_return decoded;
+    }
+    co_return Status{};
 }
 
 void Session::dispatch(const Frame& frame) {
@@ -154,6 +224,7 @@ asio::awaitable<void> Session::write_loop() {
             co_return;
         }
         m_writing.swap(m_out);
+        m_writing_events = std::exchange(m_out_events, 0);
         m_write_offset = 0;
         while (m_write_offset < m_writing.size()) {
             std::error_code ec;
@@ -187,7 +258,8 @@ asio::awaitable<void> Session::write_loop() {
             }
             m_write_offset += n;
         }
-        m_writing.clear();
+        release_output(m_writing);
+        m_writing_events = 0;
         m_write_offset = 0;
         if (queued_bytes() <= m_limits.write_low_water_bytes) m_drained.notify();
     }

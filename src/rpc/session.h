@@ -2,10 +2,20 @@
 // handlers, and writes responses and events from a bounded output queue.
 //
 // Flow control (STYLE §5): past `write_high_water_bytes` of queued output the session stops
-// taking requests until the client has read it down to `write_low_water_bytes`. A client whose
-// socket accepts nothing for `write_stall_timeout`, or whose queue passes
-// `write_hard_limit_bytes` (events it does not read), is disconnected with a logged reason.
+// taking requests until the client has read it down to `write_low_water_bytes`, so replies
+// queue at most the high-water mark plus the one reply that crossed it. Events (frames the
+// daemon sends on its own, id 0) are not held back that way: a client with more than
+// `event_queue_limit_bytes` of them queued is disconnected, as is a client whose socket accepts
+// nothing for `write_stall_timeout`, each with a logged reason. With the defaults a client that
+// never reads costs at most ~256 KiB of replies (+ one reply), 1 MiB of events, and ~180 KiB of
+// requests read but not yet handled (the rest of one large read, one decoded slice), for 30 s.
 // Reads have no deadline: an idle client is a normal client.
+//
+// Memory: an idle session holds a small read buffer (`read_chunk_bytes`) and at most a few KiB
+// of output buffers. A read that fills the small buffer is followed by one non-blocking read
+// into a buffer shared by every session of the thread (kLargeReadBytes), so large frames do not
+// need a large buffer per session; output buffers that grew for a large batch are freed once it
+// is written.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
 // Everything the client held (ClientState) is released when run() ends.
@@ -29,16 +39,21 @@ namespace hs::rpc {
 
 struct SessionLimits {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;  // larger frames: disconnect
-    // One read's buffer: holds a whole request carrying a 64 KiB block (header included).
-    std::size_t read_chunk_bytes = 128 * 1024;
-    std::size_t write_high_water_bytes = 4 * 1024 * 1024;   // stop reading requests above
-    std::size_t write_low_water_bytes = 1024 * 1024;        // resume reading below
-    std::size_t write_hard_limit_bytes = 64 * 1024 * 1024;  // disconnect above
+    // Each session's own read buffer, kept while it waits for input (a small request fits).
+    std::size_t read_chunk_bytes = 4 * 1024;
+    std::size_t write_high_water_bytes = 256 * 1024;  // stop reading requests above
+    std::size_t write_low_water_bytes = 64 * 1024;    // resume reading below
+    std::size_t event_queue_limit_bytes = 1024 * 1024;  // events queued: disconnect above
     std::chrono::milliseconds write_stall_timeout{30'000};
     ClientLimits client;
     // Server-wide: connections beyond this many are closed at once (logged).
     std::size_t max_clients = 4096;
 };
+
+// The buffer shared by the sessions of one thread for reads that follow a full small read.
+inline constexpr std::size_t kLargeReadBytes = 128 * 1024;
+// Output buffers with more capacity than this are freed once their batch is written.
+inline constexpr std::size_t kKeepOutputBytes = 4 * 1024;
 
 // A one-shot-at-a-time wakeup for one waiting coroutine (a condition variable on one thread).
 // Usage: `while (!condition) co_await signal.wait();` and notify() after changing the state.
@@ -83,14 +98,26 @@ public:
     std::size_t queued_bytes() const noexcept {
         return m_out.size() + (m_writing.size() - m_write_offset);
     }
+    // Bytes of event frames queued (those in the batch being written count until it is done).
+    std::size_t queued_event_bytes() const noexcept { return m_out_events + m_writing_events; }
+    // Capacity of the session's buffers now (read buffer and output buffers): for tests.
+    std::size_t buffer_capacity() const noexcept {
+        return m_read_buf.capacity() + m_out.capacity() + m_writing.capacity();
+    }
 
     // FrameSink
     bool closed() const noexcept override { return m_closed; }
-    Bytes& output_buffer() override { return m_out; }
+    Bytes& output_buffer() override {
+        m_append_start = m_out.size();
+        return m_out;
+    }
     void output_appended() override;
 
 private:
     asio::awaitable<void> read_loop();
+    // Decodes `in` and dispatches its frames, waiting at the high-water mark. `shared`: `in` is
+    // the thread's large buffer, copied before any wait. `frames` is scratch space.
+    asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<Frame>& frames);
     asio::awaitable<void> write_loop();
     void dispatch(const Frame& frame);
 
@@ -106,6 +133,9 @@ private:
     Bytes m_out;      // frames queued, not yet handed to the socket
     Bytes m_writing;  // the batch being written
     std::size_t m_write_offset = 0;
+    std::size_t m_append_start = 0;    // where the frame being appended to m_out starts
+    std::size_t m_out_events = 0;      // bytes of event frames in m_out
+    std::size_t m_writing_events = 0;  // bytes of event frames in m_writing
     Signal m_wake;     // output queued (writer)
     Signal m_drained;  // output fell below the low-water mark (reader)
     asio::steady_timer m_stall_timer;

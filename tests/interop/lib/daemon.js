@@ -52,7 +52,8 @@ function socketPath (name) {
   return path.join(os.tmpdir(), name + '.sock')
 }
 
-// Starts a daemon. opts: { name, storage, memory, port, host, cacheSize, args[], env }.
+// Starts a daemon. opts: { name, storage, memory, port, host, cacheSize, args[], env, logLevel,
+// nofileSoft }.
 // Resolves a handle once it prints "Listening on ..."; rejects if it exits first.
 function startDaemon (opts = {}) {
   const bin = hyperspaceBin()
@@ -70,7 +71,12 @@ function startDaemon (opts = {}) {
   if (opts.network) args.push(...opts.network)
   else args.push('--network-port', '0', '--no-local-discovery', '--bootstrap', '127.0.0.1:9')
   if (opts.args) args.push(...opts.args)
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } })
+  const env = { ...process.env, ...(opts.env || {}) }
+  const stdio = ['ignore', 'pipe', 'pipe']
+  // opts.nofileSoft: start it with that soft open-file limit (the shell execs it: same pid).
+  const child = opts.nofileSoft
+    ? spawn('/bin/sh', ['-c', 'ulimit -Sn ' + Number(opts.nofileSoft) + ' && exec "$0" "$@"', bin, ...args], { stdio, env })
+    : spawn(bin, args, { stdio, env })
   const handle = {
     name,
     args,
@@ -128,6 +134,12 @@ async function stopDaemon (d, signal = 'SIGTERM') {
   return res
 }
 
+// Clients connected now, from the daemon's log (needs --log-level info or lower).
+function clientCount (d) {
+  const count = re => (d.stderr.match(re) || []).length
+  return count(/client \d+ connected \(/g) - count(/client \d+ disconnected: /g)
+}
+
 function describe (d) {
   return 'hyperspace ' + d.args.join(' ') + ' (exit ' + d.exitCode + (d.signal ? ', signal ' + d.signal : '') + ')' +
     '\nstdout: ' + d.stdout.slice(-2000) + '\nstderr: ' + d.stderr.slice(-4000)
@@ -142,5 +154,6 @@ module.exports = {
   startDaemon,
   runningDaemon,
   stopDaemon,
+  clientCount,
   describe
 }

@@ -443,5 +443,29 @@ TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
     }
 }
 
+TEST(RpcFraming, PeekFrameHeaderReadsThePrefixOnly) {
+    Bytes out;
+    const FrameHeader h{FrameType::Error, 3, 300, 1u << 20};
+    encode_frame(out, h, as_bytes(std::string_view("payload")));
+    auto peeked = peek_frame_header(out);
+    ASSERT_TRUE(peeked);
+    EXPECT_EQ(*peeked, h);
+    // The prefix alone is enough; anything shorter is not a frame prefix.
+    Bytes prefix;
+    encode_frame_prefix(prefix, h, 7);
+    EXPECT_EQ(peek_frame_header(prefix), h);
+    for (std::size_t n = 0; n < prefix.size(); ++n)
+        EXPECT_FALSE(peek_frame_header(ByteView(prefix.data(), n))) << n;
+    // A varint longer than the protocol allows.
+    EXPECT_FALSE(peek_frame_header(Bytes(12, 0xff)));
+    // An event: a request with id 0.
+    out.clear();
+    encode_frame(out, FrameHeader{FrameType::Request, 2, 1, 0}, Bytes{});
+    peeked = peek_frame_header(out);
+    ASSERT_TRUE(peeked);
+    EXPECT_EQ(peeked->type, FrameType::Request);
+    EXPECT_EQ(peeked->id, 0u);
+}
+
 }  // namespace
 }  // namespace hs::rpc

@@ -49,6 +49,7 @@ public:
 struct ServerSetup {
     std::size_t cache_size = 1000;
     SessionLimits limits;
+    std::shared_ptr<spdlog::logger> log;  // the server's logger; null = quiet
 };
 
 class TestServer;
@@ -203,7 +204,8 @@ public:
         };
         m_handlers = std::make_unique<Handlers>(
             HandlerContext{*m_registry, *m_network, m_control, Bytes(32, 7), quiet_logger()});
-        m_server = std::make_unique<RpcServer>(m_io, *m_handlers, setup.limits, quiet_logger());
+        m_server = std::make_unique<RpcServer>(m_io, *m_handlers, setup.limits,
+                                               setup.log ? setup.log : quiet_logger());
         m_registry->observe_load(
             [this](LoadedCore& core) { m_server->broadcast_feed(core.feed().key()); });
     }

@@ -2,6 +2,14 @@
 // missing required fields, stray responses, clients that never read. In each case the offending
 // client gets an error or is disconnected with a reason, and every other client keeps working.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <fcntl.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
 
 #include "rpc/errors.h"
 #include "server_fixture.h"
@@ -209,7 +217,7 @@ TEST(RpcServer, ClientThatNeverReadsIsDisconnectedOthersKeepWorking) {
 
 TEST(RpcServer, EventsPastTheHardLimitDisconnectANonReader) {
     ServerSetup setup;
-    setup.limits.write_hard_limit_bytes = 16 * 1024;
+    setup.limits.event_queue_limit_bytes = 16 * 1024;
     setup.limits.write_stall_timeout = 60s;
     TestServer server(setup);
     RawClient& lazy = server.connect(4096, 4096);
@@ -392,6 +400,232 @@ TEST(RpcServer, GracefulShutdownDeliversQueuedRepliesThenCloses) {
     ASSERT_TRUE(f);
     EXPECT_EQ(f->header.type, FrameType::Response);
     EXPECT_TRUE(c.wait_closed());
+}
+
+TEST(RpcServer, RepliesLargerThanTheEventLimitDoNotDisconnect) {
+    // The event limit bounds events only: a large reply is held back by the high-water mark on
+    // requests instead, so a client asking for a block bigger than the event limit keeps its
+    // connection even when it reads slowly.
+    ServerSetup setup;
+    setup.limits.event_queue_limit_bytes = 16 * 1024;
+    setup.limits.write_stall_timeout = 60s;
+    TestServer server(setup);
+    RawClient& c = server.connect(8192, 8192);
+    c.open(0, "big");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {Bytes(256 * 1024, 0x42)};
+    c.call<AppendResponse>(Method::HypercoreAppend, a);
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    for (std::uint64_t i = 0; i < 4; ++i) c.request(Method::HypercoreGet, get);
+    // Let the server queue the replies without the client reading.
+    server.io().restart();
+    server.io().run_for(100ms);
+    EXPECT_FALSE(c.session().closed()) << c.session().close_reason();
+    EXPECT_GT(c.session().queued_bytes(), 200u * 1024);
+    for (std::uint64_t id = 3; id <= 6; ++id) {
+        auto f = c.wait_reply(id);
+        ASSERT_TRUE(f) << "reply " << id;
+        EXPECT_EQ(f->header.type, FrameType::Response);
+        EXPECT_EQ(decode_event<GetResponse>(*f).block, a.blocks[0]);
+    }
+    EXPECT_FALSE(c.closed());
+}
+
+TEST(RpcServer, AnIdleSessionGivesItsLargeBuffersBack) {
+    TestServer server;
+    RawClient& c = server.connect();
+    c.open(0, "big");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {Bytes(512 * 1024, 0x37)};
+    c.call<AppendResponse>(Method::HypercoreAppend, a);
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    EXPECT_EQ(c.call<GetResponse>(Method::HypercoreGet, get).block, a.blocks[0]);
+    c.settle();
+    // Only the small read buffer and at most two small output buffers stay.
+    const SessionLimits defaults;
+    EXPECT_LE(c.session().buffer_capacity(), defaults.read_chunk_bytes + 2 * kKeepOutputBytes);
+    EXPECT_LE(defaults.read_chunk_bytes, 4096u);
+}
+
+TEST(RpcServer, ManyPipelinedRequestsAndEndOfStreamAfterAFullRead) {
+    // More requests than the small and the large read buffer hold, in one send, then the client
+    // ends its side: every request is handled (Stop last) before the session closes.
+    TestServer server;
+    RawClient& c = server.connect();
+    Bytes burst;
+    const std::size_t n = 60000;  // 4 bytes each: ~240 KB
+    for (std::size_t i = 0; i < n; ++i)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, 0}, Void{});
+    encode_frame(burst, FrameHeader{FrameType::Request, 1, 2, 0}, Void{});  // Stop, no reply
+    c.send_raw(burst);
+    ::shutdown(c.fd(), SHUT_WR);
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_EQ(server.control().stops, 1);
+    EXPECT_NE(c.session().close_reason().find("client disconnected"), std::string::npos)
+        << c.session().close_reason();
+    // With replies: all of them arrive, in order, with backpressure on the way.
+    RawClient& d = server.connect();
+    burst.clear();
+    for (std::uint64_t id = 1; id <= 20000; ++id)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, id}, Void{});
+    d.send_raw(burst);
+    for (std::uint64_t id = 1; id <= 20000; ++id) {
+        auto f = d.wait_reply(id);
+        ASSERT_TRUE(f) << "reply " << id;
+    }
+    EXPECT_FALSE(d.closed());
+}
+
+TEST(RpcServer, AWaitingSessionKeepsItsRequestsWhileOthersReadIntoTheSharedBuffer) {
+    // A client past the high-water mark waits in the middle of a large read; its unhandled
+    // requests must survive another client's large read into the same shared buffer.
+    ServerSetup setup;
+    // Small replies: the requests of the first (small) read stay under the mark, so the wait
+    // comes in the middle of the large read that follows.
+    setup.limits.write_high_water_bytes = 48 * 1024;
+    setup.limits.write_low_water_bytes = 8 * 1024;
+    TestServer server(setup);
+    RawClient& writer = server.connect();
+    writer.open(0, "big");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {Bytes(64, 0x61)};
+    writer.call<AppendResponse>(Method::HypercoreAppend, a);
+
+    RawClient& slow = server.connect(4096, 4096);
+    slow.open(0, "big");
+    GetRequest get;
+    get.id = 0;
+    get.seq = 0;
+    // The small read: requests that need no reply (4 bytes each); then ~100 KB of gets, read
+    // into the shared buffer, whose replies fill the socket and then pass the mark.
+    Bytes burst;
+    const std::size_t small = SessionLimits{}.read_chunk_bytes;
+    while (burst.size() < small)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, 0}, Void{});
+    ASSERT_EQ(burst.size(), small);
+    const std::uint64_t first = 100, count = 10000;
+    for (std::uint64_t id = first; id < first + count; ++id)
+        encode_frame(burst, FrameHeader{FrameType::Request, 3, 1, id}, get);
+    ASSERT_LT(burst.size(), small + kLargeReadBytes);
+    // All of it at once, before the server reads any (the socket buffers hold it).
+    ASSERT_EQ(::send(slow.fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT),
+              static_cast<ssize_t>(burst.size()));
+    server.io().restart();
+    server.io().run_for(100ms);
+    ASSERT_FALSE(slow.session().closed()) << slow.session().close_reason();
+    // Held back: it crossed the high-water mark and waits for the low one.
+    ASSERT_GT(slow.session().queued_bytes(), 8u * 1024) << "the slow client is held back";
+
+    // Another client's large read overwrites the shared buffer.
+    RawClient& other = server.connect();
+    burst.clear();
+    for (std::uint64_t id = 1; id <= 8000; ++id)
+        encode_frame(burst, FrameHeader{FrameType::Request, 1, 1, id}, Void{});
+    other.send_raw(burst);
+    for (std::uint64_t id = 1; id <= 8000; ++id) ASSERT_TRUE(other.wait_reply(id)) << id;
+
+    // The slow client now reads: every one of its own replies, in order, nothing else.
+    for (std::uint64_t id = first; id < first + count; ++id) {
+        auto f = slow.wait_reply(id);
+        ASSERT_TRUE(f) << "reply " << id;
+        ASSERT_EQ(f->header.type, FrameType::Response);
+        ASSERT_EQ(decode_event<GetResponse>(*f).block, a.blocks[0]) << id;
+    }
+    slow.settle();
+    EXPECT_EQ(slow.order().size(), count + 1);  // the open reply and the gets
+}
+
+// Out of descriptors on accept: one warning (not one per attempt), and once a descriptor is free
+// the waiting client is accepted.
+TEST(RpcServer, AcceptOutOfDescriptorsBacksOffAndResumes) {
+    std::ostringstream logged;
+    auto log = std::make_shared<spdlog::logger>(
+        "test", std::make_shared<spdlog::sinks::ostream_sink_st>(logged));
+    log->set_level(spdlog::level::info);
+    ServerSetup setup;
+    setup.log = log;
+    TestServer server(setup);
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("hs-emfile-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto path = dir / "s.sock";
+    std::filesystem::remove(path);
+    ASSERT_TRUE(server.server().listen_unix(path).ok());
+    server.server().start();
+
+    const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(client, 0);
+    struct rlimit saved {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    struct rlimit low = saved;
+    low.rlim_cur = 512;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> filler;
+    for (;;) {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        filler.push_back(fd);
+    }
+    const auto restore = [&] {
+        for (int fd : filler) ::close(fd);
+        filler.clear();
+        ::setrlimit(RLIMIT_NOFILE, &saved);
+    };
+    ASSERT_FALSE(filler.empty());
+
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    // 1.5 s of failing accepts (the old loop warned every 100 ms).
+    const auto until = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < until) {
+        server.io().restart();
+        server.io().run_for(10ms);
+    }
+    const std::string during = logged.str();
+    std::size_t warnings = 0;
+    for (auto at = during.find("accepting"); at != std::string::npos;
+         at = during.find("accepting", at + 1))
+        ++warnings;
+    EXPECT_EQ(server.server().client_count(), 0u);
+    EXPECT_EQ(warnings, 1u) << during;
+    EXPECT_NE(during.find("open files"), std::string::npos) << during;
+
+    ::close(filler.back());  // one descriptor free: the client gets in
+    filler.pop_back();
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (server.server().client_count() == 0 && std::chrono::steady_clock::now() < deadline) {
+        server.io().restart();
+        server.io().run_for(10ms);
+    }
+    restore();
+    EXPECT_EQ(server.server().client_count(), 1u);
+    EXPECT_NE(logged.str().find("again"), std::string::npos) << logged.str();
+    // It is served.
+    Bytes request;
+    encode_frame(request, FrameHeader{FrameType::Request, 1, 1, 1}, Void{});
+    ASSERT_EQ(::send(client, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::uint8_t reply[256];
+    ssize_t got = -1;
+    for (int i = 0; i < 500 && got <= 0; ++i) {
+        server.io().restart();
+        server.io().run_for(10ms);
+        got = ::recv(client, reply, sizeof reply, MSG_DONTWAIT);
+    }
+    EXPECT_GT(got, 0);
+    ::close(client);
+    server.server().close();
+    server.server().remove_socket_file();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
