@@ -19,6 +19,7 @@
 #include "protocol/framing.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "wire/bytes_ref.h"
 
 namespace hs::protocol {
 
@@ -41,7 +42,7 @@ enum class MessageType : std::uint8_t {
 std::string_view message_type_name(std::uint8_t type) noexcept;
 
 // Decoder limits for repeated fields (JS has none; a JS peer stays far below them: a proof has
-// at most ~110 nodes). Checked before anything is allocated for the elements.
+// at most ~110 nodes). Checked as each element arrives, before it is stored.
 inline constexpr std::size_t kMaxExtensionNames = 1024;
 inline constexpr std::size_t kMaxDataNodes = 1024;
 
@@ -173,22 +174,29 @@ struct Cancel {
     bool operator==(const Cancel&) const = default;
 };
 
+// Owned or borrowed field bytes (wire/bytes_ref.h).
+using BytesRef = wire::BytesRef;
+
 // One merkle tree node of a proof (all fields required).
 struct Node {
     std::uint64_t index = 0;
-    Bytes hash;
+    BytesRef hash;  // decoded: borrowed from the frame body
     std::uint64_t size = 0;
     bool operator==(const Node&) const = default;
 };
 
-// type 9: a block (absent `value` for hash-only answers) with its proof.
+// type 9: a block (absent `value` for hash-only answers) with its proof. A decoded Data borrows
+// its bytes (value, node hashes, signature) from the frame body, without a copy: it is valid only
+// as long as that body is, unless own() is called.
 struct Data {
     static constexpr MessageType kType = MessageType::Data;
     std::uint64_t index = 0;  // required
-    std::optional<Bytes> value;
+    std::optional<BytesRef> value;
     std::vector<Node> nodes;
-    std::optional<Bytes> signature;
+    std::optional<BytesRef> signature;
 
+    // Copies every borrowed field into storage of its own.
+    void own();
     void encode_to(Bytes& out) const;
     static Result<Data> decode(ByteView& in);
     bool operator==(const Data&) const = default;
@@ -235,8 +243,10 @@ using Message = std::variant<Open, Options, Status, Have, Unhave, Want, Unwant, 
                              Data, Close, Extension, Ignored>;
 
 // Decodes one frame body by its header type (0..15). Types 11..14 give Ignored without looking at
-// the body. Errors as for each decode above.
+// the body. Errors as for each decode above. A Data result borrows from `body` (see Data).
 Result<Message> decode_message(std::uint8_t type, ByteView body);
+// Makes a decoded message independent of the body it was decoded from (Data::own()).
+void own(Message& message);
 
 // The frame type of a message; for Ignored, its raw type 11..14 (not an enumerator).
 MessageType type_of(const Message& message);

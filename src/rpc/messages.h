@@ -20,7 +20,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +28,7 @@
 
 #include "util/bytes.h"
 #include "util/error.h"
+#include "wire/bytes_ref.h"
 
 // Declares the codec members shared by every message struct.
 #define HS_RPC_MESSAGE(Type)                  \
@@ -169,56 +169,8 @@ struct GetResponse {
     HS_RPC_MESSAGE(GetResponse);
 };
 
-// The bytes of a field that is either owned (built by a sender) or borrowed (decoded: a view into
-// the payload it was decoded from, no copy). Converts to ByteView; compares by content.
-class BytesRef {
-public:
-    BytesRef() = default;
-    BytesRef(Bytes owned) noexcept : m_owned(std::move(owned)), m_view(m_owned) {}  // NOLINT
-    static BytesRef borrow(ByteView view) noexcept {
-        BytesRef r;
-        r.m_view = view;
-        r.m_borrowed = true;
-        return r;
-    }
-    BytesRef(const BytesRef& other)
-        : m_owned(other.m_owned),
-          m_view(other.m_borrowed ? other.m_view : ByteView(m_owned)),
-          m_borrowed(other.m_borrowed) {}
-    BytesRef(BytesRef&& other) noexcept
-        : m_owned(std::move(other.m_owned)),
-          m_view(other.m_borrowed ? other.m_view : ByteView(m_owned)),
-          m_borrowed(other.m_borrowed) {
-        other.m_owned.clear();
-        other.m_view = {};
-    }
-    BytesRef& operator=(BytesRef other) noexcept {
-        m_owned = std::move(other.m_owned);
-        m_view = other.m_borrowed ? other.m_view : ByteView(m_owned);
-        m_borrowed = other.m_borrowed;
-        return *this;
-    }
-    ~BytesRef() = default;
-
-    ByteView view() const noexcept { return m_view; }
-    operator ByteView() const noexcept { return m_view; }  // NOLINT
-    bool borrowed() const noexcept { return m_borrowed; }
-    std::size_t size() const noexcept { return m_view.size(); }
-    bool empty() const noexcept { return m_view.empty(); }
-    const std::uint8_t* data() const noexcept { return m_view.data(); }
-    auto begin() const noexcept { return m_view.begin(); }
-    auto end() const noexcept { return m_view.end(); }
-    Bytes to_bytes() const { return Bytes(m_view.begin(), m_view.end()); }
-    friend bool operator==(const BytesRef& a, const BytesRef& b) noexcept {
-        return a.size() == b.size() &&
-               (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
-    }
-
-private:
-    Bytes m_owned;
-    ByteView m_view;
-    bool m_borrowed = false;
-};
+// Owned or borrowed field bytes (wire/bytes_ref.h).
+using BytesRef = wire::BytesRef;
 
 // Decoding borrows the blocks (BytesRef): a decoded AppendRequest is valid only as long as the
 // payload it was decoded from. A batch of blocks then reaches Feed::append without a copy.

@@ -420,6 +420,42 @@ TEST(Messages, EveryPrefixDecodesCleanlyOrFails) {
     }
 }
 
+TEST(Messages, DataBorrowsFromTheBody) {
+    // Decoding a Data copies none of its bytes: value, node hashes and signature are views into
+    // the frame body (the block reaches Feed::put without a copy). own() detaches them.
+    const Data d{7, seq(1000), {Node{1, filled(0x11, 32), 5}, Node{4, filled(0x22, 32), 9}},
+                 filled(0x5e, 64)};
+    Bytes body;
+    d.encode_to(body);
+    auto m = decode_message(9, body);
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    Data& got = std::get<Data>(*m);
+    EXPECT_EQ(got, d);
+    const auto inside = [&](const BytesRef& r) {
+        return r.borrowed() && r.data() >= body.data() && r.data() + r.size() <= body.data() + body.size();
+    };
+    EXPECT_TRUE(inside(*got.value));
+    EXPECT_TRUE(inside(*got.signature));
+    for (const Node& n : got.nodes) EXPECT_TRUE(inside(n.hash));
+
+    own(*m);
+    body.assign(body.size(), 0);  // the body is gone; the owned message is not
+    EXPECT_EQ(got, d);
+    EXPECT_FALSE(got.value->borrowed());
+}
+
+TEST(Messages, KnownFieldWithTheWrongWireTypeIsSkipped) {
+    // libprotobuf's rule, kept from the codec this one replaced: an occurrence of `start` as bytes
+    // is skipped like an unknown field, so the varint `start` after it decides.
+    auto m = decode_message(3, unhex("0a0105 0807"));
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    EXPECT_TRUE(*m == Message(Have{7, std::nullopt, std::nullopt, std::nullopt}));
+    // A bool is any varint (a two-byte 1 is true).
+    auto ack = decode_message(3, unhex("0807 208100"));
+    ASSERT_TRUE(ack.ok()) << ack.error().message;
+    EXPECT_EQ(std::get<Have>(*ack).ack, std::optional<bool>(true));
+}
+
 TEST(Messages, ExtensionBody) {
     const Extension e{300, to_bytes(std::string_view("hi"))};
     Bytes body;

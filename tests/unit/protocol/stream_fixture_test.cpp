@@ -141,6 +141,7 @@ void expect_receives_match(TransportCipher& cipher, const std::vector<Send>& sen
         for (const auto& f : frames) {
             auto m = msg::decode_message(f.type, f.body);
             ASSERT_TRUE(m.ok()) << m.error().message;
+            msg::own(*m);  // the frame body may live in the decoder's reused buffer
             got.push_back(std::move(*m));
             channels.push_back(f.channel);
         }

@@ -176,7 +176,9 @@ struct RawPeer {
         for (const auto& f : frames) {
             auto m = msg::decode_message(f.type, f.body);
             EXPECT_TRUE(m.ok());
-            if (m) out.emplace_back(f.channel, *m);
+            if (!m) continue;
+            msg::own(*m);  // `wire` ends with this call
+            out.emplace_back(f.channel, std::move(*m));
         }
         return out;
     }

@@ -8,8 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "rpc/daemon_info.h"
 #include "rpc/messages.h"
-#include "rpc/pb.h"
+#include "wire/pb.h"
 #include "util/hex.h"
 #include "util/varint.h"
 
@@ -454,7 +455,7 @@ struct RawField {
 
 std::vector<RawField> split_fields(const Bytes& message) {
     std::vector<RawField> out;
-    pb::Reader r(message);
+    wire::Reader r(message);
     while (!r.done()) {
         const std::size_t start = message.size() - r.remaining();
         auto tag = r.read_tag();
@@ -604,7 +605,7 @@ TEST(RpcMessages, StringsDecodeIllFormedUtf8LikeNode) {
     for (const auto& f : kUtf8Fixtures) {
         SCOPED_TRACE(f.name);
         const Bytes raw = hex(f.name);
-        EXPECT_EQ(to_hex(to_bytes(pb::utf8_replace_invalid(as_string(raw)))), f.hex);
+        EXPECT_EQ(to_hex(to_bytes(wire::utf8_replace_invalid(as_string(raw)))), f.hex);
         // Through a real message: OpenRequest.name.
         Bytes b = hex("08001a");
         varint::encode(b, raw.size());
@@ -679,6 +680,57 @@ TEST(RpcMessages, BytesRefCopiesAndMovesKeepWhatTheyOwnOrBorrow) {
     EXPECT_TRUE(BytesRef(to_bytes("x")) == BytesRef::borrow(as_bytes("x")));
     EXPECT_FALSE(BytesRef(to_bytes("x")) == BytesRef::borrow(as_bytes("y")));
     EXPECT_TRUE(BytesRef() == BytesRef::borrow(ByteView()));
+}
+
+TEST(RpcDaemonInfo, EncodesAfterAStatusAndDecodesFromIt) {
+    HyperspaceStatusResponse status;
+    status.api_version = "1.0.0";
+    status.holepunchable = true;
+    Bytes payload;
+    status.encode_to(payload);
+    const std::size_t status_size = payload.size();
+    DaemonInfoResponse info{"/tmp/s", "/tmp/s/hyperspace.sock", 3, 2, "0.1.0", 1, false, 4242};
+    info.encode_to(payload);
+    EXPECT_EQ(payload.size() - status_size, info.encoded_size());
+    // Every field is written, in field order, with two-byte tags ((101 << 3) | 2 -> aa 06).
+    EXPECT_EQ(to_hex(ByteView(payload).subspan(status_size)),
+              "aa06062f746d702f73b206162f746d702f732f687970657273706163652e736f"
+              "636bb80603c00602ca0605302e312e30d00601d80600e0069221");
+    ByteView in = payload;
+    auto back = DaemonInfoResponse::decode(in);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(*back, info);
+    EXPECT_TRUE(in.empty());
+    // The status itself still decodes from the same payload (our fields are unknown to it).
+    ByteView again = payload;
+    auto st = HyperspaceStatusResponse::decode(again);
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(*st, status);
+}
+
+TEST(RpcDaemonInfo, AbsentWrongTypedAndMalformed) {
+    // A plain status: NotFound (not our daemon).
+    HyperspaceStatusResponse status;
+    status.api_version = "1.0.0";
+    Bytes plain;
+    status.encode_to(plain);
+    ByteView in = plain;
+    auto none = DaemonInfoResponse::decode(in);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.error().code, Errc::NotFound);
+    // Field 103 (cores) as bytes is skipped, not an error; field 104 as a varint counts.
+    const Bytes skewed = *from_hex("ba060100c00607");
+    in = skewed;
+    auto partial = DaemonInfoResponse::decode(in);
+    ASSERT_TRUE(partial.ok()) << partial.error().message;
+    EXPECT_EQ(partial->cores, 0u);
+    EXPECT_EQ(partial->peers, 7u);
+    // A truncated field fails as malformed.
+    const Bytes truncated = *from_hex("aa0605ab");
+    in = truncated;
+    auto bad = DaemonInfoResponse::decode(in);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, Errc::Protocol);
 }
 
 }  // namespace

@@ -1,13 +1,17 @@
-// A minimal proto2 wire reader/writer that reproduces the npm `protocol-buffers` codec used by
-// @hyperspace/rpc byte for byte (docs/formats/rpc.md "Payload encoding"). libprotobuf cannot:
-// it writes int32 as 10-byte varints and drops proto3 presence.
+// The proto2 wire primitives shared by every protobuf codec of the project (docs/formats/protobuf.md):
+// the Hyperspace RPC, hypercore-protocol 8 messages and dht-rpc 4 datagrams. wire/schema.h builds
+// whole-message codecs on top of these. They reproduce the npm `protocol-buffers` encoder byte for
+// byte (libprotobuf cannot: it writes int32 as 10-byte varints).
 //
 // Writer functions append to a Bytes buffer and never fail. Reader is a bounds-checked cursor over
 // untrusted bytes: every length is checked against the remaining input before anything is read
-// or allocated, and errors are values (Errc::Protocol), never exceptions or asserts.
+// or allocated, and errors are values (Errc::Protocol, Errc::TooLarge past a caller's limit),
+// never exceptions or asserts. Reader errors name what is malformed, not where: callers prefix
+// the message and field.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -15,7 +19,7 @@
 #include "util/error.h"
 #include "util/varint.h"
 
-namespace hs::rpc::pb {
+namespace hs::wire {
 
 enum class WireType : std::uint8_t {
     Varint = 0,
@@ -68,17 +72,23 @@ public:
 
     [[nodiscard]] Result<Tag> read_tag();
     [[nodiscard]] Result<std::uint64_t> read_varint();
-    // Any non-zero varint is true (the JS decoder reads one byte and tests > 0; both agree on
-    // every canonical encoding).
+    // Any non-zero varint is true (libprotobuf's rule; the JS decoder reads one byte and tests
+    // > 0, and both agree on every canonical encoding).
     [[nodiscard]] Result<bool> read_bool();
+    // Exactly one byte, non-zero = true, whatever follows (protocol-buffers-encodings' rule).
+    [[nodiscard]] Result<bool> read_bool_byte();
     // Inverse of put_int32. A 10-byte (libprotobuf) negative value keeps its low 32 bits.
     [[nodiscard]] Result<std::int32_t> read_int32();
-    // A view into the input; valid as long as the input is.
-    [[nodiscard]] Result<ByteView> read_length_delimited();
+    // A view into the input; valid as long as the input is. A length past the end is
+    // Errc::Protocol; one within the input but over `max` is Errc::TooLarge.
+    [[nodiscard]] Result<ByteView> read_length_delimited(
+        std::size_t max = std::numeric_limits<std::size_t>::max());
     // UTF-8 text, with ill-formed sequences replaced the way Node's Buffer#toString does.
     [[nodiscard]] Result<std::string> read_string();
-    // Skips one field value of `wire` type (unknown fields). Groups and wire types 6/7 fail.
-    [[nodiscard]] Status skip(WireType wire);
+    // Skips one field value of `wire` type (unknown fields); a length-delimited value over
+    // `max` fails as in read_length_delimited. Groups and wire types 6/7 fail.
+    [[nodiscard]] Status skip(WireType wire,
+                              std::size_t max = std::numeric_limits<std::size_t>::max());
 
 private:
     [[nodiscard]] Status take(std::size_t n, const char* what);
@@ -89,4 +99,4 @@ private:
 // "maximal subpart" rule (what V8, and so the JS decoder, does). Valid input is returned as is.
 std::string utf8_replace_invalid(std::string_view text);
 
-}  // namespace hs::rpc::pb
+}  // namespace hs::wire

@@ -1,9 +1,9 @@
-#include "rpc/pb.h"
+#include "wire/pb.h"
 
-namespace hs::rpc::pb {
+namespace hs::wire {
 namespace {
 
-Error malformed(const char* what) { return make_error(Errc::Protocol, "rpc message: {}", what); }
+Error malformed(const char* what) { return make_error(Errc::Protocol, "{}", what); }
 
 }  // namespace
 
@@ -29,15 +29,23 @@ Result<bool> Reader::read_bool() {
     return v != 0;
 }
 
+Result<bool> Reader::read_bool_byte() {
+    if (m_in.empty()) return malformed("truncated bool");
+    const bool v = m_in[0] != 0;
+    m_in = m_in.subspan(1);
+    return v;
+}
+
 Result<std::int32_t> Reader::read_int32() {
     HS_ASSIGN_OR_RETURN(const std::uint64_t v, read_varint());
     // JS: v > 2^31 - 1 ? v - 2^32 : v, i.e. the low 32 bits as two's complement.
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
 }
 
-Result<ByteView> Reader::read_length_delimited() {
+Result<ByteView> Reader::read_length_delimited(std::size_t max) {
     HS_ASSIGN_OR_RETURN(const std::uint64_t n, read_varint());
     if (n > m_in.size()) return malformed("length-delimited field runs past the end");
+    if (n > max) return make_error(Errc::TooLarge, "field of {} bytes exceeds {}", n, max);
     const ByteView out = m_in.first(static_cast<std::size_t>(n));
     m_in = m_in.subspan(static_cast<std::size_t>(n));
     return out;
@@ -48,7 +56,7 @@ Result<std::string> Reader::read_string() {
     return utf8_replace_invalid(as_string(raw));
 }
 
-Status Reader::skip(WireType wire) {
+Status Reader::skip(WireType wire, std::size_t max) {
     switch (wire) {
         case WireType::Varint: {
             auto v = read_varint();
@@ -58,7 +66,7 @@ Status Reader::skip(WireType wire) {
         case WireType::Fixed64:
             return take(8, "truncated fixed64 field");
         case WireType::LengthDelimited: {
-            auto v = read_length_delimited();
+            auto v = read_length_delimited(max);
             if (!v) return std::move(v).error();
             return {};
         }
@@ -128,4 +136,4 @@ std::string utf8_replace_invalid(std::string_view text) {
     return out;
 }
 
-}  // namespace hs::rpc::pb
+}  // namespace hs::wire
