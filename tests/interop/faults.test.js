@@ -154,11 +154,11 @@ async function killTraced (handle) {
   clearTimeout(timer)
 }
 
-async function hypStop (daemon) {
+async function hypStop (daemon, exitCode = 0) {
   const res = await runHyp(['stop', '--host', daemon.name], { timeout: 20000 })
   assert.equal(res.code, 0, 'hyp stop: ' + describeRun(res) + '\n' + d.describe(daemon))
   const { code } = await daemon.exited
-  assert.equal(code, 0, 'the daemon exits 0 after hyp stop: ' + d.describe(daemon))
+  assert.equal(code, exitCode, 'the daemon\'s exit code after hyp stop: ' + d.describe(daemon))
 }
 
 function blocks (values) {
@@ -186,6 +186,7 @@ async function assertReplicates (readerClient, key, acked, where) {
   await readerClient.network.configure(mirror.discoveryKey, { announce: false, lookup: true })
   await eventually(async () => {
     await mirror.update({ ifAvailable: true, minLength: acked.length })
+    assert.ok(mirror.length >= acked.length, 'length ' + mirror.length)
   }, 20000, where + ': the reader sees length ' + acked.length)
   assert.equal(mirror.length, acked.length, where + ': the reader\'s length')
   for (let i = 0; i < acked.length; i++) {
@@ -288,10 +289,17 @@ async function faultScenario (v) {
       }
       mirrors.push([kind, await assertReplicates(readerClient, key, acked, v.label + ', ' + kind + ' reader')])
     }
-    // A live append after the failure reaches every reader and verifies there.
-    await core.append(Buffer.from('live'))
-    acked.push('live')
-    for (const [kind, mirror] of mirrors) {
+    // A live append after the failure reaches every reader and verifies there (unless the disk
+    // stays full: then it fails as well, and changes nothing).
+    const live = await outcome(core.append(Buffer.from('live')), 10000)
+    if (v.live === false) {
+      assert.match(live, /^rejected: .*nothing was appended/, 'the disk is still full: ' + live)
+      await assertExactly(fresh, acked, v.label + ', traced daemon, after the failed live append')
+    } else {
+      assert.match(live, /^resolved: /, 'the live append: ' + live)
+      acked.push('live')
+    }
+    for (const [kind, mirror] of v.live === false ? [] : mirrors) {
       const where = v.label + ', ' + kind + ' reader, live append'
       const up = await outcome(mirror.update({ ifAvailable: false, minLength: acked.length }), 15000)
       assert.match(up, /^resolved/, where + ': update ' + up)
@@ -300,7 +308,18 @@ async function faultScenario (v) {
     }
     await client.close()
     await client2.close()
-    await hypStop(traced)
+    if (v.stop === 'SIGKILL') {
+      const pid = traceeOf(traced)
+      assert.ok(pid, 'the traced daemon\'s pid')
+      process.kill(pid, 'SIGKILL')
+      await traced.exited
+    } else if (v.live === false) {
+      // The disk is still full: the final flush fails, and the daemon says so in its exit code.
+      await hypStop(traced, 1)
+      assert.match(traced.stderr, /flushing the storage failed: cannot write \S+\/bitfield: No space left on device/, d.describe(traced))
+    } else {
+      await hypStop(traced)
+    }
 
     // 4. A clean restart without strace: every acknowledged block, the right length, nothing more.
     daemon = await d.runningDaemon({ name, storage })
@@ -340,6 +359,12 @@ describe('appends on a failing disk, under strace', () => {
   }))
   it('ENOSPC on bitfield writes 2 to 4 (the rewrite at once and the next append fail too)', T, () => faultScenario({
     label: 'bitfield@2..4', file: 'bitfield', error: 'ENOSPC', when: '2..4', ops: REPRO, fail: [1, 2], message: NO_SPACE, readers: ['ours']
+  }))
+  it('ENOSPC on every bitfield write from the 2nd on, then hyp stop', T, () => faultScenario({
+    label: 'bitfield@2+', file: 'bitfield', error: 'ENOSPC', when: '2+', ops: REPRO, fail: [1, 2, 3, 4], message: NO_SPACE, readers: ['ours'], live: false
+  }))
+  it('ENOSPC on every bitfield write from the 2nd on, then SIGKILL', T, () => faultScenario({
+    label: 'bitfield@2+ (SIGKILL)', file: 'bitfield', error: 'ENOSPC', when: '2+', ops: REPRO, fail: [1, 2, 3, 4], message: NO_SPACE, readers: ['ours'], live: false, stop: 'SIGKILL'
   }))
   it('ENOSPC on the 2nd signatures write', T, () => faultScenario({
     label: 'signatures@2', file: 'signatures', error: 'ENOSPC', when: '2', ops: REPRO, fail: [1], message: NO_SPACE, readers: ['ours']
