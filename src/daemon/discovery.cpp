@@ -10,7 +10,7 @@
 namespace hs::daemon {
 namespace {
 
-// @hyperswarm/dht's default bootstrap nodes (docs/behaviour/networking.md), used without --bootstrap.
+// @hyperswarm/dht's default bootstrap nodes (docs/behaviour/networking.md), if no --bootstrap.
 constexpr const char* kDefaultBootstrap[] = {"bootstrap1.hyperdht.org:49737",
                                              "bootstrap2.hyperdht.org:49737",
                                              "bootstrap3.hyperdht.org:49737"};
