@@ -670,7 +670,7 @@ async function main () {
 
 // --- child roles ----------------------------------------------------------------------------------
 
-// A persistent JS @hyperswarm/dht 4 bootstrap node (reference §12.3).
+// A persistent JS @hyperswarm/dht 4 bootstrap node (docs/testing.md "A local DHT bootstrap node").
 async function bootstrapRole (o) {
   const dht = requireJs('@hyperswarm/dht')({ bootstrap: false, ephemeral: false })
   const host = o.roleArgs.host || '127.0.0.1'

@@ -15,7 +15,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the operation failed (message on stderr)
 inline constexpr int kExitUsage = 2;    // bad arguments, or no daemon to talk to
 
-// ~/.hyperspace/storage, or the old ~/.hyperdrive/storage/cores if that exists (reference §1.1).
+// ~/.hyperspace/storage, or the old ~/.hyperdrive/storage/cores if that exists
+// (docs/behaviour/storage.md "Storage folder").
 std::filesystem::path default_storage_path();
 // A 64-hex-character key, optionally as hyper://<hex>.
 Result<crypto::PublicKey> parse_key_argument(std::string_view text);

@@ -64,7 +64,7 @@ Status write_file_atomic(const fs::path& path, ByteView data) {
 }
 
 // Refuses a folder a JS hyperspace daemon is running on: it always holds the flock of its
-// internal core's bitfield (reference §1.8).
+// internal core's bitfield (docs/behaviour/storage.md "Locks").
 Status check_internal_core_unlocked(const fs::path& dir, ByteView master_key) {
     const auto kp = crypto::corestore_keypair(master_key, as_bytes(kInternalCoreName));
     const auto bitfield = core_dir(dir, crypto::discovery_key(kp.public_key)) / "bitfield";

@@ -1,6 +1,7 @@
 // Corestore 5: many hypercores in one storage folder (or in memory), derived from one master key
-// (reference §1.1-1.2, §1.9). Cores open lazily; cores no handle references stay open in an LRU
-// of `cache_size` entries and are closed beyond it. Not thread-safe: storage thread only.
+// (docs/formats/sleep.md "Folder", docs/behaviour/storage.md). Cores open lazily; cores no handle
+// references stay open in an LRU of `cache_size` entries and are closed beyond it. Not
+// thread-safe: one owner thread (in the daemon, its one thread: docs/architecture.md "Threads").
 // Handles must not outlive their Corestore.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Corestore 5 folder layout (reference §1.1): <storage>/<dk[0:2]>/<dk[2:4]>/<dk hex>/.
+// Corestore 5 folder layout (docs/formats/sleep.md "Folder"): <storage>/<dk[0:2]>/<dk[2:4]>/<dk>/.
 #pragma once
 
 #include <filesystem>
@@ -12,7 +12,8 @@
 namespace hs::corestore {
 
 inline constexpr const char* kMasterKeyFile = "master_key";
-// The name of the hyperspace internal config core (reference §1.9); reserved.
+// The name of the hyperspace internal config core (docs/behaviour/storage.md "The JS daemon's
+// internal core"); reserved.
 inline constexpr std::string_view kInternalCoreName = "@hyperspace:internal";
 
 std::filesystem::path core_dir(const std::filesystem::path& root, const crypto::Hash32& discovery_key);

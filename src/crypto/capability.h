@@ -1,4 +1,4 @@
-// Channel capabilities of hypercore-protocol 8 (reference §2, docs/formats/wire.md "Capability").
+// Channel capabilities of hypercore-protocol 8 (docs/formats/wire.md "Capability").
 // A capability proves to the peer that we know a core's public key without sending the key; it
 // is bound to one Noise session through the split keys.
 #pragma once

@@ -1,4 +1,5 @@
-// Key derivations shared by hypercore 9, corestore 5 and hyperspace (reference §1.9, §2).
+// Key derivations shared by hypercore 9, corestore 5 and hyperspace (docs/behaviour/storage.md
+// "Key derivation").
 #pragma once
 
 #include <string_view>

@@ -10,14 +10,14 @@
 namespace hs::daemon {
 namespace {
 
-// @hyperswarm/dht's default bootstrap nodes (reference §4.4), used when no --bootstrap is given.
+// @hyperswarm/dht's default bootstrap nodes (docs/behaviour/networking.md), if no --bootstrap.
 constexpr const char* kDefaultBootstrap[] = {"bootstrap1.hyperdht.org:49737",
                                              "bootstrap2.hyperdht.org:49737",
                                              "bootstrap3.hyperdht.org:49737"};
 constexpr const char* kKeyNamespace = "@hypercore-protocol/hyperspace";
 
 // The DHT as the swarm's Discovery: Hyperspace announces port 0, so peers dial the address our
-// datagrams come from, which is the TCP listener's port (reference §4.4).
+// datagrams come from, which is the TCP listener's port (docs/behaviour/networking.md "Ports").
 class DhtDiscovery final : public swarm::Discovery {
 public:
     explicit DhtDiscovery(std::unique_ptr<swarm::dht::Node> node) : m_node(std::move(node)) {}
@@ -142,7 +142,7 @@ Result<swarm::SwarmOptions> swarm_options_for(const DaemonOptions& options,
             return make_error(Errc::InvalidArgument,
                               "the DHT needs an IPv4 --bind-address, not {}", ep.address().to_string());
         swarm::dht::NodeOptions no;
-        no.ephemeral = true;  // as the hyperspace binary (reference §4.1)
+        no.ephemeral = true;  // as the hyperspace binary (docs/behaviour/daemon.md)
         no.bootstrap = resolve_bootstrap(bootstrap, *dht_log);
         no.bind = ep;
         std::array<std::uint8_t, 32> node_id{};

@@ -78,7 +78,7 @@ int print_already_running(const rpc::HyperspaceStatusResponse& status) {
     return 1;
 }
 
-// Before listening on a UNIX socket (§9 #22): a daemon that answers there keeps it; a stale
+// Before listening on a UNIX socket (quirks #22): a daemon that answers there keeps it; a stale
 // socket file is removed. Returns an exit code to stop with, or nothing to go on.
 std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) {
     rpc::Endpoint endpoint;
@@ -184,7 +184,7 @@ int run_daemon(DaemonOptions options) {
                                          as_bytes(std::string_view("replication-keypair")));
     const auto noise = protocol::noise_keypair_from_seed(seed);
 
-    // Networking: the swarm listens before anything joins (reference §6.3).
+    // Networking: the swarm listens before anything joins (docs/architecture.md "Startup").
     ctx.replication = std::make_unique<rpc::Replication>(ctx.io.get_executor(), *ctx.registry,
                                                          ctx.log.swarm);
     auto swarm_options = swarm_options_for(opts, ctx.io.get_executor(), ctx.store->master_key(), ctx.log);

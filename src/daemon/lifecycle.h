@@ -1,4 +1,4 @@
-// Startup, serving and shutdown of the `hyperspace` daemon (STYLE §7, reference §6.2-6.3).
+// Startup, serving and shutdown of the `hyperspace` daemon (STYLE §7, docs/architecture.md).
 //
 // Startup: log, endpoint probe (a live daemon there: print its status, exit 1; a stale socket
 // file: replace it), storage (folder lock), remembered network configurations, RPC listen.

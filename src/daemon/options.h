@@ -1,4 +1,4 @@
-// The `hyperspace` daemon's options (reference §6.1-6.2 plus ours): one struct, defaults in
+// The `hyperspace` daemon's options (docs/behaviour/daemon.md plus ours): one struct, defaults in
 // code, filled from CLI11 flags, validated once, then passed by value.
 #pragma once
 

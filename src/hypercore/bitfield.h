@@ -1,4 +1,5 @@
-// The Hypercore 9 bitfield: the body of the SLEEP `bitfield` file (reference §1.7).
+// The Hypercore 9 bitfield: the body of the SLEEP `bitfield` file (docs/formats/sleep.md
+// "bitfield").
 //
 // A port of hypercore 9.12.0 `lib/bitfield.js` together with the state of `sparse-bitfield` and
 // `memory-pager` that decides which bytes get written. After the same sequence of calls, every page
@@ -14,7 +15,8 @@
 // Data byte i lives in page i / 1024, tree byte i in page i / 2048, index byte i in page i / 512.
 //
 // Pages are stored sparsely: untouched pages cost no memory. get/set are O(1) and do not allocate
-// once their page exists. Not thread-safe: owned by one feed on the storage thread.
+// once their page exists. Not thread-safe: owned by one feed, used from the thread that owns it
+// (in the daemon, its one thread: docs/architecture.md "Threads").
 #pragma once
 
 #include <cstddef>

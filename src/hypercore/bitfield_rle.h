@@ -1,4 +1,5 @@
-// Run-length encoding of bitfields as sent in Have messages (reference §3.8, bitfield-rle 2.2.1).
+// Run-length encoding of bitfields as sent in Have messages (bitfield-rle 2.2.1;
+// docs/behaviour/replication.md "Wants and Haves").
 //
 // The encoding is a sequence of varint headers over the *bytes* of a bitfield:
 //   odd header  `len << 2 | bit << 1 | 1`  -> `len` bytes of 0x00 (bit 0) or 0xff (bit 1);

@@ -138,7 +138,7 @@ Status Feed::load(const FeedOptions& options) {
         }
     }
 
-    // length, liveness, roots (one retry with length - 1, like the reference)
+    // length, liveness, roots (one retry with length - 1, like hypercore 9)
     m_length = tree().blocks();
     for (int attempt = 0;; ++attempt) {
         auto r = roots(m_length);

@@ -1,5 +1,6 @@
 // One Hypercore 9 log: SLEEP storage + merkle tree + bitfields (docs/formats/sleep.md).
-// Not thread-safe: one owner thread (the storage thread) at a time.
+// Not thread-safe: one owner thread at a time (in the daemon, its one thread: there is no storage
+// thread, docs/architecture.md "Threads").
 // Invariant: every block marked present in the bitfield has its leaf node, and every present
 // tree node is covered by a stored signed root (or, for a static feed, by the key).
 #pragma once
@@ -19,9 +20,9 @@
 namespace hs::hypercore {
 
 // The largest block we append or accept: its Data frame (block + proof + signature) must stay
-// under the 8 MiB frame limit of every peer (reference §9 #20).
+// under the 8 MiB frame limit of every peer (docs/behaviour/quirks.md #20).
 inline constexpr std::uint64_t kMaxBlockBytes = 8 * 1024 * 1024 - 16 * 1024;
-// The largest block a stored tree may describe (the reference's append limit); larger sizes in a
+// The largest block a stored tree may describe (hypercore 9's append limit); larger sizes in a
 // leaf node mean the tree file is damaged.
 inline constexpr std::uint64_t kMaxStoredBlockBytes = 8 * 1024 * 1024;
 
@@ -176,7 +177,7 @@ private:
     // Direct-mapped caches of tree nodes, one for leaves and one for parents (so the few
     // high parents that every offset computation needs are not evicted by leaves). Sized with
     // the log, up to kMaxNodeCacheSlots each, so small cores stay small.
-    static constexpr std::size_t kMaxNodeCacheSlots = 1 << 15;  // 65536 nodes, as the reference keeps
+    static constexpr std::size_t kMaxNodeCacheSlots = 1 << 15;  // 65536 nodes, as hypercore 9 keeps
     struct NodeCache {
         std::vector<Node> nodes;
         std::vector<std::uint64_t> tags;  // index + 1 of the node in each slot; 0 = empty

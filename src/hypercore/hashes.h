@@ -1,4 +1,5 @@
-// Hypercore 9 merkle hashing (reference §2): BLAKE2b-256 with type bytes and big-endian sizes.
+// Hypercore 9 merkle hashing (docs/formats/sleep.md "tree"): BLAKE2b-256 with type bytes and
+// big-endian sizes.
 #pragma once
 
 #include <cstdint>

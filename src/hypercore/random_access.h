@@ -1,6 +1,6 @@
 // Random-access byte storage for the files of one core (SLEEP files), on disk or in memory.
-// Not thread-safe: one owner (the storage thread) at a time. Files on disk share a
-// FileHandleCache that bounds their open descriptors (hypercore/file_cache.h).
+// Not thread-safe: one owner thread at a time (docs/architecture.md "Threads"). Files on disk
+// share a FileHandleCache that bounds their open descriptors (hypercore/file_cache.h).
 #pragma once
 
 #include <filesystem>
@@ -54,8 +54,8 @@ public:
 
 struct DirectoryStorageOptions {
     bool read_only = false;  // open files O_RDONLY and never create or write anything
-    // Take flock(LOCK_EX|LOCK_NB) on the bitfield file when it is opened, as the JS reference
-    // does (reference §1.8), so a JS daemon and ours never write one core at once.
+    // Take flock(LOCK_EX|LOCK_NB) on the bitfield file when it is opened, as hypercore 9 does
+    // (docs/behaviour/storage.md "Locks"), so a JS daemon and ours never write one core at once.
     // The lock lives as long as the bitfield's descriptor, so that one is pinned: never closed by
     // the file cache while the core is open (docs/file-handles.md).
     bool lock_bitfield = true;

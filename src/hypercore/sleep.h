@@ -1,4 +1,4 @@
-// SLEEP file headers and slot layouts (reference §1.3-1.6, docs/formats/sleep.md).
+// SLEEP file headers and slot layouts (docs/formats/sleep.md).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // Merkle-node presence logic over a bit store (port of hypercore 9 tree-index semantics,
-// reference §3.8): which blocks a tree covers, proof node selection and request digests.
+// docs/behaviour/replication.md "The digest"): which blocks a tree covers, proof node selection
+// and request digests.
 // `Bits` provides: bool get(u64) const; bool set(u64, bool); u64 length() const.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Transport encryption of hypercore-protocol 8 (docs/formats/wire.md "Transport", reference §3.3):
+// Transport encryption of hypercore-protocol 8 (docs/formats/wire.md "Transport"):
 // after the handshake each direction is one continuous XSalsa20 keystream XORed over every byte.
 // No MAC: integrity comes from the merkle proofs and signatures.
 #pragma once

@@ -1,4 +1,4 @@
-// Frames of simple-message-channels 1.2 (docs/formats/wire.md "Frames", reference §3.4):
+// Frames of simple-message-channels 1.2 (docs/formats/wire.md "Frames"):
 //   frame = varint(len) || varint(channel << 4 | type) || body,  len = size of the last two parts.
 // len 0 is a keep-alive (the single byte 00). Sans-IO: the decoder takes plaintext bytes in
 // arbitrary chunks; the transport cipher runs before it.

@@ -1,5 +1,5 @@
 // hypercore-protocol 8 message bodies as plain structs with encode/decode pairs
-// (docs/formats/wire.md "Messages", reference §3.5). The frame header carries the type; these
+// (docs/formats/wire.md "Messages"). The frame header carries the type; these
 // types are the bodies. Encodings are byte-identical to the JS encoder (protocol-buffers):
 // ascending field order, an optional field written whenever it is present (even if it equals
 // the default), repeated fields unpacked.

@@ -1,4 +1,4 @@
-// The Noise handshake of hypercore-protocol 8 (docs/formats/wire.md "Handshake", reference §3.2):
+// The Noise handshake of hypercore-protocol 8 (docs/formats/wire.md "Handshake"):
 // Noise_XX_25519_ChaChaPoly_BLAKE2b with an empty prologue, each message sent as
 // varint(len) || message, each carrying the payload NoisePayload{nonce} (the sender's 24-byte
 // XSalsa20 nonce for the transport). Sans-IO: bytes in, bytes out, no sockets or timers.

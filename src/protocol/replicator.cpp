@@ -139,7 +139,7 @@ public:
     }
 
     // Wants: always window 0, then the windows of the active downloads up to the remote length;
-    // at most 16 unanswered (reference §3.8).
+    // at most 16 unanswered (docs/behaviour/replication.md "Wants and Haves").
     void send_wants() {
         if (!channel || !remote_opened || !remote_uploading || !m_owner.m_options.download) return;
         auto want_window = [&](std::uint64_t w) {
@@ -302,7 +302,7 @@ private:
     Status handle(Channel& ch, const msg::Data& d) {
         auto& feed = m_owner.m_feed;
         if (!inflight.count(d.index) && d.value) {
-            // Unrequested push: refuse it (the reference answers with Unhave).
+            // Unrequested push: refuse it (hypercore 9 answers with Unhave).
             if (!feed.has(d.index)) {
                 msg::Unhave u;
                 u.start = d.index;

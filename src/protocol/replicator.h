@@ -1,7 +1,8 @@
-// The hypercore 9 replication engine for one core (reference §3.8): for each stream the core is
-// opened on, one Peer speaks Want/Have/Request/Data with the remote, serves proofs from the
-// Feed, verifies and stores what arrives, and announces local appends. Sans-IO: it only sends
-// messages on Channels. Not thread-safe: the network thread only; `feed` must outlive it.
+// The hypercore 9 replication engine for one core (docs/behaviour/replication.md): for each
+// stream the core is opened on, one Peer speaks Want/Have/Request/Data with the remote, serves
+// proofs from the Feed, verifies and stores what arrives, and announces local appends. Sans-IO:
+// it only sends messages on Channels. Not thread-safe: the network thread only; `feed` must
+// outlive it.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +66,7 @@ public:
     void announce_append(std::uint64_t start, std::uint64_t count);
 
     // Call about once a second: a peer that leaves our requests unanswered for kStreamTimeout
-    // has its stream closed ("Request timeout", as the reference).
+    // has its stream closed ("Request timeout", as hypercore 9 does).
     void tick(Clock::time_point now);
 
     std::size_t peer_count() const noexcept;
@@ -79,14 +80,15 @@ public:
     // Some open peer announced a block of [start, end) that is not stored here (end empty:
     // unbounded).
     bool remote_has_missing(std::uint64_t start, std::optional<std::uint64_t> end) const;
-    // The ifAvailable guard (reference §6.8): every peer has either opened its channel and
-    // answered all our Wants, or closed. True with no peers.
+    // The ifAvailable guard (docs/behaviour/rpc.md "ifAvailable"): every peer has either opened
+    // its channel and answered all our Wants, or closed. True with no peers.
     bool settled() const;
     // The streams whose remote opened this core's channel (the core's peers).
     std::vector<Stream*> peer_streams() const;
 
-    // Core extensions (reference §3.7): our extension names (sent sorted in Options to every
-    // peer, now and on open) and messages by name. `to` limits a send to one stream.
+    // Core extensions (docs/behaviour/replication.md "Extensions"): our extension names (sent
+    // sorted in Options to every peer, now and on open) and messages by name. `to` limits a send
+    // to one stream.
     void set_extensions(std::vector<std::string> names);
     Status send_extension(std::string_view name, ByteView payload, const Stream* to = nullptr);
     // A peer sent an extension message whose name we registered.

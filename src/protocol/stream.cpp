@@ -1,4 +1,5 @@
-// hypercore-protocol 8 stream: handshake, transport, frames and channels (reference §3.2-3.7).
+// hypercore-protocol 8 stream: handshake, transport, frames and channels (docs/formats/wire.md,
+// docs/behaviour/replication.md "Channels").
 // The channel rules follow node_modules/hypercore-protocol/index.js (Channelizer) and the send
 // queue node_modules/simple-hypercore-protocol/index.js; line numbers are cited where a rule is
 // not obvious.

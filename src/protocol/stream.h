@@ -1,4 +1,4 @@
-// One hypercore-protocol 8 stream (reference §3.2-3.7, docs/formats/wire.md), sans-IO:
+// One hypercore-protocol 8 stream (docs/formats/wire.md, docs/behaviour/replication.md), sans-IO:
 // Noise XX handshake, XSalsa20 transport, frames, and the channels of the cores replicated on it.
 // No sockets and no timers: the owner feeds received bytes to receive(), writes
 // pending_output() to the socket, and calls tick() with the current time for keep-alives and

@@ -55,8 +55,8 @@ Result<HostPort> parse_host_port(std::string_view text);
 
 // Connects to `remote`, trying each resolved address in order; with `bind_address`, binds the
 // local end to it (port 0) first: a JS networker ignores peers whose source is exactly
-// 127.0.0.1 (reference §3.9, §12.5), so tests bind 127.0.0.2. The whole operation (resolve and
-// connect) has one deadline. Errc::Io naming the address and the OS error, or the timeout.
+// 127.0.0.1 (docs/testing.md "Addresses"), so tests bind 127.0.0.2. The whole operation (resolve
+// and connect) has one deadline. Errc::Io naming the address and the OS error, or the timeout.
 asio::awaitable<Result<asio::ip::tcp::socket>> connect_tcp(
     const HostPort& remote, std::optional<asio::ip::address> bind_address,
     std::chrono::milliseconds timeout);

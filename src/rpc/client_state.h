@@ -1,7 +1,8 @@
-// Everything one client connection holds (reference §6.4): its core sessions (client-chosen
-// session ids), its resources (client-chosen resource ids: pending gets, downloads, extensions),
-// its other waiters (update, seek, lock) and, through NetworkConfigs, its network votes.
-// release_all() frees all of it, as on disconnect (§9: including locks). Network thread only.
+// Everything one client connection holds (docs/behaviour/rpc.md "Per-client state"): its core
+// sessions (client-chosen session ids), its resources (client-chosen resource ids: pending gets,
+// downloads, extensions), its other waiters (update, seek, lock) and, through NetworkConfigs, its
+// network votes. release_all() frees all of it, as on disconnect (including locks: quirks #7).
+// Network thread only.
 #pragma once
 
 #include <cstdint>

@@ -337,7 +337,7 @@ WaiterId CoreRegistry::wait_seek(LoadedCore& core, ClientState& client, std::uin
 std::optional<WaiterId> CoreRegistry::download(LoadedCore& core, ClientState& client,
                                                std::uint64_t session_id, DownloadRange range,
                                                Responder reply) {
-    // A range already stored resolves at once, peers or not (§9 #19).
+    // A range already stored resolves at once, peers or not (docs/behaviour/quirks.md #19).
     if (range_complete(core.feed(), range)) {
         reply.ok();
         return std::nullopt;

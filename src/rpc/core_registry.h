@@ -1,8 +1,9 @@
-// The cores the daemon has loaded for its clients (reference §6.5, §6.6, §5.8): reference
-// counts (one per strong session), the LRU of unreferenced cores bounded by cache_size (the GC),
-// the per-core event fan-out (OnAppend to every session, OnClose to weak sessions), the requests
-// waiting on a core (Get/Update/Seek/Download with `wait`, AcquireLock), and each core's FIFO
-// lock. Network thread only; the corestore and feeds are used synchronously from it.
+// The cores the daemon has loaded for its clients (docs/behaviour/rpc.md "Core references and
+// eviction", "Locks", "Methods"): reference counts (one per strong session), the LRU of
+// unreferenced cores bounded by cache_size (the GC), the per-core event fan-out (OnAppend to every
+// session, OnClose to weak sessions), the requests waiting on a core (Get/Update/Seek/Download with
+// `wait`, AcquireLock), and each core's FIFO lock. Network thread only; the corestore and feeds are
+// used synchronously from it.
 //
 // Ownership: the registry owns one LoadedCore (holding a CoreHandle) per loaded core. Sessions
 // (CoreSession) are owned by their client's ClientState and only listed here. Every waiter names
@@ -55,9 +56,9 @@ struct DownloadRange {
     std::vector<std::uint64_t> blocks;
 };
 
-// What replication knows about peers, for the ifAvailable rule (reference §6.8), and how waiting
-// requests ask it for blocks. Without one (no networking) the registry has no peers and every
-// ifAvailable wait fails at once.
+// What replication knows about peers, for the ifAvailable rule (docs/behaviour/rpc.md
+// "ifAvailable"), and how waiting requests ask it for blocks. Without one (no networking) the
+// registry has no peers and every ifAvailable wait fails at once.
 class PeerAvailability {
 public:
     virtual ~PeerAvailability() = default;
@@ -143,8 +144,8 @@ private:
     std::deque<Waiter> m_lock_queue;  // FIFO of AcquireLock calls
 };
 
-// How Corestore.Open names a core (reference §5.8): key wins, else a non-empty name, else a new
-// random writable core.
+// How Corestore.Open names a core (docs/behaviour/storage.md "Which core Corestore.Open means"):
+// key wins, else a non-empty name, else a new random writable core.
 struct OpenSpec {
     std::optional<crypto::PublicKey> key;
     std::optional<Bytes> name;
@@ -174,7 +175,7 @@ public:
     // Replication's view of peers; nullptr = no peers. Must outlive the registry when set.
     void set_peer_availability(PeerAvailability* peers) noexcept { m_peers = peers; }
 
-    // Loads (or finds) a core. Refuses the daemon's reserved internal core (§9 #16).
+    // Loads (or finds) a core. Refuses the daemon's reserved internal core (quirks #16).
     Result<LoadedCore*> open(const OpenSpec& spec);
     // A stored core a peer asks for (passive load); Errc::NotFound if it is not stored.
     Result<LoadedCore*> open_by_discovery_key(const crypto::Hash32& discovery_key);
@@ -187,8 +188,9 @@ public:
     void attach(LoadedCore& core, CoreSession& session);
     // Unlists the session and drops its reference. Its waiters and locks must be gone already.
     void detach(CoreSession& session);
-    // Marks a discovery key joined/left by a network configuration; a joined core is never
-    // evicted (reference §6.5). Works for keys whose core is not loaded yet.
+    // Marks a discovery key joined/left by a network configuration; a joined core is never evicted
+    // (docs/behaviour/rpc.md "Core references and eviction"). Works for keys whose core is not
+    // loaded yet.
     void set_joined(const crypto::Hash32& discovery_key, bool joined);
     // Flushes every loaded core's files to stable storage (shutdown). Returns the first failure.
     Status sync_all();
@@ -197,7 +199,7 @@ public:
     void collect();
 
     // ---- operations that change a core and notify everyone (events before the caller replies)
-    // Appends; OnAppend reaches every session of the core before this returns (§9 #5), then
+    // Appends; OnAppend reaches every session of the core before this returns (quirks #5), then
     // waiting gets/updates/seeks/downloads are answered.
     Result<AppendResponse> append(LoadedCore& core, std::span<const ByteView> blocks);
     // Replication hooks: the core's length grew (remote append) / a block was verified and stored
@@ -227,7 +229,8 @@ public:
     // every session), an extension message for sessions that registered `name`.
     void notify_peer(LoadedCore& core, const Peer& peer, bool open);
 
-    // ---- locks (§6.6): one FIFO mutex per core, owned by (client, session).
+    // ---- locks (docs/behaviour/rpc.md "Locks"): one FIFO mutex per core, owned by
+    // (client, session).
     std::optional<WaiterId> acquire_lock(LoadedCore& core, ClientState& client,
                                          std::uint64_t session_id, Responder reply);
     // "Core is not locked" / "Core is not locked by you".

@@ -1,4 +1,4 @@
-// Where the daemon's RPC socket is (reference §5.1): a UNIX socket named by a socket *name*
+// The daemon's RPC socket (docs/behaviour/rpc.md "Endpoint"): a UNIX socket named by a *name*
 // (`--host`, else $HYPERSPACE_SOCKET, else "hyperspace") at `<os.tmpdir()>/<name>.sock`, or TCP.
 #pragma once
 
@@ -26,7 +26,7 @@ struct Endpoint {
     std::string describe() const;     // the path, or host:port
 };
 
-// What a client means by `--host NAME` / `--port P` (reference §5.1): no port -> the UNIX socket
+// `--host NAME` / `--port P` of a client (docs/behaviour/rpc.md "Endpoint"): no port -> UNIX socket
 // of that name (or the default name); a port -> TCP on `host`, 127.0.0.1 if none.
 Endpoint client_endpoint(const std::optional<std::string>& host, std::optional<std::uint16_t> port);
 

@@ -1,5 +1,6 @@
-// The error messages clients see, exactly as the JS reference words them (reference §5.10), plus
-// the few the reference never sends (our fixes). JS clients and apps match on these strings.
+// The error messages clients see, exactly as the JS daemon words them (docs/behaviour/rpc.md "Error
+// messages"), plus the few the JS daemon never sends (our fixes). JS clients and apps match on
+// these strings.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ inline constexpr std::string_view kNotWritable = "This feed is not writable. Did
 inline constexpr std::string_view kBlockTooLarge = "Individual blocks has be less than 8MB";
 inline constexpr std::string_view kFeedClosed = "Feed is closed";
 inline constexpr std::string_view kNoHandler = "m.onrequest is not a function";
-// Ours (§9 #16): the daemon's internal core is not for clients.
+// Ours (docs/behaviour/quirks.md #16): the daemon's internal core is not for clients.
 inline constexpr std::string_view kReservedName =
     "The name @hyperspace:internal is reserved for the daemon";
 // Ours: a bounded per-connection table is full.

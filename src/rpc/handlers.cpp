@@ -94,7 +94,7 @@ void Handlers::corestore_open(ClientState& client, ByteView payload, Responder r
         std::copy(req->key->begin(), req->key->end(), spec.key->begin());
     }
     if (req->name) spec.name = to_bytes(*req->name);
-    // On failure nothing stays registered (§9 #21): the id can be used again.
+    // On failure nothing stays registered (docs/behaviour/quirks.md #21): the id can be used again.
     auto core = m_ctx.registry.open(spec);
     if (!core) {
         m_ctx.log->debug("client {}: open failed: {}", client.id(), core.error().message);
@@ -131,7 +131,8 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
             if (!rsp) return reply.fail(errors::failure(rsp.error().message));
             if (!req->flush.value_or(false) || !m_ctx.replication || !reply.expects_reply())
                 return reply.ok(*rsp);
-            // Answer once the key's discovery round has flushed (reference §4.9).
+            // Answer once the key's discovery round has flushed (docs/behaviour/networking.md
+            // "Flush").
             crypto::Hash32 dk{};
             std::copy_n(req->configuration.discovery_key.begin(), dk.size(), dk.begin());
             auto shared = std::make_shared<Responder>(std::move(reply));

@@ -1,9 +1,9 @@
-// The request handlers of the four services (reference §5.5, §5.8): each decodes its request,
-// calls the registry / client state / network configurations, and encodes the answer. Dispatch
-// rules for our server (§5.3 with §9 #1): an unknown method gets the error frame
-// "Unknown method (<m>) on service (<s>)" (id != 0) or is ignored (id 0), and the connection
-// stays; a payload that does not decode (including a missing required field) gets an error frame
-// (id != 0) or is ignored (id 0). Network thread only.
+// The request handlers of the four services (docs/behaviour/rpc.md "Methods"): each decodes its
+// request, calls the registry / client state / network configurations, and encodes the answer.
+// Dispatch rules for our server (docs/behaviour/rpc.md "Dispatch", quirks #1): an unknown method
+// gets the error frame "Unknown method (<m>) on service (<s>)" (id != 0) or is ignored (id 0), and
+// the connection stays; a payload that does not decode (including a missing required field) gets an
+// error frame (id != 0) or is ignored (id 0). Network thread only.
 #pragma once
 
 #include <memory>

@@ -12,7 +12,7 @@
 namespace hs::rpc::detail {
 
 // Decodes all of `payload` as T. On failure answers "Decoded message is not valid (...)" (the
-// reference destroys the connection instead; the frame boundary is intact, so we keep it).
+// JS daemon destroys the connection instead; the frame boundary is intact, so we keep it).
 template <typename T>
 std::optional<T> decode_request(const MethodInfo& info, ByteView payload, Responder& reply,
                                 spdlog::logger& log) {

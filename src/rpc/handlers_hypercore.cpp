@@ -1,4 +1,5 @@
-// Hypercore service handlers (reference §5.8; our changes: §9 #5, #7, #19).
+// Hypercore service handlers (docs/behaviour/rpc.md "Methods"; our changes:
+// docs/behaviour/quirks.md #5, #7, #19).
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -163,7 +164,7 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
                 (!client.can_wait() || !client.can_add_resource()))
                 return reply.fail(errors::failure(errors::kTooManyPending));
             auto w = registry.download(core, client, req->id, std::move(range), std::move(reply));
-            if (!w) return;  // already stored: answered (§9 #19)
+            if (!w) return;  // already stored: answered (quirks #19)
             client.track_waiter(*w, core, req->id, false, req->resource_id);
             client.add_resource(req->resource_id,
                                 Resource{Resource::Kind::Download, req->id, *w, {}});

@@ -1,11 +1,11 @@
 // Every message of @hyperspace/rpc 1.x (schema.proto) plus hrpc's RPCError, as plain structs with
 // an encode/decode pair that is byte-identical to the JS `protocol-buffers` codec
-// (docs/formats/rpc.md "Payload encoding"; reference §5.4, §5.6).
+// (docs/formats/rpc.md "Payload encoding").
 //
 // Field representation:
 //   required scalar  -> plain member; always encoded (an empty Bytes/string is written as tag 00)
 //   optional         -> std::optional; encoded iff set (even when equal to the default), so the
-//                       server can tell "absent" from "false" (reference §9 #4, #8, #9)
+//                       server can tell "absent" from "false" (docs/behaviour/quirks.md #4, #8, #9)
 //   repeated         -> std::vector; encoded unpacked, one tag per element; decoded packed or not
 // All uint32/uint64 fields are std::uint64_t: the JS codec does not enforce the 32-bit width
 // either, and session ids travel as uint32 in requests but as uint64 in events.
@@ -101,7 +101,7 @@ struct NetworkStatus {
     Bytes discovery_key;           // 1 bytes req
     std::optional<bool> announce;  // 2 bool opt
     std::optional<bool> lookup;    // 3 bool opt
-    std::optional<bool> remember;  // 4 bool opt: present-and-false means "forget" (§9 #8)
+    std::optional<bool> remember;  // 4 bool opt: present-and-false means "forget" (quirks #8)
     HS_RPC_MESSAGE(NetworkStatus);
 };
 

@@ -12,7 +12,7 @@ constexpr bool kWaits = true;
 constexpr bool kNoReply = false;
 
 // Ids from schema.proto's (hrpc.service)/(hrpc.method) options; "client_waits" from how
-// @hyperspace/client 1.18.0 calls each method (reference §5.5).
+// @hyperspace/client 1.18.0 calls each method (docs/formats/rpc.md "Methods": → or ⇢).
 constexpr std::array<MethodInfo, kMethodCount> kMethods{{
     {Method::HyperspaceStatus, Service::Hyperspace, 1, "Hyperspace", "Status", M::Void,
      M::HyperspaceStatusResponse, kCall, kWaits},

@@ -1,6 +1,6 @@
 // The method table of the Hyperspace RPC: every method of the four hrpc services of
 // @hyperspace/rpc (schema.proto), with its wire ids, payload types and how it is called
-// (docs/formats/rpc.md "Methods"; reference §5.5, §5.9).
+// (docs/formats/rpc.md "Methods").
 #pragma once
 
 #include <cstdint>

@@ -178,7 +178,7 @@ Result<NetworkStatusResponse> NetworkConfigs::configure(std::uint64_t client,
     std::optional<bool> announce = request.configuration.announce;
     std::optional<bool> lookup = request.configuration.lookup;
     std::optional<bool> remember = request.configuration.remember;
-    if (copy_from) {  // fills only what the request left out (§9 #9)
+    if (copy_from) {  // fills only what the request left out (quirks #9)
         std::optional<NetworkStatus> source = status(*copy_from);
         if (!source) {
             if (auto it = m_remembered.find(*copy_from); it != m_remembered.end()) {
@@ -202,7 +202,7 @@ Result<NetworkStatusResponse> NetworkConfigs::configure(std::uint64_t client,
         if (*remember)
             m_remembered[*dk] = Remembered{announce.value_or(false), lookup.value_or(false)};
         else
-            m_remembered.erase(*dk);  // present and false: forget (§9 #8)
+            m_remembered.erase(*dk);  // present and false: forget (quirks #8)
         if (m_remembered.size() != old.size() || *remember) {
             if (auto st = persist(); !st) {
                 m_remembered = old;

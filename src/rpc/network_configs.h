@@ -1,11 +1,12 @@
-// Network configurations (reference §6.7 with our fixes §9 #8-#11): each client's vote
-// {announce, lookup} per discovery key, the joined configurations that result (what
-// Network.Status reports and what the swarm should join), and the remembered records, persisted
-// in a small JSON file in the storage folder and re-joined at startup.
+// Network configurations (docs/behaviour/rpc.md "Network configurations", with our fixes
+// docs/behaviour/quirks.md #8-#11): each client's vote {announce, lookup} per discovery key, the
+// joined configurations that result (what Network.Status reports and what the swarm should join),
+// and the remembered records, persisted in a small JSON file in the storage folder and re-joined at
+// startup.
 //
-// Reduction: announce = OR of every vote and of the remembered record (§9 #11), lookup likewise;
-// the daemon's noAnnounce forces announce off. A key is joined while announce or lookup is set.
-// Network thread only.
+// Reduction: announce = OR of every vote and of the remembered record (quirks #11), lookup
+// likewise; the daemon's noAnnounce forces announce off. A key is joined while announce or lookup
+// is set. Network thread only.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,7 @@ public:
     std::function<void(const crypto::Hash32& dk, const NetworkStatus* status, bool rejoin)>
         on_change;
 
-    // Startup: joins every remembered record with announce or lookup (§9 #10).
+    // Startup: joins every remembered record with announce or lookup (quirks #10).
     void rejoin_remembered();
 
     // Network.Configure for one client. Errors: "Invalid discovery key.", "Must copy from a valid

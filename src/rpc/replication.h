@@ -1,7 +1,7 @@
-// Connects the RPC side (core registry, client sessions) to the networker (reference §5.8,
-// §5.9, §6.8): loaded cores replicate, peer and extension events reach the sessions that
-// registered for them, waiting requests fetch their blocks from peers, and the ifAvailable
-// gates wait for discovery before they give up. Network thread only.
+// Connects the RPC side (core registry, client sessions) to the networker (docs/behaviour/rpc.md
+// "Methods", "Events", "ifAvailable"): loaded cores replicate, peer and extension events reach the
+// sessions that registered for them, waiting requests fetch their blocks from peers, and the
+// ifAvailable gates wait for discovery before they give up. Network thread only.
 #pragma once
 
 #include <chrono>
@@ -53,8 +53,8 @@ public:
     std::uint64_t fetch_head(LoadedCore& core, bool hash) override;
     void unfetch(LoadedCore& core, std::uint64_t handle) override;
 
-    // The ifAvailable gate for a waiter the handler registered (reference §6.8 with the
-    // contract of issue 5): waits for the key's flush (joined) or for the current connections
+    // The ifAvailable gate for a waiter the handler registered (docs/behaviour/rpc.md
+    // "ifAvailable", ours): waits for the key's flush (joined) or for the current connections
     // (not joined), then for the core's channels to settle, bounded by kGateTimeout; then fails
     // the waiter with `failure` unless a peer can serve it.
     void gate(LoadedCore& core, WaiterId waiter, Gate kind, std::uint64_t a, std::uint64_t b,

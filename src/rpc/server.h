@@ -1,5 +1,5 @@
 // The RPC server: listens on a UNIX socket (or TCP), runs one Session per client, and sends
-// OnFeed to every client when a core loads (reference §5.1, §5.9, §6.3). Owns the session table.
+// OnFeed to every client when a core loads (docs/behaviour/rpc.md "Events"). Owns the sessions.
 // Network thread only.
 #pragma once
 

@@ -1,6 +1,6 @@
-// What the swarm needs from a discovery service (reference §4.4-§4.6), so that the swarm does not
-// depend on how peers are found: the DHT (dht_discovery.h) runs one announce or lookup round per
-// call; LAN discovery (mDNS) runs on its own and reports peers as it finds them.
+// What the swarm needs from a discovery service (docs/behaviour/networking.md "Topics"), so that
+// the swarm does not depend on how peers are found: the DHT (dht_discovery.h) runs one announce or
+// lookup round per call; LAN discovery (mDNS) runs on its own and reports peers as it finds them.
 // Network thread only.
 #pragma once
 

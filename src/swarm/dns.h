@@ -1,6 +1,6 @@
 // DNS message codec for multicast DNS (RFC 1035 §4, RFC 6762): header, questions and resource
 // records, compatible with what the JS stack sends and accepts (dns-packet 5.6.1 as used by
-// multicast-dns 7.2.5; reference §4.6). Sans-IO and synchronous; no sockets, no Asio.
+// multicast-dns 7.2.5; docs/formats/mdns.md). Sans-IO and synchronous; no sockets, no Asio.
 //
 // Names are dotted strings of raw label bytes ("abc.hyperswarm.local"; the root is "."). Decoding
 // follows compression pointers, which must point strictly backwards (as dns-packet requires), so a

@@ -1,5 +1,6 @@
 // LAN discovery by multicast DNS, compatible with @hyperswarm/discovery 2.0.1 on multicast-dns
-// 7.2.5 (reference §4.6): one UDP socket on 224.0.0.251:5353 (TTL 255, multicast loopback on).
+// 7.2.5 (docs/formats/mdns.md): one UDP socket on 224.0.0.251:5353 (TTL 255, multicast loopback
+// on).
 //
 // - Each joined topic has the domain hex(topic[0:20]) + ".hyperswarm.local" (mdns_domain()).
 // - Lookup topics send an SRV query for their domain at once and then every requery_min..max
@@ -55,7 +56,7 @@ constexpr std::size_t kMdnsMaxTopicsPerPacket = 16;
 // A send that has not completed after this long is abandoned.
 constexpr std::chrono::milliseconds kMdnsSendTimeout{2000};
 
-// hex(topic[0:20]) + ".hyperswarm.local" (reference §4.6).
+// hex(topic[0:20]) + ".hyperswarm.local" (docs/formats/mdns.md "What hyperswarm sends").
 std::string mdns_domain(const std::array<std::uint8_t, 32>& topic);
 
 namespace detail {

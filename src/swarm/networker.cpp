@@ -109,7 +109,7 @@ Networker::Networker(asio::any_io_executor executor, SwarmOptions swarm_options,
         if (it == m_connections.end()) return;
         Connection& conn = *it->second;
         conn.duplicate = true;
-        // The side that dialed a duplicate ends it (reference §4.8).
+        // The side that dialed a duplicate ends it (docs/behaviour/networking.md "Deduplication").
         if (conn.info.initiator && conn.stream)
             conn.stream->close(make_error(Errc::Closed, "duplicate connection"));
     };

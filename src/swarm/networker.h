@@ -1,4 +1,5 @@
-// The networker (reference §3.9, §4.8, §4.9, §5.8 Network.*): one replication Stream per swarm
+// The networker (docs/behaviour/replication.md "Per connection", docs/behaviour/networking.md
+// "Deduplication" and "Flush", docs/behaviour/rpc.md Network.*): one replication Stream per swarm
 // connection, deduplicated after the handshake; every loaded core is replicated on every peer
 // stream, and a core a peer asks for is loaded when it is stored here. It reports peers,
 // downloads, uploads and extension messages to its owner (the RPC layer), and answers the
@@ -96,9 +97,9 @@ public:
 
     // ---- topics
     void configure(const crypto::Hash32& discovery_key, bool announce, bool lookup);
-    // Configure's flush and the ifAvailable gate (reference §4.9): the topic's discovery round
-    // and its connection attempts, then every connection we dialed until then has finished its
-    // handshake or closed. True when that happened before `deadline`.
+    // Configure's flush and the ifAvailable gate (docs/behaviour/networking.md "Flush"): the
+    // topic's discovery round and its connection attempts, then every connection we dialed until
+    // then has finished its handshake or closed. True when that happened before `deadline`.
     asio::awaitable<bool> flush(const crypto::Hash32& discovery_key,
                                 std::chrono::steady_clock::time_point deadline);
     // Waits until every connection we dialed has finished its handshake (or closed) and the core's

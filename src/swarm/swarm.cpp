@@ -21,7 +21,7 @@ namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Retry delays after the 1st, 2nd and 3rd failed attempt; after that the address is forgotten
-// until discovery finds it again (reference §4.7).
+// until discovery finds it again (docs/behaviour/networking.md "Connecting").
 constexpr std::chrono::milliseconds kBackoff[] = {std::chrono::milliseconds(1000),
                                                   std::chrono::milliseconds(5000),
                                                   std::chrono::milliseconds(15000)};
@@ -174,7 +174,8 @@ std::chrono::milliseconds Swarm::round_delay() {
 void Swarm::join(const Topic& topic, bool announce, bool lookup) {
     if (m_closing) return;
     if (auto it = m_topics.find(topic); it != m_topics.end()) {
-        // A new configuration: the old topic goes (reference §4.5), a new round starts.
+        // A new configuration: the old topic goes (docs/behaviour/networking.md "Topics"), a new
+        // round starts.
         it->second->left = true;
         if (it->second->timer) it->second->timer->cancel();
         if (it->second->announce && !announce && m_dht && m_started)
@@ -634,7 +635,8 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
             if (auto p = m_peers.find(*info.dialed); p != m_peers.end()) p->second.attempts = 0;
         return DedupResult::Keep;
     }
-    // Both TCP: keep the connection initiated by the side with the smaller key (§4.8).
+    // Both TCP: keep the connection initiated by the side with the smaller key
+    // (docs/behaviour/networking.md "Deduplication").
     count_as_peer();
     const bool new_keeps = cmp < 0 ? info.initiator : !info.initiator;
     const std::uint64_t survivor = new_keeps ? connection : existing->second;

@@ -1,8 +1,8 @@
-// The connection layer of Hyperswarm 2 as Hyperspace uses it (reference §4.1, §4.2, §4.5,
-// §4.7-§4.9), TCP only: a listener on the network port, topics joined on the DHT and the LAN,
-// a queue of found peers dialed with backoff, at most max_peers authenticated connections, and
-// the deduplication rule both ends apply after the Noise handshake. What runs over a connection
-// is the owner's (the Networker): the swarm hands it connected sockets.
+// The connection layer of Hyperswarm 2 as Hyperspace uses it (docs/behaviour/networking.md), TCP
+// only: a listener on the network port, topics joined on the DHT and the LAN, a queue of found
+// peers dialed with backoff, at most max_peers authenticated connections, and the deduplication
+// rule both ends apply after the Noise handshake. What runs over a connection is the owner's (the
+// Networker): the swarm hands it connected sockets.
 //
 // Connections that have not finished the Noise handshake are not peers: they have a deadline
 // (handshake_timeout), and the inbound ones live in their own bounded pool (max_handshaking, at
@@ -55,7 +55,7 @@ struct SwarmOptions {
     std::chrono::milliseconds handshake_timeout{5000};
     std::size_t max_dials = 16;  // connection attempts in flight
     std::chrono::milliseconds connect_timeout{10000};
-    // DHT rounds repeat after a random delay in [round_min, round_max] (reference: 5-10 min);
+    // DHT rounds repeat after a random delay in [round_min, round_max] (JS: 5-10 min);
     // a round that failed or whose lookup found nobody is repeated after 1 s, 2 s, ... 32 s.
     std::chrono::milliseconds round_min{5 * 60 * 1000};
     std::chrono::milliseconds round_max{10 * 60 * 1000};
@@ -94,15 +94,16 @@ public:
     Swarm(const Swarm&) = delete;
     Swarm& operator=(const Swarm&) = delete;
 
-    // Binds the TCP listener and the DHT on one port number (reference §4.2). Errc::Io naming
-    // the address when nothing could be bound.
+    // Binds the TCP listener and the DHT on one port number (docs/behaviour/networking.md
+    // "Ports"). Errc::Io naming the address when nothing could be bound.
     Status listen();
     std::uint16_t port() const noexcept { return m_port; }
     asio::ip::tcp::endpoint local_endpoint() const;
     // Starts accepting and dialing.
     void start();
 
-    // Joins `topic` (a discovery key): a new discovery round starts now (reference §4.5).
+    // Joins `topic` (a discovery key): a new discovery round starts now
+    // (docs/behaviour/networking.md "Topics").
     // REQUIRES: announce || lookup.
     void join(const Topic& topic, bool announce, bool lookup);
     // Leaves the topic: unannounces if it announced; its queued peers are no longer dialed.
@@ -110,13 +111,15 @@ public:
     bool joined(const Topic& topic) const { return m_topics.count(topic) != 0; }
 
     // Completes once the topic's current discovery round has finished and every connection
-    // attempt it queued has been made (reference §4.9), or at `deadline`. True when flushed.
+    // attempt it queued has been made (docs/behaviour/networking.md "Flush"), or at `deadline`.
+    // True when flushed.
     asio::awaitable<bool> flush(const Topic& topic, std::chrono::steady_clock::time_point deadline);
 
     // Adds a peer address for a topic by hand (tests, `--peer`). Dialed like a found peer.
     void add_peer(const Topic& topic, const asio::ip::tcp::endpoint& peer);
 
-    // The owner reports, after the Noise handshake, the keys of a connection (reference §4.8).
+    // The owner reports, after the Noise handshake, the keys of a connection
+    // (docs/behaviour/networking.md "Deduplication").
     // From then on the connection is a peer (unless the result says to close it): it leaves the
     // handshake pool, its deadline no longer applies, and it counts against max_peers.
     DedupResult deduplicate(std::uint64_t connection, ByteView local_key, ByteView remote_key);

@@ -2,7 +2,7 @@
 
 // Interop tests for our C++ `hyperspace` daemon (HYPERSPACE_BIN) driven by the pinned JS
 // @hyperspace/client 1.18.0 over the UNIX socket (TCP: daemon_tcp.test.js); `hyp status` /
-// `hyp stop` (HYP_BIN) against it. Reference: ../shared/reference/hyperspace-v9.md §5-7 and §9.
+// `hyp stop` (HYP_BIN) against it. See docs/behaviour/rpc.md, docs/behaviour/daemon.md and quirks.md.
 //
 //   HYPERSPACE_BIN=build/hyperspace HYP_BIN=build/hyp node --test tests/interop/daemon.test.js
 //
@@ -257,7 +257,7 @@ describe('hypercore API over the UNIX socket', () => {
     const sub = ns.default()
     await sub.ready()
     assert.deepEqual(sub.key, (await readyCore(c.corestore('x').get({ name: 'sub' }))).key)
-    // The reserved internal core (§9 #16).
+    // The reserved internal core (quirks #16).
     const internal = c.corestore('@hyperspace:internal').default()
     await assert.rejects(internal.ready(), /reserved/)
   }))
@@ -326,7 +326,7 @@ describe('hypercore API over the UNIX socket', () => {
     const c = connect(daemon, local)
     const core = c.corestore('dl').get({ name: 'd' })
     await core.append([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])
-    await core.download({ start: 0, end: 3 }) // stored: resolves at once (§9 #19)
+    await core.download({ start: 0, end: 3 }) // stored: resolves at once (quirks #19)
     await core.download([0, 2])
     await core.download(1)
     const pending = core.download({ start: 0, end: 6 })
@@ -360,7 +360,7 @@ describe('hypercore API over the UNIX socket', () => {
     releaseA()
     await lockB
     assert.equal(await settled(lockC), 'pending', 'still held by b')
-    await b.close() // b disconnects while holding it (§9 #7): c gets it
+    await b.close() // b disconnects while holding it (quirks #7): c gets it
     const releaseC = await lockC
     releaseC()
     const again = await ca.lock()
@@ -493,7 +493,7 @@ describe('network configurations', () => {
     assert.equal(st.status.announce, true)
     assert.ok(fs.existsSync(path.join(storage, 'network-configurations.json')))
 
-    // Restart on the same storage: remembered records are rejoined (lookup-only too, §9 #10),
+    // Restart on the same storage: remembered records are rejoined (lookup-only too, quirks #10),
     // the others are gone.
     await client.stop()
     assert.equal((await daemon.exited).code, 0, d.describe(daemon))
@@ -508,7 +508,7 @@ describe('network configurations', () => {
     await client.network.ready()
     assert.deepEqual(client.network.keyPair.publicKey, HypercoreProtocol.keyPair(seed).publicKey)
 
-    // remember: false (present) forgets the record (§9 #8).
+    // remember: false (present) forgets the record (quirks #8).
     st = await client.network.configure(dk1, { announce: false, lookup: false, remember: false })
     assert.equal(st.status, null)
     await d.stopDaemon(daemon)

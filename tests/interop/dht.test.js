@@ -1,16 +1,16 @@
 'use strict'
 
-// Interop of our DHT (src/swarm/dht) with @hyperswarm/dht 4.0.1 / dht-rpc 4.9.6 (reference
-// §4.3-4.4): one DHT of 30 nodes, 15 JS (ephemeral: false) and 15 ours (tests/interop/dht_peer),
-// announcers on both sides over several topics; every lookup, from every node of both kinds,
-// must find exactly the announcers of its topic, and unannounced records must disappear. It runs
-// twice: bootstrapped by `hyp dht` (JS nodes use our node as bootstrap) and by a JS bootstrap node
-// (our nodes use the JS node).
+// Interop of our DHT (src/swarm/dht) with @hyperswarm/dht 4.0.1 / dht-rpc 4.9.6
+// (docs/formats/dht.md): one DHT of 30 nodes, 15 JS (ephemeral: false) and 15 ours
+// (tests/interop/dht_peer), announcers on both sides over several topics; every lookup, from every
+// node of both kinds, must find exactly the announcers of its topic, and unannounced records must
+// disappear. It runs twice: bootstrapped by `hyp dht` (JS nodes use our node as bootstrap) and by a
+// JS bootstrap node (our nodes use the JS node).
 //
 //   HYP_BIN=build/hyp DHT_PEER_BIN=build/tests/dht_peer node --test tests/interop/dht.test.js
 //
 // Network: loopback only; ctest runs it inside the loopback-only namespace of scripts/test.sh
-// (reference §12.2).
+// (docs/testing.md "Isolation").
 
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')

@@ -1,7 +1,7 @@
 'use strict'
 
-// Interop test of LAN discovery (reference §4.6): our Mdns (tests/interop/mdns_peer.cpp) and JS
-// @hyperswarm/discovery 2.0.1 (multicast-dns 7.2.5 with its default options, as Hyperspace uses
+// Interop test of LAN discovery (docs/formats/mdns.md): our Mdns (tests/interop/mdns_peer.cpp) and
+// JS @hyperswarm/discovery 2.0.1 (multicast-dns 7.2.5 with its default options, as Hyperspace uses
 // it) find each other's announces in both directions, ignore their own, and stop answering after
 // leave.
 //

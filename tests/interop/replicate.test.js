@@ -2,13 +2,14 @@
 
 // Interop tests for `hyp replicate` (our C++ binary, path in HYP_BIN) against JS hypercore 9.12.0
 // replicating one core over plain TCP on loopback (`feed.replicate(isInitiator, {live: true})`
-// piped to a socket; hypercore-protocol 8: Noise XX, XSalsa20, framing). Reference §3.
+// piped to a socket; hypercore-protocol 8: Noise XX, XSalsa20, framing). See docs/formats/wire.md
+// and docs/behaviour/replication.md.
 //
 //   unshare -n sh -c 'ip link set lo up && exec env HYP_BIN=$PWD/build/hyp node --test tests/interop/replicate.test.js'
 //
 // Network: 127.0.0.0/8 only. JS listens on 127.0.0.1 and dials from 127.0.0.1; ours listens on
 // 127.0.0.2 and, when it dials JS, binds 127.0.0.2 (`--bind`). Run it inside a loopback-only
-// network namespace (reference §12.2), as ctest does.
+// network namespace (docs/testing.md "Isolation"), as ctest does.
 //
 // HYP_TEST_SEED=<n> replays a run's pseudo-random content; HYP_TEST_KEEP=1 keeps the temp folders.
 
@@ -747,10 +748,11 @@ test('50 MB ours -> JS: 800 x 64 KiB served by ours --listen, JS audits every bl
 })
 
 // ---------------------------------------------------------------------------------------------
-// 5b. core extensions (reference §3.7): `--extension NAME` prints what arrives on stderr as
-// `extension NAME BASE64`; `--send-extension NAME=TEXT` sends TEXT to each peer when it opens the
-// core. Extension ids index the sender's sorted name list, so the two sides register different
-// sets: JS [alpha, omega], ours [beta, omega] (+ zeta, send-only). Only omega is shared.
+// 5b. core extensions (docs/behaviour/replication.md "Extensions"): `--extension NAME` prints what
+// arrives on stderr as `extension NAME BASE64`; `--send-extension NAME=TEXT` sends TEXT to each
+// peer when it opens the core. Extension ids index the sender's sorted name list, so the two sides
+// register different sets: JS [alpha, omega], ours [beta, omega] (+ zeta, send-only). Only omega is
+// shared.
 
 for (const role of ['connect', 'listen']) {
   test('core extensions both ways, ours --' + role + ': names are matched through each sender\'s sorted list', T_SHORT, async t => {
@@ -916,9 +918,10 @@ test('bad peer: a real Noise handshake, then garbage on the encrypted transport'
 })
 
 // A JS corestore that does not have the core answers our Open with Close{discoveryKey}
-// (reference §3.6): the peer will never have a block for us. Without --live, ours must end (exit 0:
-// it holds every block the remote has, i.e. none; or non-zero with a reason) instead of waiting
-// forever. The contract does not say which, so either passes; hanging fails.
+// (docs/behaviour/replication.md "Channels"): the peer will never have a block for us. Without
+// --live, ours must end (exit 0: it holds every block the remote has, i.e. none; or non-zero with a
+// reason) instead of waiting forever. The contract does not say which, so either passes; hanging
+// fails.
 test('a JS corestore peer without the core refuses it (Close{discoveryKey}): ours --connect ends', {
   ...T_SHORT
 }, async t => {

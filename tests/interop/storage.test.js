@@ -727,7 +727,7 @@ describe('hyp storage contract details', () => {
     await checkCat(dir, withBlocks.key, [Buffer.from('r0'), Buffer.from('r1')], {}, 'read-only core')
   })
 
-  it('append while a JS process holds the core open fails on the bitfield flock (reference §1.8) and changes nothing', async () => {
+  it('append while a JS process holds the core open fails on the bitfield flock and changes nothing', async () => {
     const dir = mkTmp('locked')
     const store = await js.openStore(dir)
     let key

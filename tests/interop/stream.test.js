@@ -1,6 +1,6 @@
 'use strict'
 
-// Interop smoke test of the replication stream layer (reference §3.2-3.7): our Stream (Noise XX
+// Interop smoke test of the replication stream layer (docs/formats/wire.md): our Stream (Noise XX
 // handshake, XSalsa20 transport, frames, channels, capabilities) in tests/interop/stream_peer.cpp
 // against a JS hypercore 9.12.0 feed replicating over TCP (hypercore-protocol 8.0.7), with ours
 // initiating and ours responding.
@@ -8,7 +8,7 @@
 //   STREAM_PEER_BIN=/work/main/build/tests/stream_peer node --test tests/interop/stream.test.js
 //
 // Network: loopback only (the JS side listens on 127.0.0.1, our peer binds 127.0.0.2); ctest runs
-// it inside the loopback-only namespace of scripts/test.sh (reference §12.2).
+// it inside the loopback-only namespace of scripts/test.sh (docs/testing.md "Isolation").
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')

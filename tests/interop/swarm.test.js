@@ -2,13 +2,14 @@
 
 // Networking interop (issue 5): our daemons find each other through a DHT (our `hyp dht` or a JS
 // @hyperswarm/dht 4 node), JS @hyperspace/client 1.18 clients drive them, and a JS hyperspace
-// 3.19 server replicates with our daemon in both directions. Reference §3.9, §4, §6.8, §12.
+// 3.19 server replicates with our daemon in both directions. See docs/behaviour/networking.md,
+// docs/behaviour/rpc.md "ifAvailable" and docs/testing.md.
 //
 //   HYPERSPACE_BIN=build/hyperspace HYP_BIN=build/hyp node --test tests/interop/swarm.test.js
 //
 // Runs inside the loopback-only namespace of scripts/test.sh: everything binds 127.0.0.0/8. Our
 // daemons that must be accepted by a JS hyperspace bind 127.0.0.2 (the JS networker ignores peers
-// at exactly 127.0.0.1, reference §12.5). LAN discovery is off in every daemon here.
+// at exactly 127.0.0.1, docs/testing.md "Addresses"). LAN discovery is off in every daemon here.
 
 const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -66,7 +67,7 @@ function startHypDht () {
   })
 }
 
-// A JS @hyperswarm/dht 4 bootstrap node, persistent (reference §12.3).
+// A JS @hyperswarm/dht 4 bootstrap node, persistent (docs/testing.md "A local DHT bootstrap node").
 async function startJsDht () {
   const node = createDht({ bootstrap: false, ephemeral: false })
   await new Promise(resolve => node.listen(0, '127.0.0.1', resolve))

@@ -1,9 +1,10 @@
 'use strict'
 
-// A JS hypercore 9.12.0 replication peer over plain TCP on loopback, for the `hyp replicate` interop
-// tests (reference §3). It replicates one core with `feed.replicate(isInitiator, {live: true})`
-// piped to a socket, exactly like a hypercore 9 app does without the Hyperspace networker (so the
-// 127.0.0.1 rule of §3.9 does not apply here).
+// A JS hypercore 9.12.0 replication peer over plain TCP on loopback, for the `hyp replicate`
+// interop tests (docs/behaviour/replication.md). It replicates one core with
+// `feed.replicate(isInitiator, {live: true})` piped to a socket, exactly like a hypercore 9 app
+// does without the Hyperspace networker (so the 127.0.0.1 rule of docs/testing.md "Addresses" does
+// not apply here).
 //
 // Used in-process by replicate.test.js, and runnable on its own to reproduce a failure by hand
 // (see the usage text at the end of this file, or `node tests/interop/lib/jspeer.js --help`).

@@ -1,4 +1,4 @@
-// Known answers from shared/reference/test-vectors.json and reference §13.
+// Known answers (docs/known-answers.md).
 #include <gtest/gtest.h>
 
 #include "crypto/derive.h"

@@ -293,7 +293,7 @@ TEST(Feed, TruncatedTreeStillOpensAShorterLog) {
         auto feed = open_dir(dir.path());
         for (int i = 0; i < 3; ++i) ASSERT_TRUE(feed->append(as_bytes("block")).ok());
     }
-    // Cut the last leaf (node 4): the roots of length 3 cannot be read; like the reference, the
+    // Cut the last leaf (node 4): the roots of length 3 cannot be read; like hypercore 9, the
     // open retries once with length 2.
     std::filesystem::resize_file(dir.path() / "tree", 32 + 40 * 4);
     {

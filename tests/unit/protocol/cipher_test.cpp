@@ -1,5 +1,5 @@
-// Transport cipher (XSalsa20 with a running position) and channel capabilities: reference §13
-// known answers and continuity across arbitrary chunking.
+// Transport cipher (XSalsa20 with a running position) and channel capabilities: known answers of
+// docs/known-answers.md and continuity across arbitrary chunking.
 #include "protocol/cipher.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-// Noise XX handshake: the reference §13 transcript byte for byte, chunking, and failures.
+// Noise XX handshake: the known-answer transcript (docs/known-answers.md) byte for byte, chunking,
+// and failures.
 #include "protocol/noise.h"
 
 #include <gtest/gtest.h>
@@ -14,7 +15,7 @@ using test::filled;
 using test::filled_array;
 using test::unhex;
 
-// Reference §13, without the varint prefixes.
+// docs/known-answers.md "A Noise XX session", without the varint prefixes.
 const Bytes kM1 = unhex(
     "cde8dc3b40f5f77354b5db96c739c06b7029edc7d1b745cd118e30603cd06a71"
     "0a18555555555555555555555555555555555555555555555555");
@@ -41,7 +42,7 @@ Bytes prefixed(ByteView message) {
 }
 
 TEST(Noise, SeedKeyPairsMatchReference) {
-    // §13 known answers for crypto_kx_seed_keypair.
+    // Known answers for crypto_kx_seed_keypair (docs/known-answers.md).
     EXPECT_EQ(to_hex(noise_keypair_from_seed(filled(0x11, 32)).public_key),
               "cb8403d9e0857b55c47ff233b6b4379588c9644aababb2588027bf7188b98217");
     EXPECT_EQ(to_hex(noise_keypair_from_seed(filled(0x22, 32)).public_key),
@@ -50,7 +51,7 @@ TEST(Noise, SeedKeyPairsMatchReference) {
               "cde8dc3b40f5f77354b5db96c739c06b7029edc7d1b745cd118e30603cd06a71");
     EXPECT_EQ(to_hex(noise_keypair_from_seed(filled(0x44, 32)).public_key),
               "aa566aa5652ec29d8642a4d039fe6d45e336d8fa24afeec75b55342bc1487e02");
-    // §13 "Additional known answers": the hyperspace replication key pair.
+    // docs/known-answers.md "Derivations from a master key": the replication key pair.
     const auto kp = noise_keypair_from_seed(
         unhex("599fa689d54db988a00814f8e2d049d322cf4cfaf7742bd9abb6f241000ad261"));
     EXPECT_EQ(to_hex(kp.public_key),
@@ -64,7 +65,7 @@ TEST(Noise, ReferenceTranscript) {
     auto responder = test::kat_responder();
 
     const Bytes m1 = initiator.take_output();
-    ASSERT_EQ(m1.size(), 59u);  // §3.2 wire sizes 59, 123, 91
+    ASSERT_EQ(m1.size(), 59u);  // wire sizes 59, 123, 91 (docs/formats/wire.md)
     EXPECT_EQ(m1[0], 0x3a);
     EXPECT_EQ(to_hex(ByteView(m1).subspan(1)), to_hex(kM1));
     EXPECT_FALSE(initiator.has_output());
@@ -242,7 +243,8 @@ TEST(Noise, LowOrderEphemeralKeyFails) {
 }
 
 // Handshakes whose initiator sends unusual payloads; m1/m3 from
-// tests/unit/protocol/js/make_fixtures.js (noise-protocol 3.0.1), fed to our §13 responder.
+// tests/unit/protocol/js/make_fixtures.js (noise-protocol 3.0.1), fed to our known-answer
+// responder.
 struct PayloadCase {
     std::string_view name;
     std::string_view m1;

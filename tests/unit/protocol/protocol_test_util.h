@@ -1,4 +1,5 @@
-// Helpers shared by the protocol tests: hex literals, filled buffers and the §13 handshake keys.
+// Helpers shared by the protocol tests: hex literals, filled buffers and the known-answer
+// handshake keys (docs/known-answers.md).
 #pragma once
 
 #include <cstdlib>
@@ -11,8 +12,8 @@
 
 namespace hs::protocol::test {
 
-// Hex with optional spaces (as printed in the reference). Aborts the test binary on bad hex,
-// which only a typo in a test literal can cause.
+// Hex with optional spaces (as printed in docs/known-answers.md). Aborts the test binary on bad
+// hex, which only a typo in a test literal can cause.
 inline Bytes unhex(std::string_view text) {
     std::string compact;
     for (char c : text)
@@ -37,7 +38,8 @@ inline Bytes concat(std::initializer_list<ByteView> parts) {
     return out;
 }
 
-// Reference §13: static keys from seeds 11.. / 22.., ephemeral from 33.. / 44.., nonces 55.. / 66..
+// docs/known-answers.md: static keys from seeds 11.. / 22.., ephemeral from 33.. / 44.., nonces
+// 55.. / 66..
 inline NoiseHandshake kat_initiator() {
     return NoiseHandshake::initiator(noise_keypair_from_seed(filled(0x11, 32)),
                                      filled_array<24>(0x55),
@@ -49,7 +51,7 @@ inline NoiseHandshake kat_responder() {
                                      noise_keypair_from_seed(filled(0x44, 32)));
 }
 
-// Reference §13 / test-vectors.json.
+// docs/known-answers.md "Core keys and hashes".
 inline constexpr std::string_view kCorePublicKey =
     "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 inline constexpr std::string_view kCoreDiscoveryKey =

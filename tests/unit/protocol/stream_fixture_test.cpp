@@ -1,5 +1,5 @@
-// A whole JS session, both directions, byte for byte: simple-hypercore-protocol 2.1.2 with the
-// reference §13 keys and nonces sends a handshake and then assorted messages and keep-alives
+// A whole JS session, both directions, byte for byte: simple-hypercore-protocol 2.1.2 with the keys
+// and nonces of docs/known-answers.md sends a handshake and then assorted messages and keep-alives
 // (tests/unit/protocol/js/make_fixtures.js). Our handshake, capability, frame, message and cipher
 // code must reproduce every chunk, and decode what the JS side sent.
 #include <gtest/gtest.h>

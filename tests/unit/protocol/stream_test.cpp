@@ -291,7 +291,7 @@ TEST(Stream, BytesAfterTheLastHandshakeMessageInTheSameReadAreTransport) {
 }
 
 // The first chunks the JS initiator sends in the known-answer session of
-// stream_fixture_test.cpp (simple-hypercore-protocol 2.1.2, reference §13 keys): m1, m3, the Open
+// stream_fixture_test.cpp (simple-hypercore-protocol 2.1.2, known-answer keys): m1, m3, the Open
 // it queued before the handshake, then a keep-alive.
 constexpr std::string_view kJsM1 =
     "3acde8dc3b40f5f77354b5db96c739c06b7029edc7d1b745cd118e30603cd06a710a18555555555555555555"
@@ -320,7 +320,7 @@ TEST(Stream, InitiatorBytesMatchTheJsSession) {
     EXPECT_EQ(to_hex(s.pending_output()), kJsM1);
     s.consume_output(s.pending_output().size());
 
-    RawPeer remote(false);  // the §13 responder
+    RawPeer remote(false);  // the known-answer responder
     ASSERT_TRUE(remote.hs.receive(unhex(kJsM1)).ok());
     ASSERT_TRUE(s.receive(remote.hs.take_output(), kT0 + 1s).ok());
     EXPECT_EQ(to_hex(s.pending_output()), std::string(kJsM3) + std::string(kJsOpen));

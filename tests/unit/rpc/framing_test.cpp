@@ -1,5 +1,6 @@
-// Framing tests: the JS frames (reference §5.11), decoding over every split point, keep-alives,
-// and malformed frames (each must fail with a typed error and keep failing, without a crash).
+// Framing tests: the JS frames (docs/formats/rpc.md "Example frames"), decoding over every split
+// point, keep-alives, and malformed frames (each must fail with a typed error and keep failing,
+// without a crash).
 #include <gtest/gtest.h>
 
 #include <algorithm>

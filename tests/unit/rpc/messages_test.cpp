@@ -323,7 +323,7 @@ TEST(RpcMessages, FixturesCoverEveryMessageTypeAndEveryCaseHasAFixture) {
 }
 
 TEST(RpcMessages, AbsentFieldsTakeTheJsDefaults) {
-    // Hypercore.Get as the client sends it by default (reference §5.11).
+    // Hypercore.Get as the client sends it by default (docs/formats/rpc.md "Example frames").
     const auto get = decode_ok<GetRequest>(hex("080010051807"));
     EXPECT_FALSE(get.wait.has_value());
     EXPECT_FALSE(get.if_available.has_value());
@@ -345,7 +345,7 @@ TEST(RpcMessages, AbsentFieldsTakeTheJsDefaults) {
     EXPECT_TRUE(seek.wait_or_default());
     EXPECT_TRUE(seek.if_available_or_default());
 
-    // overwrite defaults to true; remember is tracked as absent vs. false (§9 #8, #9).
+    // overwrite defaults to true; remember is tracked as absent vs. false (quirks #8, #9).
     const Bytes dk = fill(32, 0xaa);
     Bytes cfg = hex("0a220a20");
     append_bytes(cfg, dk);

@@ -1,5 +1,5 @@
-// Per-method semantics of the server (reference §5.8, §5.9, §6.5-6.7, §9), driven through the
-// real session and dispatch layer over socket pairs.
+// Per-method semantics of the server (docs/behaviour/rpc.md, docs/behaviour/quirks.md), driven
+// through the real session and dispatch layer over socket pairs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -78,7 +78,7 @@ TEST(RpcSemantics, OnAppendReachesEverySessionBeforeTheAppendReply) {
         EXPECT_EQ(ev.length, 2u);
         EXPECT_EQ(ev.byte_length, 3u);
     }
-    // An empty append still emits OnAppend (compat, §9 #26).
+    // An empty append still emits OnAppend (compat, quirks #26).
     a.events().clear();
     const auto empty = a.call<AppendResponse>(Method::HypercoreAppend, append_req(0, {}));
     EXPECT_EQ(empty.seq, 2u);
@@ -139,7 +139,8 @@ TEST(RpcSemantics, SessionIdsAndFailedOpens) {
     open.id = 0;
     open.name = "b";
     EXPECT_EQ(c.call_error(Method::CorestoreOpen, open), "Session already in use.");
-    // The internal core is reserved (§9 #16), and a failed open leaves the id free (§9 #21).
+    // The internal core is reserved (quirks #16), and a failed open leaves the id free
+    // (quirks #21).
     open.id = 1;
     open.name = "@hyperspace:internal";
     EXPECT_EQ(c.call_error(Method::CorestoreOpen, open), std::string(errors::kReservedName));
@@ -258,7 +259,7 @@ TEST(RpcSemantics, DownloadUndownloadDownloaded) {
     d.resource_id = 1;
     d.start = 0;
     d.end = 3;
-    EXPECT_EQ(c.call_error(Method::HypercoreDownload, d), "");  // stored: at once (§9 #19)
+    EXPECT_EQ(c.call_error(Method::HypercoreDownload, d), "");  // stored: at once (quirks #19)
     d.blocks = {0, 2};
     d.resource_id = 2;
     EXPECT_EQ(c.call_error(Method::HypercoreDownload, d), "");
@@ -473,7 +474,7 @@ TEST(RpcSemantics, NetworkConfigureVotesStatusesAndErrors) {
     keep.overwrite = false;
     rsp = b.call<NetworkStatusResponse>(Method::NetworkConfigure, keep);
     EXPECT_EQ(rsp.status->lookup, std::optional<bool>(true));
-    // copyFrom fills only the fields the request left out (§9 #9).
+    // copyFrom fills only the fields the request left out (quirks #9).
     auto copy = configure(2, std::nullopt, false);
     copy.copy_from = Bytes(32, 1);
     rsp = a.call<NetworkStatusResponse>(Method::NetworkConfigure, copy);
@@ -510,7 +511,7 @@ TEST(NetworkConfigs, RememberedRecordsPersistAndAreRejoined) {
         ASSERT_TRUE((*configs)->configure(1, configure(2, false, true, true)).ok());  // lookup only
         ASSERT_TRUE((*configs)->configure(1, configure(3, true, true, true)).ok());
         ASSERT_TRUE((*configs)->configure(1, configure(4, true, true)).ok());  // not remembered
-        // remember present and false forgets (§9 #8).
+        // remember present and false forgets (quirks #8).
         auto forget = (*configs)->configure(1, configure(3, false, false, false));
         ASSERT_TRUE(forget.ok());
         EXPECT_FALSE(forget->status);
@@ -520,7 +521,7 @@ TEST(NetworkConfigs, RememberedRecordsPersistAndAreRejoined) {
     ASSERT_TRUE(configs.ok());
     EXPECT_EQ((*configs)->joined_count(), 0u);
     (*configs)->rejoin_remembered();
-    EXPECT_EQ((*configs)->joined_count(), 2u);  // lookup-only too (§9 #10)
+    EXPECT_EQ((*configs)->joined_count(), 2u);  // lookup-only too (quirks #10)
     auto s1 = (*configs)->status(Bytes(32, 1));
     ASSERT_TRUE(s1);
     EXPECT_EQ(s1->announce, std::optional<bool>(true));
@@ -531,7 +532,7 @@ TEST(NetworkConfigs, RememberedRecordsPersistAndAreRejoined) {
     EXPECT_EQ(s2->lookup, std::optional<bool>(true));
     EXPECT_FALSE((*configs)->status(Bytes(32, 3)));
     EXPECT_FALSE((*configs)->status(Bytes(32, 4)));
-    // A remembered record keeps its key joined while a client votes it down (§9 #11).
+    // A remembered record keeps its key joined while a client votes it down (quirks #11).
     auto rsp = (*configs)->configure(9, configure(1, false, false));
     ASSERT_TRUE(rsp.ok());
     ASSERT_TRUE(rsp->status);

@@ -352,7 +352,8 @@ TEST(RpcServer, StopCallsTheDaemon) {
 TEST(RpcServer, StatusCarriesDaemonInfoOnlyWhenAskedFor) {
     TestServer server;
     RawClient& c = server.connect();
-    // A JS client's Status (empty payload) gets exactly the reference's bytes (§5.11).
+    // A JS client's Status (empty payload) gets exactly the JS daemon's bytes
+    // (docs/formats/rpc.md "Example frames").
     auto id = c.request(Method::HyperspaceStatus, Void{});
     auto f = c.wait_reply(id);
     ASSERT_TRUE(f);

@@ -73,7 +73,8 @@ Message announce_message() {
 }
 
 TEST(DhtCodec, AnnounceQueryMatchesReferenceBytes) {
-    // reference §4.4: 58 01 08 01 10 05 52 06 7f000001 0050 22 20 <32x01> 3a 05 "peers" 4a 02 08 00
+    // docs/formats/dht.md "Message":
+    // 58 01 08 01 10 05 52 06 7f000001 0050 22 20 <32x01> 3a 05 "peers" 4a 02 08 00
     const std::string want =
         "5801080110055206"
         "7f0000010050"

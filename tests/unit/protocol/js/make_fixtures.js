@@ -87,8 +87,8 @@ for (const [name, ch, type, value] of frames) {
 }
 
 // A whole stream in both directions with deterministic keys: the static and ephemeral key pairs and
-// payload nonces of reference §13, then messages of assorted sizes so the keystream position
-// crosses 64-byte blocks at many offsets.
+// payload nonces of docs/known-answers.md, then messages of assorted sizes so the keystream
+// position crosses 64-byte blocks at many offsets.
 const ephemeral = [fill(0x33, 32), fill(0x44, 32)]
 dh.generateKeypair = (pk, sk) => dh.generateSeedKeypair(pk, sk, ephemeral.shift())
 const nonces = [fill(0x55, 24), fill(0x66, 24)]

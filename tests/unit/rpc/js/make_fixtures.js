@@ -125,7 +125,7 @@ for (const [name, type, obj] of cases) {
   console.log(`    {"${name}",\n        ${literal(hex(bytes))}},`)
 }
 
-// Frames as arpeecee writes them (reference §5.11).
+// Frames as arpeecee writes them (docs/formats/rpc.md "Example frames").
 const parser = new Parser()
 const frames = [
   ['status-request', 0, 1, 1, 1, null, null],
