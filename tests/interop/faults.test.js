@@ -70,19 +70,7 @@ function connect (daemon, cleanup) {
   return client
 }
 
-async function eventually (fn, ms, what) {
-  const end = Date.now() + ms
-  let last
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > end) throw new Error(what + ' not met within ' + ms + ' ms: ' + (last && last.message))
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
+const { eventually } = require('./lib/util')
 
 // Resolves 'rejected: <message>' or 'resolved' (or 'pending' after ms): for calls that must fail.
 function outcome (promise, ms = 5000) {

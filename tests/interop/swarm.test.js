@@ -114,20 +114,7 @@ async function withCleanup (fn) {
   }
 }
 
-// Retries fn until it resolves (or throws after `ms`): discovery takes a moment.
-async function eventually (fn, ms = 30000, what = 'condition') {
-  const end = Date.now() + ms
-  let last
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > end) throw new Error(what + ' not met within ' + ms + ' ms: ' + (last && last.message))
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
+const { eventually } = require('./lib/util')
 
 async function seedWalkthrough (bootstrap) {
   await withCleanup(async cleanup => {
@@ -188,25 +175,30 @@ describe('seed walkthrough: two of our daemons through a DHT', () => {
   })
 })
 
+// A JS hyperspace 3.19 server on the test's DHT (no LAN discovery) and a client of it.
+async function jsServer (boot, cleanup, label) {
+  const name = d.uniqueName(label)
+  const server = new Server({
+    storage: fs.mkdtempSync(path.join(TMP, 'js-')),
+    host: name,
+    noMigrate: true,
+    network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
+  })
+  server.on('client-open', c => c.on('error', () => {}))
+  await server.ready()
+  cleanup.push(() => server.close())
+  const client = new Client({ host: name })
+  cleanup.push(async () => { try { await client.close() } catch (_) {} })
+  return client
+}
+
 describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
   it('replicate a core in each direction, with live appends', T, async () => {
     const boot = await startHypDht()
     await withCleanup(async cleanup => {
       cleanup.push(() => boot.stop())
-      const jsName = d.uniqueName('js')
-      const server = new Server({
-        storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-        host: jsName,
-        noMigrate: true,
-        network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-      })
-      server.on('client-open', c => c.on('error', () => {}))
-      await server.ready()
-      cleanup.push(() => server.close())
+      const jsClient = await jsServer(boot, cleanup, 'js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'mixed', bind: '127.0.0.2' })
-
-      const jsClient = new Client({ host: jsName })
-      cleanup.push(async () => { try { await jsClient.close() } catch (_) {} })
       const ourClient = connect(ours, cleanup)
 
       // JS -> ours
@@ -408,21 +400,6 @@ async function watchScenario (writerClient, readerClient) {
   assert.equal((await core2.get(4)).toString(), 'four')
 }
 
-async function jsServer (boot, cleanup, label) {
-  const name = d.uniqueName(label)
-  const server = new Server({
-    storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-    host: name,
-    noMigrate: true,
-    network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-  })
-  server.on('client-open', c => c.on('error', () => {}))
-  await server.ready()
-  cleanup.push(() => server.close())
-  const client = new Client({ host: name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
-}
 
 describe('update() fetches only the proof: watch downloads, uploads and appends', () => {
   it('two of our daemons', T, async () => {

@@ -148,4 +148,20 @@ function parseJsonLines (buf) {
   return out
 }
 
-module.exports = { Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, snapshot, contentSnapshot, JsonLines, parseJsonLines }
+// Retries fn until it resolves; throws after `ms` with the last failure (discovery, replication
+// and events take a moment to arrive).
+async function eventually (fn, ms = 30000, what = 'condition', pollMs = 100) {
+  const end = Date.now() + ms
+  let last
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > end) throw new Error(what + ' not met within ' + ms + ' ms: ' + (last && last.message))
+    await new Promise(resolve => setTimeout(resolve, pollMs))
+  }
+}
+
+module.exports = { eventually, Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, snapshot, contentSnapshot, JsonLines, parseJsonLines }
