@@ -6,9 +6,10 @@
 #include "cli/dht_command.h"
 #include "cli/replicate_command.h"
 #include "cli/storage_commands.h"
+#include "corestore/environment.h"
 
 int main(int argc, char** argv) {
-    hs::cli::raise_file_limit();
+    hs::corestore::raise_file_limit();
     CLI::App app{"hyp: work with hypercores in a hyperspace storage folder"};
     app.set_version_flag("--version", std::string(HS_VERSION));
     app.require_subcommand(1);

@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/args.h"
+#include "corestore/environment.h"
 #include "daemon/lifecycle.h"
 #include "daemon/options.h"
 
@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     // so that freeing returns them to the system. (glibc otherwise raises its mmap threshold
     // after the first such free, and the daemon keeps the peak size resident.)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    hs::cli::raise_file_limit();
+    hs::corestore::raise_file_limit();
     CLI::App app{
         "hyperspace: the Hyperspace daemon (serves @hyperspace/client over a UNIX socket)"};
     app.set_version_flag("--version", std::string(HS_VERSION));
@@ -27,11 +27,11 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
-        return code == 0 ? 0 : hs::cli::kExitUsage;
+        return code == 0 ? 0 : hs::daemon::kExitUsage;
     }
     if (auto st = hs::daemon::validate(options); !st) {
         std::cerr << "hyperspace: " << st.error().message << "\n";
-        return hs::cli::kExitUsage;
+        return hs::daemon::kExitUsage;
     }
     try {
         return hs::daemon::run_daemon(std::move(options));

@@ -1,22 +1,10 @@
 #include "cli/args.h"
 
 #include <sodium.h>
-#include <sys/resource.h>
-
-#include <cstdlib>
 
 #include "util/hex.h"
 
 namespace hs::cli {
-
-std::filesystem::path default_storage_path() {
-    const char* home = std::getenv("HOME");
-    const std::filesystem::path base = home && *home ? home : ".";
-    const auto legacy = base / ".hyperdrive" / "storage" / "cores";
-    std::error_code ec;
-    if (std::filesystem::is_directory(legacy, ec)) return legacy;
-    return base / ".hyperspace" / "storage";
-}
 
 Result<crypto::PublicKey> parse_key_argument(std::string_view text) {
     auto key = parse_key(text);
@@ -77,14 +65,6 @@ std::string base64(ByteView data) {
     sodium_bin2base64(out.data(), len, data.data(), data.size(), sodium_base64_VARIANT_ORIGINAL);
     out.resize(len - 1);
     return out;
-}
-
-void raise_file_limit() {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 }  // namespace hs::cli

@@ -16,6 +16,7 @@
 
 #include "cli/args.h"
 #include "corestore/corestore.h"
+#include "corestore/environment.h"
 #include "crypto/derive.h"
 #include "protocol/replicator.h"
 #include "protocol/stream_io.h"
@@ -244,7 +245,7 @@ int run_replicate(const ReplicateArgs& args) {
         std::cerr << "hyp: error: " << key.error().message << "\n";
         return kExitUsage;
     }
-    const std::filesystem::path dir = args.storage.empty() ? default_storage_path() : std::filesystem::path(args.storage);
+    const std::filesystem::path dir = args.storage.empty() ? corestore::default_storage_path() : std::filesystem::path(args.storage);
     auto store = corestore::Corestore::open(dir);
     if (!store) {
         std::cerr << "hyp: error: " << store.error().message << "\n";

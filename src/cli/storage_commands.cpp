@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "corestore/corestore.h"
+#include "corestore/environment.h"
 #include "hypercore/verify.h"
 #include "util/hex.h"
 
@@ -30,7 +31,7 @@ int fail(const Error& e) {
 }
 
 Result<std::unique_ptr<Corestore>> open_store(const StorageArgs& args, bool read_only) {
-    const std::filesystem::path dir = args.storage.empty() ? default_storage_path() : std::filesystem::path(args.storage);
+    const std::filesystem::path dir = args.storage.empty() ? corestore::default_storage_path() : std::filesystem::path(args.storage);
     if (read_only) {
         std::error_code ec;
         if (!std::filesystem::is_directory(dir, ec))
@@ -51,10 +52,10 @@ json name_json(const std::optional<Bytes>& name) {
 // ---- ls ----
 int run_ls(const StorageArgs& args) {
     std::error_code ec;
-    if (args.storage.empty() && !std::filesystem::exists(default_storage_path(), ec)) {
+    if (args.storage.empty() && !std::filesystem::exists(corestore::default_storage_path(), ec)) {
         // Nothing stored yet in the default place: an empty listing, not an error.
         if (args.json) std::cout << "[]\n";
-        else std::cout << "no storage folder at " << default_storage_path().string() << " yet\n";
+        else std::cout << "no storage folder at " << corestore::default_storage_path().string() << " yet\n";
         return kExitOk;
     }
     auto store = open_store(args, true);

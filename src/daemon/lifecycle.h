@@ -11,6 +11,9 @@
 
 namespace hs::daemon {
 
+// The exit code for bad flags or options (as `hyp`'s usage errors).
+inline constexpr int kExitUsage = 2;
+
 // Runs the daemon on the calling thread (the network thread) until it stops. Returns the process
 // exit code: 0 after a clean shutdown, 1 when startup failed or a daemon already runs there.
 // REQUIRES: validate(options) succeeded.

@@ -2,7 +2,7 @@
 
 #include <asio/ip/address.hpp>
 
-#include "cli/args.h"
+#include "corestore/environment.h"
 
 namespace hs::daemon {
 
@@ -82,7 +82,7 @@ Status validate(DaemonOptions& o) {
                               "TMPDIR or --host name",
                               path);
     }
-    if (!o.memory_only && o.storage.empty()) o.storage = cli::default_storage_path();
+    if (!o.memory_only && o.storage.empty()) o.storage = corestore::default_storage_path();
     return {};
 }
 
