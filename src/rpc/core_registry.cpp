@@ -284,7 +284,7 @@ void CoreRegistry::wake(LoadedCore& core) {
     }
 }
 
-bool CoreRegistry::range_complete(hypercore::Feed& feed, const DownloadRange& range) {
+bool CoreRegistry::range_complete(hypercore::Feed& feed, const DownloadTarget& range) {
     if (!range.blocks.empty()) {
         for (auto b : range.blocks)
             if (!feed.has(b)) return false;
@@ -335,7 +335,7 @@ WaiterId CoreRegistry::wait_seek(LoadedCore& core, ClientState& client, std::uin
 }
 
 std::optional<WaiterId> CoreRegistry::download(LoadedCore& core, ClientState& client,
-                                               std::uint64_t session_id, DownloadRange range,
+                                               std::uint64_t session_id, DownloadTarget range,
                                                Responder reply) {
     // A range already stored resolves at once, peers or not (docs/behaviour/quirks.md #19).
     if (range_complete(core.feed(), range)) {

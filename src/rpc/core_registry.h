@@ -48,9 +48,10 @@ struct CoreSession {
     LoadedCore* core = nullptr;  // null once the GC closed the core under this (weak) session
 };
 
-// The blocks a Download waits for: [start, end) (no end: unbounded, never complete without
-// peers), or only `blocks` when that is not empty.
-struct DownloadRange {
+// The blocks a Download RPC waits for (what replication fetches is protocol::DownloadRange):
+// [start, end) (no end: unbounded, never complete without peers), or only `blocks` when that is
+// not empty.
+struct DownloadTarget {
     std::uint64_t start = 0;
     std::optional<std::uint64_t> end;
     std::vector<std::uint64_t> blocks;
@@ -121,7 +122,7 @@ private:
         std::uint64_t byte_offset = 0;
     };
     struct DownloadWaiter : Waiter {
-        DownloadRange range;
+        DownloadTarget range;
     };
     struct LockOwner {
         ClientState* client = nullptr;
@@ -217,7 +218,7 @@ public:
     WaiterId wait_seek(LoadedCore& core, ClientState& client, std::uint64_t session_id,
                        std::uint64_t byte_offset, Responder reply);
     std::optional<WaiterId> download(LoadedCore& core, ClientState& client,
-                                     std::uint64_t session_id, DownloadRange range,
+                                     std::uint64_t session_id, DownloadTarget range,
                                      Responder reply);
     // Removes a waiter without telling its client (the client asked); answers `failure` if given.
     void cancel_waiter(LoadedCore& core, WaiterId id, const RpcFailure* failure);
@@ -245,7 +246,7 @@ public:
     bool available_seek(const LoadedCore& core, std::uint64_t start, std::uint64_t end) const;
 
     // Whether a Download range is already stored.
-    static bool range_complete(hypercore::Feed& feed, const DownloadRange& range);
+    static bool range_complete(hypercore::Feed& feed, const DownloadTarget& range);
 
     // Seek on what is stored (hypercore 9 `seek` before it waits): byteLength itself is
     // {length, 0}; past it is OutOfBounds ("Out of bounds"); missing tree nodes are Unresolved

@@ -330,7 +330,7 @@ void Node::request(Message message, const Peer& to, std::optional<NodeId> expect
 
 void Node::respond(const Message& req, const Peer& to, std::optional<Bytes> value,
                    std::optional<Bytes> closer) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Response));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Response));
     m.rid = req.rid;
     m.to = encode_peer(to);
     m.closer_nodes = std::move(closer);
@@ -341,7 +341,7 @@ void Node::respond(const Message& req, const Peer& to, std::optional<Bytes> valu
 
 void Node::respond_error(const Message& req, const Peer& to, std::string error,
                          std::optional<Bytes> closer) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Response));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Response));
     m.rid = req.rid;
     m.to = encode_peer(to);
     m.closer_nodes = std::move(closer);
@@ -361,7 +361,7 @@ Bytes Node::closer_nodes(ByteView target) const {
 }
 
 void Node::ping(const Contact& contact) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Query));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Query));
     m.to = encode_peer(contact.peer);
     m.command = "_ping";
     m.value = Bytes(contact.id.begin(), contact.id.end());
@@ -386,13 +386,13 @@ void Node::on_datagram(ByteView bytes, const asio::ip::udp::endpoint& ep) {
         message.id.reset();
     const Peer from = to_peer(ep);
     switch (message.type) {
-        case static_cast<std::uint64_t>(MessageType::Response):
+        case static_cast<std::uint64_t>(PacketType::Response):
             on_response(std::move(message), from);
             break;
-        case static_cast<std::uint64_t>(MessageType::Query):
+        case static_cast<std::uint64_t>(PacketType::Query):
             on_request(false, std::move(message), from);
             break;
-        case static_cast<std::uint64_t>(MessageType::Update):
+        case static_cast<std::uint64_t>(PacketType::Update):
             if (!message.roundtrip_token || !m_tokens.valid(from, *message.roundtrip_token)) {
                 m_log->trace("dht: UPDATE from {} with a bad token", from.to_string());
                 return;
@@ -567,7 +567,7 @@ awaitable<Result<QueryResult>> Node::run_query(std::string command, NodeId targe
     const auto send = [&](const Peer& to, const std::optional<NodeId>& id,
                           const std::optional<Bytes>& token) {
         Message m = base_message(
-            static_cast<std::uint64_t>(token ? MessageType::Update : MessageType::Query));
+            static_cast<std::uint64_t>(token ? PacketType::Update : PacketType::Query));
         m.to = encode_peer(to);
         m.target = Bytes(target.begin(), target.end());
         if (token) m.roundtrip_token = *token;
