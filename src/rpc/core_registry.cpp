@@ -456,15 +456,4 @@ void CoreRegistry::grant_next_lock(LoadedCore& core) {
     w.client->waiter_done(w.id);
 }
 
-bool CoreRegistry::available_block(const LoadedCore& core, std::uint64_t seq) const {
-    return m_peers && m_peers->block_available(core, seq);
-}
-bool CoreRegistry::available_length(const LoadedCore& core, std::uint64_t min_length) const {
-    return m_peers && m_peers->length_available(core, min_length);
-}
-bool CoreRegistry::available_seek(const LoadedCore& core, std::uint64_t start,
-                                  std::uint64_t end) const {
-    return m_peers && m_peers->seek_available(core, start, end);
-}
-
 }  // namespace hs::rpc
