@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "testutil/temp_dir.h"
+#include "util/fs.h"
 #include "util/hex.h"
 #include "util/varint.h"
 
@@ -47,6 +51,42 @@ TEST(Varint, RejectsTruncatedAndOverlong) {
     const Bytes overflow = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
     ByteView c(overflow);
     EXPECT_FALSE(varint::decode(c));
+}
+
+TEST(WriteFileAtomic, CreatesReplacesAndLeavesNoTemporary) {
+    testutil::TempDir dir;
+    const auto path = dir.path() / "key";
+    ASSERT_TRUE(write_file_atomic(path, std::string_view("first")).ok());
+    EXPECT_EQ(testutil::read_file(path), to_bytes("first"));
+    const Bytes second = {0, 1, 2, 255};
+    ASSERT_TRUE(write_file_atomic(path, second).ok());
+    EXPECT_EQ(testutil::read_file(path), second);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "key.tmp"));
+    EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    ASSERT_TRUE(write_file_atomic(path, ByteView{}).ok());
+    EXPECT_TRUE(testutil::read_file(path).empty());
+}
+
+TEST(WriteFileAtomic, FailuresNameTheFileAndKeepTheOldBytes) {
+    testutil::TempDir dir;
+    const auto missing = dir.path() / "no-such-folder" / "key";
+    const auto r = write_file_atomic(missing, std::string_view("x"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::Io);
+    EXPECT_NE(r.error().message.find(missing.string() + ".tmp"), std::string::npos)
+        << r.error().message;
+
+    // The target is a folder: the rename fails, the temporary goes, the folder stays.
+    const auto target = dir.path() / "busy";
+    std::filesystem::create_directory(target);
+    std::filesystem::create_directory(target / "child");
+    const auto busy = write_file_atomic(target, std::string_view("x"));
+    ASSERT_FALSE(busy.ok());
+    EXPECT_NE(busy.error().message.find("cannot rename"), std::string::npos)
+        << busy.error().message;
+    EXPECT_TRUE(std::filesystem::is_directory(target / "child"));
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "busy.tmp"));
 }
 
 }  // namespace
