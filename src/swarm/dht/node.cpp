@@ -1,7 +1,6 @@
 #include "swarm/dht/node.h"
 
 #include <algorithm>
-#include <charconv>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "crypto/blake2b.h"
+#include "util/host_port.h"
 
 namespace hs::swarm::dht {
 namespace {
@@ -58,22 +58,16 @@ std::optional<NodeId> as_id(const std::optional<Bytes>& b) {
 std::string PeerAddress::to_string() const { return host.to_string() + ":" + std::to_string(port); }
 
 Result<PeerAddress> parse_peer_address(std::string_view text) {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-        return make_error(Errc::InvalidArgument, "DHT peer '{}' is not host:port", text);
-    std::string host(text.substr(0, colon));
-    const auto port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535)
-        return make_error(Errc::InvalidArgument, "DHT peer '{}' has no valid port", text);
+    auto parsed = parse_host_port(text, {.allow_empty_host = true});
+    if (!parsed) return make_error(Errc::InvalidArgument, "DHT peer {}", parsed.error().message);
+    if (parsed->port == 0)
+        return make_error(Errc::InvalidArgument, "DHT peer '{}' has port 0", text);
+    std::string& host = parsed->host;
     if (host.empty() || host == "localhost") host = "127.0.0.1";
     std::error_code aec;
     const auto addr = asio::ip::make_address_v4(host, aec);
     if (aec) return make_error(Errc::InvalidArgument, "DHT peer '{}' needs an IPv4 address", text);
-    return PeerAddress{addr, static_cast<std::uint16_t>(port)};
+    return PeerAddress{addr, parsed->port};
 }
 
 // One iterative query: its candidate table and the replies its requests delivered. Lives in the
