@@ -19,9 +19,9 @@ using namespace hs::rpc;
 void check_payload(const Frame& frame) {
     const MethodInfo* method = find_method(frame.header.service, frame.header.method);
     if (!method) return;
-    MessageType type = method->request;
+    MessageKind type = method->request;
     if (frame.header.type == FrameType::Response) type = method->response;
-    if (frame.header.type == FrameType::Error) type = MessageType::RPCError;
+    if (frame.header.type == FrameType::Error) type = MessageKind::RPCError;
     auto decoded = decode_any(type, frame.payload);
     if (!decoded) return;
     Bytes again;

@@ -12,13 +12,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using namespace hs;
     using namespace hs::rpc;
     if (size == 0) return 0;
-    const auto type = static_cast<MessageType>(data[0] % kMessageTypeCount);
+    const auto type = static_cast<MessageKind>(data[0] % kMessageKindCount);
     auto decoded = decode_any(type, ByteView(data + 1, size - 1));
     if (!decoded) {
         if (decoded.error().code != Errc::Protocol) std::abort();
         return 0;
     }
-    if (message_type_of(*decoded) != type) std::abort();
+    if (message_kind_of(*decoded) != type) std::abort();
     Bytes encoded;
     encode_any(*decoded, encoded);
     if (encoded.size() != encoded_size_any(*decoded)) std::abort();

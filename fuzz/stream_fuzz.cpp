@@ -151,7 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The owner opens core key 0 before the handshake (held and flushed after it).
     Channel* ch0 = stream.open(core_key(0), owner);
     FUZZ_CHECK(ch0 != nullptr && ch0->local_id() == 1);
-    ch0->send(msg::Status{true, false});
+    ch0->send(msg::PeerStatus{true, false});
 
     Bytes wire;
     if (handshake_first) {

@@ -21,6 +21,7 @@
 #include "protocol/replicator.h"
 #include "protocol/stream_io.h"
 #include "util/hex.h"
+#include "util/host_port.h"
 
 namespace hs::cli {
 namespace {
@@ -95,7 +96,7 @@ public:
     std::string last_peer;
 
     awaitable<void> run_connect() {
-        auto remote = protocol::parse_host_port(m_args.connect);
+        auto remote = parse_host_port(m_args.connect);
         if (!remote) co_return fail(remote.error());
         std::optional<asio::ip::address> bind;
         if (!m_args.bind.empty()) {
@@ -111,7 +112,7 @@ public:
     }
 
     awaitable<void> run_listen() {
-        auto local = protocol::parse_host_port(m_args.listen);
+        auto local = parse_host_port(m_args.listen);
         if (!local) co_return fail(local.error());
         std::error_code ec;
         auto addr = asio::ip::make_address(local->host, ec);

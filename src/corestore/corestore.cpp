@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 
 #include "corestore/layout.h"
 #include "crypto/derive.h"
+#include "util/fs.h"
 #include "util/hex.h"
 
 namespace hs::corestore {
@@ -46,21 +46,6 @@ Result<Bytes> read_small_file(const fs::path& path, std::size_t max_bytes) {
     in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(max_bytes));
     out.resize(static_cast<std::size_t>(in.gcount()));
     return out;
-}
-
-// Writes a small file crash-safely: temp file, fsync, rename.
-Status write_file_atomic(const fs::path& path, ByteView data) {
-    const fs::path tmp = path.string() + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(Errc::Io, "cannot create {}: {}", tmp.string(), std::strerror(errno));
-    const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-                    ::fsync(fd) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!ok) return make_error(Errc::Io, "cannot write {}: {}", tmp.string(), std::strerror(err));
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-        return make_error(Errc::Io, "cannot rename {}: {}", tmp.string(), std::strerror(errno));
-    return {};
 }
 
 // Refuses a folder a JS hyperspace daemon is running on: it always holds the flock of its

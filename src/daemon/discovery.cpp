@@ -6,6 +6,7 @@
 #include "crypto/derive.h"
 #include "swarm/dht/node.h"
 #include "swarm/mdns.h"
+#include "util/host_port.h"
 
 namespace hs::daemon {
 namespace {
@@ -80,28 +81,25 @@ private:
     std::unique_ptr<swarm::Mdns> m_mdns;
 };
 
-// Bootstrap entries as IPv4 "a.b.c.d:port" (host names resolved once, at startup).
-std::vector<std::string> resolve_bootstrap(const std::vector<std::string>& entries,
+// Bootstrap entries as IPv4 "a.b.c.d:port" for the DHT (IPv4 literals and "localhost" as given,
+// host names resolved once, at startup; one that does not resolve is left out with a warning).
+std::vector<std::string> resolve_bootstrap(const std::vector<HostPort>& entries,
                                            spdlog::logger& log) {
     std::vector<std::string> out;
     asio::io_context io;
     asio::ip::udp::resolver resolver(io);
     for (const auto& entry : entries) {
-        const auto colon = entry.rfind(':');
-        if (colon == std::string::npos || colon == 0) {
-            out.push_back(entry);  // ":port" and malformed entries: the DHT parses or refuses
-            continue;
-        }
-        const std::string host = entry.substr(0, colon);
+        const std::string text = format_host_port(entry.host, entry.port);
         std::error_code ec;
-        asio::ip::make_address_v4(host, ec);
-        if (!ec || host == "localhost") {
-            out.push_back(entry);
+        asio::ip::make_address_v4(entry.host, ec);
+        if (!ec || entry.host == "localhost") {
+            out.push_back(text);
             continue;
         }
-        auto results = resolver.resolve(asio::ip::udp::v4(), host, entry.substr(colon + 1), ec);
+        auto results =
+            resolver.resolve(asio::ip::udp::v4(), entry.host, std::to_string(entry.port), ec);
         if (ec || results.empty()) {
-            log.warn("cannot resolve the DHT bootstrap node {}: {}", entry,
+            log.warn("cannot resolve the DHT bootstrap node {}: {}", text,
                      ec ? ec.message() : std::string("no IPv4 address"));
             continue;
         }
@@ -126,12 +124,14 @@ Result<swarm::SwarmOptions> swarm_options_for(const DaemonOptions& options,
             return make_error(Errc::InvalidArgument,
                               "--bind-address {} is not an IP address", *options.bind_address);
     }
-    std::vector<std::string> bootstrap = options.bootstrap;
-    if (bootstrap.empty())
-        bootstrap.assign(std::begin(kDefaultBootstrap), std::end(kDefaultBootstrap));
-    for (const auto& entry : bootstrap) {
-        if (entry.rfind(':') == std::string::npos)
-            return make_error(Errc::InvalidArgument, "--bootstrap {} is not HOST:PORT", entry);
+    std::vector<std::string> given = options.bootstrap;
+    if (given.empty()) given.assign(std::begin(kDefaultBootstrap), std::end(kDefaultBootstrap));
+    std::vector<HostPort> bootstrap;
+    for (const auto& entry : given) {
+        auto parsed = parse_host_port(entry);
+        if (!parsed)
+            return make_error(Errc::InvalidArgument, "--bootstrap: {}", parsed.error().message);
+        bootstrap.push_back(std::move(*parsed));
     }
     const auto id = crypto::derive_key(kKeyNamespace, master_key,
                                        as_bytes(std::string_view("swarm-id")));

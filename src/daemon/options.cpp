@@ -3,6 +3,7 @@
 #include <asio/ip/address.hpp>
 
 #include "corestore/environment.h"
+#include "util/host_port.h"
 
 namespace hs::daemon {
 
@@ -44,14 +45,8 @@ Status validate(DaemonOptions& o) {
                           "--log-level {}: expected trace, debug, info, warn, error or off",
                           o.log_level);
     for (const auto& b : o.bootstrap) {
-        const auto colon = b.rfind(':');
-        bool ok = colon != std::string::npos && colon > 0 && colon + 1 < b.size();
-        if (ok) {
-            for (std::size_t i = colon + 1; i < b.size(); ++i)
-                ok = ok && std::isdigit(static_cast<unsigned char>(b[i]));
-            ok = ok && std::stoul(b.substr(colon + 1, 6)) <= 65535;
-        }
-        if (!ok) return make_error(Errc::InvalidArgument, "--bootstrap {}: expected HOST:PORT", b);
+        if (auto parsed = parse_host_port(b); !parsed)
+            return make_error(Errc::InvalidArgument, "--bootstrap: {}", parsed.error().message);
     }
     if (o.bind_address) {
         std::error_code ec;

@@ -32,8 +32,9 @@ constexpr auto schema_of(std::type_identity<Options>) {
     return wire::schema("Options", field(1, &Options::extensions).limit_count(kMaxExtensionNames),
                         field(2, &Options::ack));
 }
-constexpr auto schema_of(std::type_identity<Status>) {
-    return wire::schema("Status", field(1, &Status::uploading), field(2, &Status::downloading));
+constexpr auto schema_of(std::type_identity<PeerStatus>) {
+    return wire::schema("Status", field(1, &PeerStatus::uploading),
+                        field(2, &PeerStatus::downloading));
 }
 constexpr auto schema_of(std::type_identity<Have>) {
     return wire::schema("Have", field(1, &Have::start), field(2, &Have::length),
@@ -99,7 +100,7 @@ Result<M> decode_body(ByteView& in) {
 
 HS_PROTOCOL_CODEC(Open)
 HS_PROTOCOL_CODEC(Options)
-HS_PROTOCOL_CODEC(Status)
+HS_PROTOCOL_CODEC(PeerStatus)
 HS_PROTOCOL_CODEC(Have)
 HS_PROTOCOL_CODEC(Unhave)
 HS_PROTOCOL_CODEC(Want)
@@ -153,7 +154,7 @@ Result<Message> decode_message(std::uint8_t type, ByteView body) {
     switch (type) {
         case 0: return decode_as<Open>(body);
         case 1: return decode_as<Options>(body);
-        case 2: return decode_as<Status>(body);
+        case 2: return decode_as<PeerStatus>(body);
         case 3: return decode_as<Have>(body);
         case 4: return decode_as<Unhave>(body);
         case 5: return decode_as<Want>(body);

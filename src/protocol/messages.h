@@ -48,7 +48,7 @@ inline constexpr std::size_t kMaxDataNodes = 1024;
 
 }  // namespace hs::protocol
 
-// The message structs live in their own namespace: msg::Status would otherwise hide hs::Status.
+// The message structs live in their own namespace (msg::Open, msg::Data, ...).
 namespace hs::protocol::msg {
 
 // Every decode(in) below reads all of `in` (one frame body; protobuf bodies are not
@@ -79,8 +79,9 @@ struct Options {
     bool operator==(const Options&) const = default;
 };
 
-// type 2. An absent flag decodes as false in JS (even though the initial state is true).
-struct Status {
+// type 2 ("Status" in the schema): whether the sender uploads and downloads on this channel. An
+// absent flag decodes as false in JS (even though the initial state is true).
+struct PeerStatus {
     static constexpr MessageType kType = MessageType::Status;
     std::optional<bool> uploading;
     std::optional<bool> downloading;
@@ -88,8 +89,8 @@ struct Status {
     bool uploading_or_default() const noexcept { return uploading.value_or(false); }
     bool downloading_or_default() const noexcept { return downloading.value_or(false); }
     void encode_to(Bytes& out) const;
-    static Result<Status> decode(ByteView& in);
-    bool operator==(const Status&) const = default;
+    static Result<PeerStatus> decode(ByteView& in);
+    bool operator==(const PeerStatus&) const = default;
 };
 
 // type 3: blocks [start, start + length) are available; `bitfield` is RLE
@@ -239,7 +240,7 @@ struct NoisePayload {
     bool operator==(const NoisePayload&) const = default;
 };
 
-using Message = std::variant<Open, Options, Status, Have, Unhave, Want, Unwant, Request, Cancel,
+using Message = std::variant<Open, Options, PeerStatus, Have, Unhave, Want, Unwant, Request, Cancel,
                              Data, Close, Extension, Ignored>;
 
 // Decodes one frame body by its header type (0..15). Types 11..14 give Ignored without looking at

@@ -113,7 +113,7 @@ public:
         auto& o = m_owner.m_options;
         if (o.ack || !m_owner.m_extensions.empty()) send_options();
         if (!o.upload || !o.download) {
-            msg::Status st;
+            msg::PeerStatus st;
             st.uploading = o.upload;
             st.downloading = o.download;
             ch.send(st);
@@ -201,7 +201,7 @@ private:
         return {};
     }
 
-    Status handle(Channel&, const msg::Status& st) {
+    Status handle(Channel&, const msg::PeerStatus& st) {
         remote_uploading = st.uploading.value_or(true);
         if (!remote_uploading) {
             for (auto i : inflight) m_owner.m_reserved.erase(i);

@@ -8,7 +8,6 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <charconv>
 #include <vector>
 
 namespace hs::protocol {
@@ -174,37 +173,13 @@ asio::awaitable<Error> run_stream(tcp::socket& socket, Stream& stream, StreamIoO
     co_return stream.close_reason();
 }
 
-Result<HostPort> parse_host_port(std::string_view text) {
-    std::string_view host;
-    std::string_view port;
-    if (text.starts_with('[')) {
-        const auto end = text.find("]:");
-        if (end == std::string_view::npos)
-            return make_error(Errc::InvalidArgument, "'{}' is not [V6]:PORT", text);
-        host = text.substr(1, end - 1);
-        port = text.substr(end + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos || text.find(':') != colon)
-            return make_error(Errc::InvalidArgument, "'{}' is not HOST:PORT", text);
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    }
-    unsigned value = 0;
-    const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (host.empty() || port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
-        value > 65535)
-        return make_error(Errc::InvalidArgument, "'{}' is not HOST:PORT (port 0-65535)", text);
-    return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
-}
-
 asio::awaitable<Result<tcp::socket>> connect_tcp(const HostPort& remote,
                                                  std::optional<asio::ip::address> bind_address,
                                                  std::chrono::milliseconds timeout) {
     const auto executor = co_await asio::this_coro::executor;
     asio::steady_timer deadline(executor);
     deadline.expires_after(timeout);
-    const std::string target = fmt::format("{}:{}", remote.host, remote.port);
+    const std::string target = format_host_port(remote.host, remote.port);
 
     std::vector<tcp::endpoint> endpoints;
     std::error_code ec;

@@ -15,6 +15,7 @@
 
 #include "protocol/stream.h"
 #include "util/error.h"
+#include "util/host_port.h"
 
 namespace hs::protocol {
 
@@ -45,13 +46,6 @@ struct StreamIoOptions {
 // it runs (it is cleared on return).
 asio::awaitable<Error> run_stream(asio::ip::tcp::socket& socket, Stream& stream,
                                   StreamIoOptions options = {});
-
-struct HostPort {
-    std::string host;  // an IP literal (IPv6 without brackets) or a name
-    std::uint16_t port = 0;
-};
-// "HOST:PORT" or "[V6]:PORT". Errc::InvalidArgument otherwise (port must be 0..65535).
-Result<HostPort> parse_host_port(std::string_view text);
 
 // Connects to `remote`, trying each resolved address in order; with `bind_address`, binds the
 // local end to it (port 0) first: a JS networker ignores peers whose source is exactly

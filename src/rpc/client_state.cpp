@@ -33,13 +33,6 @@ CoreSession& ClientState::add_session(std::uint64_t id, LoadedCore& core, bool w
     return ref;
 }
 
-void ClientState::forget_session(std::uint64_t id) {
-    auto it = m_sessions.find(id);
-    if (it == m_sessions.end()) return;
-    m_registry.detach(*it->second);
-    m_sessions.erase(it);
-}
-
 bool ClientState::close_session(std::uint64_t id) {
     auto it = m_sessions.find(id);
     if (it == m_sessions.end()) return false;

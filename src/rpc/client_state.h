@@ -52,8 +52,6 @@ public:
     std::size_t session_count() const noexcept { return m_sessions.size(); }
     // Registers and attaches a session. REQUIRES: !has_session(id).
     CoreSession& add_session(std::uint64_t id, LoadedCore& core, bool weak);
-    // Removes a session that was never attached (a failed Open).
-    void forget_session(std::uint64_t id);
     // Hypercore.Close: cancels the session's downloads ("Download was cancelled") and queued lock
     // acquires, releases its lock, drops its reference. False if the id is unknown.
     bool close_session(std::uint64_t id);

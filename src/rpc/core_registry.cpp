@@ -284,7 +284,7 @@ void CoreRegistry::wake(LoadedCore& core) {
     }
 }
 
-bool CoreRegistry::range_complete(hypercore::Feed& feed, const DownloadRange& range) {
+bool CoreRegistry::range_complete(hypercore::Feed& feed, const DownloadTarget& range) {
     if (!range.blocks.empty()) {
         for (auto b : range.blocks)
             if (!feed.has(b)) return false;
@@ -335,7 +335,7 @@ WaiterId CoreRegistry::wait_seek(LoadedCore& core, ClientState& client, std::uin
 }
 
 std::optional<WaiterId> CoreRegistry::download(LoadedCore& core, ClientState& client,
-                                               std::uint64_t session_id, DownloadRange range,
+                                               std::uint64_t session_id, DownloadTarget range,
                                                Responder reply) {
     // A range already stored resolves at once, peers or not (docs/behaviour/quirks.md #19).
     if (range_complete(core.feed(), range)) {
@@ -454,17 +454,6 @@ void CoreRegistry::grant_next_lock(LoadedCore& core) {
     core.m_lock_owner = LoadedCore::LockOwner{w.client, w.session_id};
     w.reply.ok();
     w.client->waiter_done(w.id);
-}
-
-bool CoreRegistry::available_block(const LoadedCore& core, std::uint64_t seq) const {
-    return m_peers && m_peers->block_available(core, seq);
-}
-bool CoreRegistry::available_length(const LoadedCore& core, std::uint64_t min_length) const {
-    return m_peers && m_peers->length_available(core, min_length);
-}
-bool CoreRegistry::available_seek(const LoadedCore& core, std::uint64_t start,
-                                  std::uint64_t end) const {
-    return m_peers && m_peers->seek_available(core, start, end);
 }
 
 }  // namespace hs::rpc

@@ -48,26 +48,20 @@ struct CoreSession {
     LoadedCore* core = nullptr;  // null once the GC closed the core under this (weak) session
 };
 
-// The blocks a Download waits for: [start, end) (no end: unbounded, never complete without
-// peers), or only `blocks` when that is not empty.
-struct DownloadRange {
+// The blocks a Download RPC waits for (what replication fetches is protocol::DownloadRange):
+// [start, end) (no end: unbounded, never complete without peers), or only `blocks` when that is
+// not empty.
+struct DownloadTarget {
     std::uint64_t start = 0;
     std::optional<std::uint64_t> end;
     std::vector<std::uint64_t> blocks;
 };
 
-// What replication knows about peers, for the ifAvailable rule (docs/behaviour/rpc.md
-// "ifAvailable"), and how waiting requests ask it for blocks. Without one (no networking) the
-// registry has no peers and every ifAvailable wait fails at once.
+// How waiting requests ask replication for blocks from peers. Without one (no networking) the
+// registry fetches nothing. (The ifAvailable rule is replication's: Replication::gate.)
 class PeerAvailability {
 public:
     virtual ~PeerAvailability() = default;
-    // Some connected peer has block `seq` (a Get may wait for it).
-    virtual bool block_available(const LoadedCore& core, std::uint64_t seq) = 0;
-    // Some connected peer has at least `min_length` blocks (an Update may wait).
-    virtual bool length_available(const LoadedCore& core, std::uint64_t min_length) = 0;
-    // Some connected peer has a block in [start, end) we lack (end 0: unbounded).
-    virtual bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end) = 0;
     // A waiter needs blocks from peers: [start, end) (no end: from start on, following
     // appends), or `blocks` when not empty. Returns a handle for unfetch (0: nothing started).
     virtual std::uint64_t fetch(LoadedCore& core, std::uint64_t start,
@@ -121,7 +115,7 @@ private:
         std::uint64_t byte_offset = 0;
     };
     struct DownloadWaiter : Waiter {
-        DownloadRange range;
+        DownloadTarget range;
     };
     struct LockOwner {
         ClientState* client = nullptr;
@@ -209,7 +203,7 @@ public:
     void notify_upload(LoadedCore& core, std::uint64_t seq, std::uint64_t bytes);
 
     // ---- waits. Each returns the waiter id, or nullopt when `reply` was answered at once.
-    // ifAvailable decisions are the caller's (they need peers(): available_*).
+    // ifAvailable decisions are the caller's (Replication::gate).
     WaiterId wait_get(LoadedCore& core, ClientState& client, std::uint64_t session_id,
                       std::uint64_t seq, Responder reply);
     WaiterId wait_update(LoadedCore& core, ClientState& client, std::uint64_t session_id,
@@ -217,7 +211,7 @@ public:
     WaiterId wait_seek(LoadedCore& core, ClientState& client, std::uint64_t session_id,
                        std::uint64_t byte_offset, Responder reply);
     std::optional<WaiterId> download(LoadedCore& core, ClientState& client,
-                                     std::uint64_t session_id, DownloadRange range,
+                                     std::uint64_t session_id, DownloadTarget range,
                                      Responder reply);
     // Removes a waiter without telling its client (the client asked); answers `failure` if given.
     void cancel_waiter(LoadedCore& core, WaiterId id, const RpcFailure* failure);
@@ -240,12 +234,8 @@ public:
     // session are the client's waiters and are cancelled by it.
     void drop_lock(LoadedCore& core, ClientState& client, std::uint64_t session_id);
 
-    bool available_block(const LoadedCore& core, std::uint64_t seq) const;
-    bool available_length(const LoadedCore& core, std::uint64_t min_length) const;
-    bool available_seek(const LoadedCore& core, std::uint64_t start, std::uint64_t end) const;
-
     // Whether a Download range is already stored.
-    static bool range_complete(hypercore::Feed& feed, const DownloadRange& range);
+    static bool range_complete(hypercore::Feed& feed, const DownloadTarget& range);
 
     // Seek on what is stored (hypercore 9 `seek` before it waits): byteLength itself is
     // {length, 0}; past it is OutOfBounds ("Out of bounds"); missing tree nodes are Unresolved

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include <fmt/format.h>
+#include "util/host_port.h"
 
 namespace hs::rpc {
 
@@ -31,8 +31,7 @@ std::filesystem::path socket_path_for_name(std::string_view name) {
 
 std::string Endpoint::describe() const {
     if (!tcp) return unix_path.string();
-    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
-    return fmt::format("{}:{}", host, port);
+    return format_host_port(host, port);
 }
 
 Endpoint client_endpoint(const std::optional<std::string>& host,

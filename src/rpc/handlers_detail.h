@@ -23,7 +23,7 @@ std::optional<T> decode_request(const MethodInfo& info, ByteView payload, Respon
               decoded.error().message);
     reply.fail(
         errors::failure(fmt::format("Decoded message is not valid ({}: {})",
-                                    message_type_name(info.request), decoded.error().message)));
+                                    message_kind_name(info.request), decoded.error().message)));
     return std::nullopt;
 }
 

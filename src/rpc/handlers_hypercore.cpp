@@ -155,7 +155,7 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
             if (client.has_resource(req->resource_id))
                 return reply.fail(errors::resource_exists(req->resource_id));
             LoadedCore& core = *t.session->core;
-            DownloadRange range;
+            DownloadTarget range;
             range.start = req->start.value_or(0);
             // hypercore: `end: live ? -1 : end`, and an end of 0 is unbounded too.
             if (!req->live.value_or(false) && req->end.value_or(0) != 0) range.end = *req->end;

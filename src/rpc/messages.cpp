@@ -193,17 +193,17 @@ constexpr auto make_names(std::index_sequence<I...>) {
         wire::detail::kSchema<std::variant_alternative_t<I, AnyMessage>>.name...};
 }
 
-constexpr auto kDecoders = make_decoders(std::make_index_sequence<kMessageTypeCount>{});
-constexpr auto kNames = make_names(std::make_index_sequence<kMessageTypeCount>{});
+constexpr auto kDecoders = make_decoders(std::make_index_sequence<kMessageKindCount>{});
+constexpr auto kNames = make_names(std::make_index_sequence<kMessageKindCount>{});
 
 }  // namespace
 
-std::string_view message_type_name(MessageType type) noexcept {
+std::string_view message_kind_name(MessageKind type) noexcept {
     const auto i = static_cast<std::size_t>(type);
     return i < kNames.size() ? kNames[i] : std::string_view("?");
 }
 
-Result<AnyMessage> decode_any(MessageType type, ByteView payload) {
+Result<AnyMessage> decode_any(MessageKind type, ByteView payload) {
     const auto i = static_cast<std::size_t>(type);
     if (i >= kDecoders.size())
         return make_error(Errc::InvalidArgument, "unknown message type {}", i);

@@ -362,8 +362,9 @@ struct RPCError {
 
 // ---- Type-erased access (dispatcher, fuzzers) ----
 
-// One value per message struct; the order matches AnyMessage's alternatives.
-enum class MessageType : std::uint8_t {
+// Which message struct (schema) a payload decodes as, one value per struct; not a wire id. The
+// order matches AnyMessage's alternatives.
+enum class MessageKind : std::uint8_t {
     Void,
     Peer,
     HyperspaceStatusResponse,
@@ -409,8 +410,8 @@ enum class MessageType : std::uint8_t {
     ExtensionMessage,
     RPCError,
 };
-inline constexpr std::size_t kMessageTypeCount =
-    static_cast<std::size_t>(MessageType::RPCError) + 1;
+inline constexpr std::size_t kMessageKindCount =
+    static_cast<std::size_t>(MessageKind::RPCError) + 1;
 
 using AnyMessage =
     std::variant<Void, Peer, HyperspaceStatusResponse, OpenRequest, OpenResponse, FeedEvent,
@@ -423,15 +424,15 @@ using AnyMessage =
                  WatchUploadsRequest, UnwatchUploadsRequest, AppendEvent, PeerEvent, CloseEvent,
                  WaitEvent, DownloadEvent, UploadEvent, RegisterExtensionRequest,
                  UnregisterExtensionRequest, ExtensionMessage, RPCError>;
-static_assert(std::variant_size_v<AnyMessage> == kMessageTypeCount);
+static_assert(std::variant_size_v<AnyMessage> == kMessageKindCount);
 
 // The schema name ("GetRequest"; "Void" for hrpc.Void).
-std::string_view message_type_name(MessageType type) noexcept;
-inline MessageType message_type_of(const AnyMessage& m) noexcept {
-    return static_cast<MessageType>(m.index());
+std::string_view message_kind_name(MessageKind type) noexcept;
+inline MessageKind message_kind_of(const AnyMessage& m) noexcept {
+    return static_cast<MessageKind>(m.index());
 }
 // Decodes all of `payload` as `type`.
-[[nodiscard]] Result<AnyMessage> decode_any(MessageType type, ByteView payload);
+[[nodiscard]] Result<AnyMessage> decode_any(MessageKind type, ByteView payload);
 void encode_any(const AnyMessage& message, Bytes& out);
 std::size_t encoded_size_any(const AnyMessage& message);
 

@@ -5,7 +5,7 @@
 namespace hs::rpc {
 namespace {
 
-using M = MessageType;
+using M = MessageKind;
 constexpr auto kCall = Direction::ClientToServer;
 constexpr auto kEvent = Direction::ServerToClient;
 constexpr bool kWaits = true;
@@ -112,7 +112,7 @@ constexpr bool table_is_consistent() {
         }
         // Events carry no response; every method of a service is numbered 1..n without gaps.
         if (kMethods[i].direction == Direction::ServerToClient &&
-            (kMethods[i].response != MessageType::Void || kMethods[i].client_waits)) {
+            (kMethods[i].response != MessageKind::Void || kMethods[i].client_waits)) {
             return false;
         }
         if (kMethods[i].id != (i == 0 || kMethods[i - 1].service != kMethods[i].service

@@ -78,8 +78,8 @@ struct MethodInfo {
     std::uint32_t id;               // wire method id inside the service
     std::string_view service_name;  // "Hypercore"
     std::string_view name;          // "Get", as in schema.proto
-    MessageType request;
-    MessageType response;  // Void for no-reply calls and events
+    MessageKind request;
+    MessageKind response;  // Void for no-reply calls and events
     Direction direction;
     // @hyperspace/client 1.18.0 sends the call with an id >= 1 and waits for a response; false
     // for calls it sends with id 0 (no reply) and for events.

@@ -1,10 +1,5 @@
 #include "rpc/network_configs.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rpc/errors.h"
+#include "util/fs.h"
 #include "util/hex.h"
 
 namespace hs::rpc {
@@ -24,27 +20,6 @@ std::optional<crypto::Hash32> as_key(ByteView bytes) {
     crypto::Hash32 k;
     std::copy(bytes.begin(), bytes.end(), k.begin());
     return k;
-}
-
-Status write_atomic(const fs::path& path, std::string_view text) {
-    const fs::path tmp = path.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return make_error(Errc::Io, "cannot create {}: {}", tmp.string(), std::strerror(errno));
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                    ::fsync(fd) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!ok) return make_error(Errc::Io, "cannot write {}: {}", tmp.string(), std::strerror(err));
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-        return make_error(Errc::Io, "cannot rename {} to {}: {}", tmp.string(), path.string(),
-                          std::strerror(errno));
-    const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
-    }
-    return {};
 }
 
 }  // namespace
@@ -101,7 +76,7 @@ Status NetworkConfigs::persist() const {
         list.push_back(
             {{"discoveryKey", to_hex(dk)}, {"announce", r.announce}, {"lookup", r.lookup}});
     nlohmann::json doc = {{"version", 1}, {"configurations", std::move(list)}};
-    return write_atomic(*m_options.file, doc.dump(1) + "\n");
+    return write_file_atomic(*m_options.file, doc.dump(1) + "\n");
 }
 
 void NetworkConfigs::rejoin_remembered() {

@@ -45,9 +45,6 @@ public:
     void open_passive(const crypto::Hash32& discovery_key) override;
 
     // ---- PeerAvailability
-    bool block_available(const LoadedCore& core, std::uint64_t seq) override;
-    bool length_available(const LoadedCore& core, std::uint64_t min_length) override;
-    bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end) override;
     std::uint64_t fetch(LoadedCore& core, std::uint64_t start, std::optional<std::uint64_t> end,
                         const std::vector<std::uint64_t>& blocks) override;
     std::uint64_t fetch_head(LoadedCore& core, bool hash) override;
@@ -76,6 +73,11 @@ public:
                                 const std::optional<Bytes>& to);
 
 private:
+    // What the gate asks once the channels settled. Some connected peer has block `seq` / at
+    // least `min_length` blocks / a block in [start, end) we lack (end 0: unbounded).
+    bool block_available(const LoadedCore& core, std::uint64_t seq);
+    bool length_available(const LoadedCore& core, std::uint64_t min_length);
+    bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end);
     asio::awaitable<void> run_gate(crypto::Hash32 dk, WaiterId waiter, Gate kind,
                                    std::uint64_t a, std::uint64_t b, RpcFailure failure);
     void spawn(asio::awaitable<void> task);

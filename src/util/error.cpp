@@ -3,21 +3,6 @@
 #include <cstdio>
 
 namespace hs {
-namespace {
-class Category final : public std::error_category {
-public:
-    const char* name() const noexcept override { return "hyperspace"; }
-    std::string message(int value) const override {
-        return std::string(errc_name(static_cast<Errc>(value)));
-    }
-};
-}  // namespace
-
-const std::error_category& hs_category() noexcept {
-    static const Category category;
-    return category;
-}
-
 std::string_view errc_name(Errc e) noexcept {
     switch (e) {
         case Errc::Ok: return "ok";

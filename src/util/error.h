@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <variant>
 
@@ -29,8 +28,6 @@ enum class Errc {
     FrameTooLarge,       // a wire frame declares a body larger than the protocol allows
 };
 
-const std::error_category& hs_category() noexcept;
-inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), hs_category()}; }
 std::string_view errc_name(Errc e) noexcept;
 
 // An error code with a message that says what failed, on which object, and (where useful) what to do.
@@ -114,8 +111,3 @@ using Status = Result<void>;
 namespace hs::detail {
 [[noreturn]] void assert_failed(const char* expr, const char* file, int line);
 }
-
-namespace std {
-template <>
-struct is_error_code_enum<hs::Errc> : true_type {};
-}  // namespace std

@@ -70,7 +70,7 @@ json describe(const msg::Message& message) {
             if constexpr (std::is_same_v<M, msg::Options>) {
                 j["extensions"] = m.extensions;
                 if (m.ack) j["ack"] = *m.ack;
-            } else if constexpr (std::is_same_v<M, msg::Status>) {
+            } else if constexpr (std::is_same_v<M, msg::PeerStatus>) {
                 if (m.uploading) j["uploading"] = *m.uploading;
                 if (m.downloading) j["downloading"] = *m.downloading;
             } else if constexpr (std::is_same_v<M, msg::Have>) {

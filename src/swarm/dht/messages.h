@@ -53,13 +53,13 @@ Result<std::vector<Peer>> decode_peers(ByteView in);
 void encode_nodes(Bytes& out, const std::vector<NodeRecord>& nodes);
 Result<std::vector<NodeRecord>> decode_nodes(ByteView in);
 
-enum class MessageType : std::uint64_t { Query = 1, Update = 2, Response = 3 };
+enum class PacketType : std::uint64_t { Query = 1, Update = 2, Response = 3 };
 
 // dht-rpc `Message` (dht-rpc/schema.proto). `type` and `rid` are required. `type` keeps any
 // number the peer sent (the node ignores unknown types), so decode/encode round trips exactly.
 struct Message {
     std::optional<std::uint64_t> version;  // 11
-    std::uint64_t type = 0;                // 1 (MessageType)
+    std::uint64_t type = 0;                // 1 (PacketType)
     std::uint64_t rid = 0;                 // 2
     std::optional<Bytes> to;               // 10
     std::optional<Bytes> id;               // 3

@@ -1,7 +1,6 @@
 #include "swarm/dht/node.h"
 
 #include <algorithm>
-#include <charconv>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "crypto/blake2b.h"
+#include "util/host_port.h"
 
 namespace hs::swarm::dht {
 namespace {
@@ -58,22 +58,16 @@ std::optional<NodeId> as_id(const std::optional<Bytes>& b) {
 std::string PeerAddress::to_string() const { return host.to_string() + ":" + std::to_string(port); }
 
 Result<PeerAddress> parse_peer_address(std::string_view text) {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-        return make_error(Errc::InvalidArgument, "DHT peer '{}' is not host:port", text);
-    std::string host(text.substr(0, colon));
-    const auto port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535)
-        return make_error(Errc::InvalidArgument, "DHT peer '{}' has no valid port", text);
+    auto parsed = parse_host_port(text, {.allow_empty_host = true});
+    if (!parsed) return make_error(Errc::InvalidArgument, "DHT peer {}", parsed.error().message);
+    if (parsed->port == 0)
+        return make_error(Errc::InvalidArgument, "DHT peer '{}' has port 0", text);
+    std::string& host = parsed->host;
     if (host.empty() || host == "localhost") host = "127.0.0.1";
     std::error_code aec;
     const auto addr = asio::ip::make_address_v4(host, aec);
     if (aec) return make_error(Errc::InvalidArgument, "DHT peer '{}' needs an IPv4 address", text);
-    return PeerAddress{addr, static_cast<std::uint16_t>(port)};
+    return PeerAddress{addr, parsed->port};
 }
 
 // One iterative query: its candidate table and the replies its requests delivered. Lives in the
@@ -330,7 +324,7 @@ void Node::request(Message message, const Peer& to, std::optional<NodeId> expect
 
 void Node::respond(const Message& req, const Peer& to, std::optional<Bytes> value,
                    std::optional<Bytes> closer) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Response));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Response));
     m.rid = req.rid;
     m.to = encode_peer(to);
     m.closer_nodes = std::move(closer);
@@ -341,7 +335,7 @@ void Node::respond(const Message& req, const Peer& to, std::optional<Bytes> valu
 
 void Node::respond_error(const Message& req, const Peer& to, std::string error,
                          std::optional<Bytes> closer) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Response));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Response));
     m.rid = req.rid;
     m.to = encode_peer(to);
     m.closer_nodes = std::move(closer);
@@ -361,7 +355,7 @@ Bytes Node::closer_nodes(ByteView target) const {
 }
 
 void Node::ping(const Contact& contact) {
-    Message m = base_message(static_cast<std::uint64_t>(MessageType::Query));
+    Message m = base_message(static_cast<std::uint64_t>(PacketType::Query));
     m.to = encode_peer(contact.peer);
     m.command = "_ping";
     m.value = Bytes(contact.id.begin(), contact.id.end());
@@ -386,13 +380,13 @@ void Node::on_datagram(ByteView bytes, const asio::ip::udp::endpoint& ep) {
         message.id.reset();
     const Peer from = to_peer(ep);
     switch (message.type) {
-        case static_cast<std::uint64_t>(MessageType::Response):
+        case static_cast<std::uint64_t>(PacketType::Response):
             on_response(std::move(message), from);
             break;
-        case static_cast<std::uint64_t>(MessageType::Query):
+        case static_cast<std::uint64_t>(PacketType::Query):
             on_request(false, std::move(message), from);
             break;
-        case static_cast<std::uint64_t>(MessageType::Update):
+        case static_cast<std::uint64_t>(PacketType::Update):
             if (!message.roundtrip_token || !m_tokens.valid(from, *message.roundtrip_token)) {
                 m_log->trace("dht: UPDATE from {} with a bad token", from.to_string());
                 return;
@@ -567,7 +561,7 @@ awaitable<Result<QueryResult>> Node::run_query(std::string command, NodeId targe
     const auto send = [&](const Peer& to, const std::optional<NodeId>& id,
                           const std::optional<Bytes>& token) {
         Message m = base_message(
-            static_cast<std::uint64_t>(token ? MessageType::Update : MessageType::Query));
+            static_cast<std::uint64_t>(token ? PacketType::Update : PacketType::Query));
         m.to = encode_peer(to);
         m.target = Bytes(target.begin(), target.end());
         if (token) m.roundtrip_token = *token;

@@ -44,7 +44,8 @@ struct PeerAddress {
     std::string to_string() const;
 };
 
-// "host:port" (IPv4 literal or "localhost") or ":port" (127.0.0.1). Errc::InvalidArgument.
+// "host:port" (IPv4 literal or "localhost") or ":port" (127.0.0.1), port 1..65535 (read by
+// util/host_port.h). Errc::InvalidArgument.
 Result<PeerAddress> parse_peer_address(std::string_view text);
 
 struct NodeOptions {

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -94,6 +96,47 @@ TEST(StraceFaults, FailedAppendsOnRealFilesLeaveNoTrace) {
         }
     }
     EXPECT_EQ(injected_runs, 8);
+}
+
+// A new storage folder's master key survives a crash right after `hyp` returns: the key is
+// written to master_key.tmp, synced, renamed over master_key, and then the folder is synced so
+// the rename itself is on disk (util/fs.h write_file_atomic).
+TEST(StraceFaults, MasterKeyRenameIsFollowedByAFolderSync) {
+    testutil::TempDir dir;
+    const std::string storage = (dir.path() / "storage").string();
+    const std::string err = (dir.path() / "stderr.log").string();
+    const std::string trace = (dir.path() / "trace.log").string();
+    ::setenv("HS_STRACE_TEST_ERR", err.c_str(), 1);
+    const std::string cmd = quote(HS_STRACE) + " -f -qq -o " + quote(trace) +
+                            " -e trace=openat,fsync,rename,renameat,renameat2 " + quote(HS_HYP_BIN) +
+                            " storage append --storage " + quote(storage) + " --name c first";
+    const hs::Run r = run(cmd);
+    const Bytes stderr_bytes = testutil::read_file(err);
+    ASSERT_EQ(r.code, 0) << "stderr: " << std::string(stderr_bytes.begin(), stderr_bytes.end());
+    const Bytes raw = testutil::read_file(trace);
+    std::istringstream lines(std::string(raw.begin(), raw.end()));
+    const std::regex open_dir("openat\\(AT_FDCWD, \"" + storage +
+                              "\", [^)]*O_DIRECTORY[^)]*\\) += ([0-9]+)");
+    bool renamed = false;
+    std::string dir_fd;
+    bool synced = false;
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (!renamed) {
+            renamed = line.find("rename") != std::string::npos &&
+                      line.find(storage + "/master_key.tmp\"") != std::string::npos &&
+                      line.find(storage + "/master_key\"") != std::string::npos;
+        } else if (dir_fd.empty() && std::regex_search(line, m, open_dir)) {
+            dir_fd = m[1];
+        } else if (!dir_fd.empty() &&
+                   std::regex_search(line, std::regex("fsync\\(" + dir_fd + "\\) += 0"))) {
+            synced = true;
+            break;
+        }
+    }
+    EXPECT_TRUE(renamed) << "no rename of master_key.tmp over master_key in " << trace;
+    EXPECT_FALSE(dir_fd.empty()) << "the folder was not opened after the rename";
+    EXPECT_TRUE(synced) << "the folder was not fsynced after the rename";
 }
 
 }  // namespace

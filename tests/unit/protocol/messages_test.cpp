@@ -56,14 +56,14 @@ Message make_case(std::string_view name) {
          [] {
              return Options{{}, false};
          }},
-        {"status_empty", [] { return Status{}; }},
+        {"status_empty", [] { return PeerStatus{}; }},
         {"status_not_uploading",
          [] {
-             return Status{false, std::nullopt};
+             return PeerStatus{false, std::nullopt};
          }},
         {"status_both",
          [] {
-             return Status{true, false};
+             return PeerStatus{true, false};
          }},
         {"have_start",
          [] {
@@ -288,8 +288,8 @@ TEST(Messages, AbsentFieldsTakeJsDefaults) {
 
     auto status = decode_message(2, {});
     ASSERT_TRUE(status.ok());
-    EXPECT_FALSE(std::get<Status>(*status).uploading_or_default());
-    EXPECT_FALSE(std::get<Status>(*status).downloading_or_default());
+    EXPECT_FALSE(std::get<PeerStatus>(*status).uploading_or_default());
+    EXPECT_FALSE(std::get<PeerStatus>(*status).downloading_or_default());
 
     auto request = decode_message(7, unhex("0800"));
     ASSERT_TRUE(request.ok());

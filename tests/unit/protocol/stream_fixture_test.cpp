@@ -98,7 +98,7 @@ std::vector<Send> responder_sends(const crypto::SplitKeys& split) {
     const Bytes dk = unhex(test::kCoreDiscoveryKey);
     return {
         Send({1, msg::Open{dk, Bytes(cap.begin(), cap.end())}}),
-        Send({1, msg::Status{false, true}}),
+        Send({1, msg::PeerStatus{false, true}}),
         Send({1, msg::Want{0, 1048576}}),
         Send({1, msg::Request{3, std::nullopt, std::nullopt, 2}}),
         std::nullopt,

@@ -231,11 +231,11 @@ TEST_P(StreamChunking, HandshakeChannelsAndMessages) {
               (msg::Have{5, 2, std::nullopt, std::nullopt}));
     Channel* cb = p.b.find(crypto::discovery_key(key));
     ASSERT_NE(cb, nullptr);
-    cb->send(msg::Status{false, true});
+    cb->send(msg::PeerStatus{false, true});
     cb->send(msg::Extension{3, to_bytes("hello")});
     p.pump();
     ASSERT_EQ(p.ra.messages.size(), 2u);
-    EXPECT_EQ(*as<msg::Status>(p.ra.messages[0].message), (msg::Status{false, true}));
+    EXPECT_EQ(*as<msg::PeerStatus>(p.ra.messages[0].message), (msg::PeerStatus{false, true}));
     EXPECT_EQ(*as<msg::Extension>(p.ra.messages[1].message),
               (msg::Extension{3, to_bytes("hello")}));
     EXPECT_EQ(p.a.bytes_sent(), p.b.bytes_received());
@@ -550,7 +550,7 @@ TEST_F(Scripted, LocalCloseSendsCloseAndFreesTheId) {
 
 TEST_F(Scripted, UnknownRemoteIdsAndReservedTypesAreIgnored) {
     s.open(key, r);
-    ASSERT_TRUE(feed(remote.frame(1, msg::Status{true, true})).ok());  // remote never opened 1
+    ASSERT_TRUE(feed(remote.frame(1, msg::PeerStatus{true, true})).ok());  // remote never opened 1
     ASSERT_TRUE(feed(remote.open(1, key)).ok());
     for (std::uint8_t t = 11; t <= 14; ++t) {
         Bytes plain;
@@ -725,7 +725,7 @@ TEST(Stream, MessagesSentBeforeTheHandshakeAreHeldThenSentInOrder) {
     const auto key = core_key(7);
     Channel* ch = s.open(key, r);
     ch->send(msg::Want{0, 1048576});
-    ch->send(msg::Status{true, false});
+    ch->send(msg::PeerStatus{true, false});
     s.send_stream_extension(2, to_bytes("x"));
     EXPECT_TRUE(s.pending_output().empty());
     EXPECT_GT(s.output_bytes(), 0u);
@@ -742,7 +742,7 @@ TEST(Stream, MessagesSentBeforeTheHandshakeAreHeldThenSentInOrder) {
     EXPECT_TRUE(crypto::verify_remote_capability(key, remote.hs.split(),
                                                  *as<msg::Open>(sent[0].second)->capability));
     EXPECT_TRUE(as<msg::Want>(sent[1].second));
-    EXPECT_TRUE(as<msg::Status>(sent[2].second));
+    EXPECT_TRUE(as<msg::PeerStatus>(sent[2].second));
     EXPECT_EQ(sent[3].first, 0u);
     EXPECT_TRUE(as<msg::Extension>(sent[3].second));
     EXPECT_TRUE(as<msg::Unwant>(sent[4].second));

@@ -125,7 +125,7 @@ TEST(RpcFraming, DecodesTheJsFrames) {
         const auto frames = decode_all(js_frame(e.name));
         ASSERT_EQ(frames.size(), 1u);
         EXPECT_EQ(frames[0].header, e.header);
-        auto m = decode_any(message_type_of(e.message), frames[0].payload);
+        auto m = decode_any(message_kind_of(e.message), frames[0].payload);
         ASSERT_TRUE(m.ok());
         EXPECT_TRUE(*m == e.message);
     }

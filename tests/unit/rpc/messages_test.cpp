@@ -303,22 +303,22 @@ TEST(RpcMessages, DecodeYieldsTheJsObjectForEveryCase) {
     const auto js = fixtures();
     for (const auto& [name, message] : js_cases()) {
         SCOPED_TRACE(name);
-        auto decoded = decode_any(message_type_of(message), js.at(name));
+        auto decoded = decode_any(message_kind_of(message), js.at(name));
         ASSERT_TRUE(decoded.ok()) << decoded.error().message;
         EXPECT_TRUE(*decoded == message);
     }
 }
 
 TEST(RpcMessages, FixturesCoverEveryMessageTypeAndEveryCaseHasAFixture) {
-    std::set<MessageType> covered;
+    std::set<MessageKind> covered;
     std::set<std::string> names;
     for (const auto& [name, message] : js_cases()) {
-        covered.insert(message_type_of(message));
+        covered.insert(message_kind_of(message));
         names.insert(name);
-        const std::string type_name(message_type_name(message_type_of(message)));
+        const std::string type_name(message_kind_name(message_kind_of(message)));
         EXPECT_EQ(name.substr(0, name.find('/')), type_name);
     }
-    EXPECT_EQ(covered.size(), kMessageTypeCount);
+    EXPECT_EQ(covered.size(), kMessageKindCount);
     for (const auto& f : kMessageFixtures) EXPECT_TRUE(names.count(f.name)) << f.name;
 }
 
@@ -397,9 +397,9 @@ TEST(RpcMessages, Int32ErrnoUsesThe32BitForm) {
 }
 
 // The schema's required field numbers, written out independently of the codec's tables.
-const std::map<MessageType, std::set<std::uint64_t>>& required_fields() {
-    using T = MessageType;
-    static const std::map<MessageType, std::set<std::uint64_t>> kRequired = {
+const std::map<MessageKind, std::set<std::uint64_t>>& required_fields() {
+    using T = MessageKind;
+    static const std::map<MessageKind, std::set<std::uint64_t>> kRequired = {
         {T::Void, {}},
         {T::Peer, {1, 2, 3}},
         {T::HyperspaceStatusResponse, {1}},
@@ -469,11 +469,11 @@ std::vector<RawField> split_fields(const Bytes& message) {
 }
 
 TEST(RpcMessages, DroppingARequiredFieldFailsAndDroppingAnOptionalOneDoesNot) {
-    EXPECT_EQ(required_fields().size(), kMessageTypeCount);
+    EXPECT_EQ(required_fields().size(), kMessageKindCount);
     const auto js = fixtures();
     for (const auto& [name, message] : js_cases()) {
         SCOPED_TRACE(name);
-        const MessageType type = message_type_of(message);
+        const MessageKind type = message_kind_of(message);
         const auto fields = split_fields(js.at(name));
         for (std::size_t drop = 0; drop < fields.size(); ++drop) {
             Bytes without;
@@ -508,7 +508,7 @@ TEST(RpcMessages, UnknownFieldsOfEveryWireTypeAreSkipped) {
         Bytes with = unknown;
         append_bytes(with, js.at(name));
         append_bytes(with, unknown);
-        auto decoded = decode_any(message_type_of(message), with);
+        auto decoded = decode_any(message_kind_of(message), with);
         ASSERT_TRUE(decoded.ok()) << decoded.error().message;
         EXPECT_TRUE(*decoded == message);
     }
@@ -574,8 +574,8 @@ TEST(RpcMessages, EveryTruncationInsideAFieldIsRejected) {
         for (const auto& f : split_fields(full)) boundaries.insert(at += f.bytes.size());
         for (std::size_t n = 0; n < full.size(); ++n) {
             const Bytes prefix(full.begin(), full.begin() + n);
-            const auto decoded = decode_any(message_type_of(message), prefix);
-            if (!boundaries.count(n) && message_type_of(message) != MessageType::Void) {
+            const auto decoded = decode_any(message_kind_of(message), prefix);
+            if (!boundaries.count(n) && message_kind_of(message) != MessageKind::Void) {
                 EXPECT_FALSE(decoded.ok()) << "prefix " << n;
             }
         }
@@ -617,11 +617,11 @@ TEST(RpcMessages, StringsDecodeIllFormedUtf8LikeNode) {
 }
 
 TEST(RpcMessages, DecodeAnyRejectsAnUnknownType) {
-    const auto r = decode_any(static_cast<MessageType>(kMessageTypeCount), Bytes{});
+    const auto r = decode_any(static_cast<MessageKind>(kMessageKindCount), Bytes{});
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::InvalidArgument);
-    EXPECT_EQ(message_type_name(MessageType::GetRequest), "GetRequest");
-    EXPECT_EQ(message_type_name(MessageType::RPCError), "RPCError");
+    EXPECT_EQ(message_kind_name(MessageKind::GetRequest), "GetRequest");
+    EXPECT_EQ(message_kind_name(MessageKind::RPCError), "RPCError");
 }
 
 TEST(RpcMessages, DecodedAppendBlocksAreViewsIntoThePayload) {

@@ -81,8 +81,8 @@ TEST(RpcMethods, TableMatchesTheJsServicesExactly) {
         EXPECT_EQ(static_cast<std::uint32_t>(m->service), js.service);
         EXPECT_EQ(m->id, js.method);
         EXPECT_EQ(lower_first(m->name), js.name);
-        EXPECT_EQ(message_type_name(m->request), js.request);
-        EXPECT_EQ(message_type_name(m->response), js.response);
+        EXPECT_EQ(message_kind_name(m->request), js.request);
+        EXPECT_EQ(message_kind_name(m->response), js.response);
         const std::string client = js.client;
         EXPECT_EQ(m->direction == Direction::ServerToClient, client == "none");
         EXPECT_EQ(m->client_waits, client == "reply");

@@ -373,6 +373,13 @@ TEST(DhtNetwork, AnnounceWithoutNodesFailsAndBadBootstrapIsRejected) {
     EXPECT_EQ(parse_peer_address("10.1.2.3:5")->to_string(), "10.1.2.3:5");
     EXPECT_FALSE(parse_peer_address("10.1.2.3:0").ok());
     EXPECT_FALSE(parse_peer_address("10.1.2.3:70000").ok());
+    EXPECT_EQ(parse_peer_address("localhost:7")->to_string(), "127.0.0.1:7");
+    EXPECT_NE(parse_peer_address("[::1]:5").error().message.find("needs an IPv4 address"),
+              std::string::npos);
+    EXPECT_NE(parse_peer_address("::1:5").error().message.find("[ADDRESS]:PORT"),
+              std::string::npos);
+    EXPECT_NE(parse_peer_address("10.1.2.3").error().message.find("DHT peer '10.1.2.3'"),
+              std::string::npos);
 }
 
 }  // namespace
