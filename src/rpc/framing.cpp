@@ -42,6 +42,25 @@ std::optional<FrameHeader> peek_frame_header(ByteView frame) {
     return h;
 }
 
+namespace {
+
+// The capacity for a split payload of `declared` bytes once `need` of them have arrived: the
+// smallest of declared, ceil(declared / 2), ceil(declared / 4), ... that holds `need` and is at
+// least half the initial reserve. Successive rungs halve, so the buffer is under twice `need`
+// (or at most kInitialPayloadReserve), and moving up the rungs copies less than `declared` bytes
+// in total. (ceil(ceil(x / 2^k) / 2) = ceil(x / 2^(k+1)), so halving the rung is exact.)
+std::size_t payload_rung(std::size_t need, std::size_t declared) {
+    constexpr std::size_t kLowest = kInitialPayloadReserve / 2;
+    std::size_t rung = declared;
+    for (;;) {
+        const std::size_t lower = rung / 2 + rung % 2;
+        if (lower < need || lower < kLowest) return rung;
+        rung = lower;
+    }
+}
+
+}  // namespace
+
 void FrameDecoder::fail(Errc code, const char* what) {
     m_state = State::Failed;
     m_error = make_error(code, "rpc frame: {}", what);
@@ -104,14 +123,13 @@ Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
                 // The whole payload is in this input: one exact-size copy.
                 out.push_back(Frame{m_header, Bytes(in.begin() + i, in.begin() + i + n)});
             } else {
-                // The first piece of a split payload reserves all of it (m_remaining was checked
-                // against max_payload_bytes when the header completed): no reallocation later.
-                // Up to 16 MiB at once, so a client that declares a huge frame and stalls does
-                // not make us reserve the whole limit.
-                constexpr std::uint64_t kMaxReserve = 16 << 20;
-                if (m_payload.empty())
-                    m_payload.reserve(
-                        static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, kMaxReserve)));
+                // A split payload: grow with the bytes that arrived (m_remaining was checked
+                // against max_payload_bytes when the header completed, so this fits in size_t).
+                const std::size_t need = m_payload.size() + n;
+                if (need > m_payload.capacity()) {
+                    m_payload.reserve(payload_rung(
+                        need, static_cast<std::size_t>(m_payload.size() + m_remaining)));
+                }
                 m_payload.insert(m_payload.end(), in.begin() + i, in.begin() + i + n);
                 if (n == m_remaining) {
                     out.push_back(Frame{m_header, std::move(m_payload)});

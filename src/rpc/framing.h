@@ -69,12 +69,22 @@ struct FrameDecoderOptions {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;
 };
 
+// The first piece of a split payload reserves at most this much (unless the piece itself is
+// larger): the buffer then grows with the bytes that arrive.
+inline constexpr std::size_t kInitialPayloadReserve = 64 * 1024;
+
 // Incremental decoder over arbitrarily split input. Buffers at most one partial frame. Once a
 // frame's header is complete, its declared payload length is checked against max_payload_bytes
 // (a larger one fails the decoder before anything is allocated). A payload that arrives whole
-// in one receive() is copied out once at its exact size; one that arrives in pieces gets a buffer
-// reserved for its declared length (at most 16 MiB; larger ones grow from there) with the first
-// piece, so it is copied once, with no reallocation up to that size.
+// in one receive() is copied out once at its exact size. One that arrives in pieces is gathered
+// in a buffer sized by the bytes that actually arrived, not by the declared length (a client
+// that declares a large frame and then stalls costs what it sent). The buffer's sizes are the
+// rungs declared, declared/2, declared/4, ... (rounded up): it starts at the smallest rung that
+// holds the first piece and is at least 32 KiB (so 32-64 KiB for a small piece), and moves up to
+// the smallest rung that holds what has arrived whenever it is full. So it holds less than
+// twice the bytes received (or 64 KiB), its last size is exactly the payload's, and the
+// reallocations on the way copy less than the payload once in total. The finished buffer goes
+// out in Frame::payload; the decoder keeps nothing between frames.
 class FrameDecoder {
 public:
     explicit FrameDecoder(FrameDecoderOptions options = {}) : m_options(options) {}
@@ -88,8 +98,8 @@ public:
     bool failed() const noexcept { return m_state == State::Failed; }
     // True between frames: no partial frame is buffered (a clean place for the stream to end).
     bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }
-    // Bytes allocated for the partial payload being reassembled (0 between frames and before a
-    // split payload's first piece). For tests and diagnostics.
+    // Bytes allocated for the partial payload being reassembled (0 between frames, before a
+    // split payload's first piece and once failed). For tests and diagnostics.
     std::size_t payload_capacity() const noexcept { return m_payload.capacity(); }
 
 private:
