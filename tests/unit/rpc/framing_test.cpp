@@ -497,6 +497,40 @@ TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
     }
 }
 
+TEST(RpcFraming, PayloadOwnsItsBytesAndKeepsThemWhenItsCapacityChanges) {
+    Bytes bytes(300 * 1024);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 7);
+    Payload p;
+    EXPECT_TRUE(p.empty());
+    EXPECT_TRUE(p == Payload(ByteView{}));
+    // Grown across the allocator's small/large boundary, then shrunk to its size.
+    p.set_capacity(1000);
+    p.append(ByteView(bytes).first(1000));
+    p.set_capacity(bytes.size() + 1);
+    p.append(ByteView(bytes).subspan(1000));
+    EXPECT_EQ(p.size(), bytes.size());
+    p.set_capacity(bytes.size());
+    EXPECT_EQ(p.capacity(), bytes.size());
+    EXPECT_TRUE(p == bytes);
+    EXPECT_EQ(p.to_bytes(), bytes);
+    const ByteView view = p;
+    EXPECT_EQ(view.data(), p.data());
+
+    Payload copy = p;  // a deep copy at the exact size
+    EXPECT_NE(copy.data(), p.data());
+    EXPECT_TRUE(copy == p);
+    Payload moved = std::move(copy);
+    EXPECT_TRUE(copy.empty());
+    EXPECT_EQ(copy.capacity(), 0u);
+    EXPECT_TRUE(moved == p);
+    moved = Payload(ByteView(bytes).first(3));
+    EXPECT_TRUE(moved == ByteView(bytes).first(3));
+    EXPECT_FALSE(moved == p);
+    moved.set_capacity(3);
+    moved = {};
+    EXPECT_EQ(moved.capacity(), 0u);
+}
+
 TEST(RpcFraming, PeekFrameHeaderReadsThePrefixOnly) {
     Bytes out;
     const FrameHeader h{FrameType::Error, 3, 300, 1u << 20};
