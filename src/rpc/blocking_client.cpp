@@ -163,7 +163,7 @@ Result<Bytes> BlockingClient::call(std::uint64_t service, std::uint64_t method, 
                 return make_error(Errc::InvalidArgument, "{}",
                                   err ? err->message : std::string("undecodable RPC error"));
             }
-            return std::move(f.payload);
+            return f.payload.to_bytes();
         }
         if (!st) return st.error();
     }

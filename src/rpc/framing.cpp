@@ -1,10 +1,41 @@
 #include "rpc/framing.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 
 #include "util/varint.h"
 
 namespace hs::rpc {
+
+Payload::Payload(ByteView bytes) {
+    set_capacity(bytes.size());
+    append(bytes);
+}
+
+void Payload::set_capacity(std::size_t capacity) {
+    capacity = std::max(capacity, m_size);
+    if (capacity == m_capacity) return;
+    if (capacity == 0) {
+        std::free(std::exchange(m_data, nullptr));
+        m_capacity = 0;
+        return;
+    }
+    void* grown = std::realloc(m_data, capacity);
+    if (grown == nullptr) throw std::bad_alloc();
+    m_data = static_cast<std::uint8_t*>(grown);
+    m_capacity = capacity;
+}
+
+void Payload::append(ByteView bytes) noexcept {
+    if (bytes.empty()) return;
+    std::memcpy(m_data + m_size, bytes.data(), bytes.size());
+    m_size += bytes.size();
+}
+
+bool Payload::equal(const Payload& a, ByteView b) noexcept {
+    return a.size() == b.size() && (b.empty() || std::memcmp(a.data(), b.data(), b.size()) == 0);
+}
 
 void encode_frame_prefix(Bytes& out, const FrameHeader& header, std::size_t payload_bytes) {
     const std::uint64_t head = (header.service << 2) | static_cast<std::uint8_t>(header.type);
@@ -41,6 +72,25 @@ std::optional<FrameHeader> peek_frame_header(ByteView frame) {
     h.id = values[3];
     return h;
 }
+
+namespace {
+
+// The capacity for a split payload of `declared` bytes once `need` of them have arrived: the
+// smallest of declared, ceil(declared / 2), ceil(declared / 4), ... that holds `need` and is at
+// least half the initial reserve. Successive rungs halve, so the buffer is under twice `need`
+// (or at most kInitialPayloadReserve), and moving up the rungs copies less than `declared` bytes
+// in total. (ceil(ceil(x / 2^k) / 2) = ceil(x / 2^(k+1)), so halving the rung is exact.)
+std::size_t payload_rung(std::size_t need, std::size_t declared) {
+    constexpr std::size_t kLowest = kInitialPayloadReserve / 2;
+    std::size_t rung = declared;
+    for (;;) {
+        const std::size_t lower = rung / 2 + rung % 2;
+        if (lower < need || lower < kLowest) return rung;
+        rung = lower;
+    }
+}
+
+}  // namespace
 
 void FrameDecoder::fail(Errc code, const char* what) {
     m_state = State::Failed;
@@ -79,7 +129,7 @@ void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::ve
             if (m_remaining > m_options.max_payload_bytes) {
                 return fail(Errc::FrameTooLarge, "Incoming message is larger than max size");
             }
-            m_payload.clear();
+            m_payload = {};
             if (m_remaining == 0) {
                 out.push_back(Frame{m_header, {}});
                 m_state = State::Length;
@@ -102,17 +152,16 @@ Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
                 static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, in.size() - i));
             if (n == m_remaining && m_payload.empty()) {
                 // The whole payload is in this input: one exact-size copy.
-                out.push_back(Frame{m_header, Bytes(in.begin() + i, in.begin() + i + n)});
+                out.push_back(Frame{m_header, Payload(in.subspan(i, n))});
             } else {
-                // The first piece of a split payload reserves all of it (m_remaining was checked
-                // against max_payload_bytes when the header completed): no reallocation later.
-                // Up to 16 MiB at once, so a client that declares a huge frame and stalls does
-                // not make us reserve the whole limit.
-                constexpr std::uint64_t kMaxReserve = 16 << 20;
-                if (m_payload.empty())
-                    m_payload.reserve(
-                        static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, kMaxReserve)));
-                m_payload.insert(m_payload.end(), in.begin() + i, in.begin() + i + n);
+                // A split payload: grow with the bytes that arrived (m_remaining was checked
+                // against max_payload_bytes when the header completed, so this fits in size_t).
+                const std::size_t need = m_payload.size() + n;
+                if (need > m_payload.capacity()) {
+                    m_payload.set_capacity(payload_rung(
+                        need, static_cast<std::size_t>(m_payload.size() + m_remaining)));
+                }
+                m_payload.append(in.subspan(i, n));
                 if (n == m_remaining) {
                     out.push_back(Frame{m_header, std::move(m_payload)});
                     m_payload = {};

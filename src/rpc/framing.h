@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "util/bytes.h"
@@ -36,9 +38,62 @@ struct FrameHeader {
     bool operator==(const FrameHeader&) const = default;
 };
 
+// A frame's payload: owned bytes, a contiguous range (it converts to ByteView). Unlike Bytes it
+// grows with realloc(), which glibc does for large blocks by moving their pages (mremap) rather
+// than copying them into fresh ones: a payload gathered piece by piece in growing buffers then
+// costs the same page faults and copies as one reserved at its final size.
+class Payload {
+public:
+    using value_type = std::uint8_t;
+    using const_iterator = const std::uint8_t*;
+    using iterator = const_iterator;
+
+    Payload() noexcept = default;
+    // An exact-size copy of `bytes`.
+    explicit Payload(ByteView bytes);
+    Payload(const Payload& other) : Payload(ByteView(other)) {}
+    Payload(Payload&& other) noexcept
+        : m_data(std::exchange(other.m_data, nullptr)),
+          m_size(std::exchange(other.m_size, 0)),
+          m_capacity(std::exchange(other.m_capacity, 0)) {}
+    Payload& operator=(Payload other) noexcept {
+        std::swap(m_data, other.m_data);
+        std::swap(m_size, other.m_size);
+        std::swap(m_capacity, other.m_capacity);
+        return *this;
+    }
+    ~Payload() { std::free(m_data); }
+
+    const std::uint8_t* data() const noexcept { return m_data; }
+    std::size_t size() const noexcept { return m_size; }
+    std::size_t capacity() const noexcept { return m_capacity; }
+    bool empty() const noexcept { return m_size == 0; }
+    const std::uint8_t* begin() const noexcept { return m_data; }
+    const std::uint8_t* end() const noexcept { return m_data + m_size; }
+    std::uint8_t operator[](std::size_t i) const noexcept { return m_data[i]; }
+    Bytes to_bytes() const { return Bytes(begin(), end()); }
+
+    // Makes capacity() exactly max(capacity, size()), keeping the bytes. Throws std::bad_alloc.
+    void set_capacity(std::size_t capacity);
+    // REQUIRES: size() + bytes.size() <= capacity().
+    void append(ByteView bytes) noexcept;
+
+    friend bool operator==(const Payload& a, const Payload& b) noexcept {
+        return equal(a, ByteView(b));
+    }
+    friend bool operator==(const Payload& a, ByteView b) noexcept { return equal(a, b); }
+
+private:
+    static bool equal(const Payload& a, ByteView b) noexcept;
+
+    std::uint8_t* m_data = nullptr;
+    std::size_t m_size = 0;
+    std::size_t m_capacity = 0;
+};
+
 struct Frame {
     FrameHeader header;
-    Bytes payload;
+    Payload payload;
     bool operator==(const Frame&) const = default;
 };
 
@@ -69,12 +124,24 @@ struct FrameDecoderOptions {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;
 };
 
+// The first piece of a split payload reserves at most this much (unless the piece itself is
+// larger): the buffer then grows with the bytes that arrive.
+inline constexpr std::size_t kInitialPayloadReserve = 64 * 1024;
+
 // Incremental decoder over arbitrarily split input. Buffers at most one partial frame. Once a
 // frame's header is complete, its declared payload length is checked against max_payload_bytes
 // (a larger one fails the decoder before anything is allocated). A payload that arrives whole
-// in one receive() is copied out once at its exact size; one that arrives in pieces gets a buffer
-// reserved for its declared length (at most 16 MiB; larger ones grow from there) with the first
-// piece, so it is copied once, with no reallocation up to that size.
+// in one receive() is copied out once at its exact size. One that arrives in pieces is gathered
+// in a buffer sized by the bytes that actually arrived, not by the declared length (a client
+// that declares a large frame and then stalls costs what it sent). The buffer's sizes are the
+// rungs declared, declared/2, declared/4, ... (rounded up): it starts at the smallest rung that
+// holds the first piece and is at least 32 KiB (so 32-64 KiB for a small piece), and moves up to
+// the smallest rung that holds what has arrived whenever it is full. So it holds less than
+// twice the bytes received (or 64 KiB), its last size is exactly the payload's, and the
+// reallocations on the way copy less than the payload once in total even where realloc() has to
+// copy (Payload: for large buffers it moves pages instead, so a payload gathered this way costs
+// the page faults of one exact-size buffer). The finished buffer goes out in Frame::payload; the
+// decoder keeps nothing between frames.
 class FrameDecoder {
 public:
     explicit FrameDecoder(FrameDecoderOptions options = {}) : m_options(options) {}
@@ -88,8 +155,8 @@ public:
     bool failed() const noexcept { return m_state == State::Failed; }
     // True between frames: no partial frame is buffered (a clean place for the stream to end).
     bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }
-    // Bytes allocated for the partial payload being reassembled (0 between frames and before a
-    // split payload's first piece). For tests and diagnostics.
+    // Bytes allocated for the partial payload being reassembled (0 between frames, before a
+    // split payload's first piece and once failed). For tests and diagnostics.
     std::size_t payload_capacity() const noexcept { return m_payload.capacity(); }
 
 private:
@@ -105,7 +172,7 @@ private:
     std::size_t m_varint_bytes = 0;  // bytes of it seen so far
     std::uint64_t m_remaining = 0;   // bytes of the current frame after `len` not yet consumed
     FrameHeader m_header;
-    Bytes m_payload;
+    Payload m_payload;
     Error m_error;
 };
 

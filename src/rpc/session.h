@@ -15,7 +15,8 @@
 // of output buffers. A read that fills the small buffer is followed by one non-blocking read
 // into a buffer shared by every session of the thread (kLargeReadBytes), so large frames do not
 // need a large buffer per session; output buffers that grew for a large batch are freed once it
-// is written.
+// is written. A frame still arriving holds under twice its bytes received so far (or 64 KiB),
+// whatever length it declares (FrameDecoder); its buffer is freed once the request is handled.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
 // Everything the client held (ClientState) is released when run() ends.

@@ -587,3 +587,63 @@ async function readyCore (core) {
   await core.ready()
   return core
 }
+
+describe('memory: declared frame sizes', () => {
+  // Issue 9 part 3: a client that declares a large frame and then sends slowly must cost the
+  // daemon the bytes it sent, not the length it declared. 200 clients each declare a 16 MiB
+  // Append request and send 100 bytes of it; while they hang, the daemon's resident memory must
+  // stay small and so must its address space: untouched reservations are not resident on Linux
+  // (no transparent huge pages by default), so the old decoder's 16 MiB per client showed as
+  // ~3.2 GB of VmSize (memory promised to the process) while VmRSS barely moved. A normal
+  // client must still be served, and the 200 must still be connected.
+  it('200 clients declaring 16 MiB frames and sending 100 bytes: small RSS and address space', { timeout: 120000 }, (t) => withCleanup(async (cleanup) => {
+    const daemon = daemonCleanup(cleanup, await d.runningDaemon({ memory: true, label: 'declared', logLevel: 'info', nofileSoft: 1024 }))
+    const status = () => {
+      const text = fs.readFileSync('/proc/' + daemon.child.pid + '/status', 'utf8')
+      const kb = name => Number(text.match(new RegExp('^' + name + ':\\s+(\\d+) kB', 'm'))[1])
+      return { rss: kb('VmRSS'), size: kb('VmSize') }
+    }
+    const good = connect(daemon, cleanup)
+    const core = good.corestore('declared').get({ name: 'ok' })
+    await core.append(Buffer.from('before'))
+    const before = status()
+
+    // len = 3 header bytes + 16 MiB of payload: Hypercore (service 3) request, method 2, id 1.
+    const declared = 16 * 1024 * 1024
+    const prefix = []
+    for (let len = 3 + declared; ; len = Math.floor(len / 128)) {
+      if (len < 128) { prefix.push(len); break }
+      prefix.push((len & 0x7f) | 0x80)
+    }
+    const partial = Buffer.concat([Buffer.from(prefix), Buffer.from([0x0c, 0x02, 0x01]), Buffer.alloc(100, 0x5a)])
+    const base = d.clientCount(daemon)
+    const sockets = []
+    cleanup.push(async () => { for (const s of sockets) s.destroy() })
+    for (let i = 0; i < 200; i++) {
+      const s = net.connect(d.socketPath(daemon.name))
+      s.on('error', () => {})
+      sockets.push(s)
+      await once(s, 'connect')
+      s.write(partial)
+    }
+    await waitUntil(() => d.clientCount(daemon) === base + 200)
+    // The daemon reads the 100 bytes as they arrive; sample for a second and keep the worst.
+    let worst = status()
+    for (let i = 0; i < 10; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      const now = status()
+      worst = { rss: Math.max(worst.rss, now.rss), size: Math.max(worst.size, now.size) }
+    }
+    const report = 'before ' + JSON.stringify(before) + ', with 200 hanging clients ' + JSON.stringify(worst) + ' (kB)'
+    t.diagnostic(report)
+    assert.ok(worst.rss <= 128 * 1024, 'VmRSS over 128 MiB: ' + report)
+    assert.ok(worst.size - before.size <= 1024 * 1024, 'VmSize grew by over 1 GiB: ' + report)
+
+    // A normal client is still served, and nobody was disconnected.
+    await core.append(Buffer.from('during'))
+    assert.deepEqual(await core.get(1), Buffer.from('during'))
+    assert.equal((await good.status()).apiVersion, '1.15.1')
+    assert.equal(d.clientCount(daemon), base + 200)
+    assert.ok(sockets.every(s => !s.destroyed), 'the slow clients are still connected')
+  }))
+})

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -329,36 +330,65 @@ Bytes big_frame(std::size_t payload_bytes, Bytes* payload_out) {
     return frame;
 }
 
-TEST(RpcFraming, PayloadSplitAcrossManyReadsIsReservedOnceAndNeverReallocated) {
+// Feeds `frame` to `decoder` in pieces of the sizes in `sizes` (cycled), checking after every
+// piece that the buffer for the partial payload follows the bytes that arrived: nothing before
+// the payload, then at most max(64 KiB, twice the payload bytes received), and never over the
+// declared length. Returns how many times that buffer was reallocated (`copied`: the bytes those
+// reallocations moved).
+std::size_t feed_in_pieces(FrameDecoder& decoder, ByteView frame, std::size_t payload_bytes,
+                           std::span<const std::size_t> sizes, std::vector<Frame>& frames,
+                           std::size_t* copied) {
+    const std::size_t prefix = frame.size() - payload_bytes;
+    std::size_t reallocations = 0;
+    std::size_t capacity = 0;
+    *copied = 0;
+    for (std::size_t i = 0, k = 0; i < frame.size(); ++k) {
+        const std::size_t n = std::min(sizes[k % sizes.size()], frame.size() - i);
+        const std::size_t before = i <= prefix ? 0 : i - prefix;  // payload bytes held
+        EXPECT_TRUE(decoder.receive(frame.subspan(i, n), frames).ok());
+        i += n;
+        if (i <= prefix) {
+            EXPECT_EQ(decoder.payload_capacity(), 0u) << "nothing reserved before the payload";
+        } else if (i < frame.size()) {
+            const std::size_t received = i - prefix;
+            EXPECT_TRUE(frames.empty());
+            EXPECT_LE(decoder.payload_capacity(),
+                      std::max<std::size_t>(kInitialPayloadReserve, 2 * received))
+                << received << " bytes received";
+            EXPECT_LE(decoder.payload_capacity(), payload_bytes);
+            EXPECT_GE(decoder.payload_capacity(), received);
+            if (decoder.payload_capacity() != capacity) {
+                if (capacity != 0) {
+                    ++reallocations;
+                    *copied += before;
+                }
+                capacity = decoder.payload_capacity();
+            }
+        }
+    }
+    EXPECT_EQ(decoder.payload_capacity(), 0u) << "the buffer went out with the frame";
+    EXPECT_TRUE(decoder.idle());
+    return reallocations;
+}
+
+TEST(RpcFraming, PayloadSplitAcrossManyReadsGrowsWithTheBytesReceived) {
     constexpr std::size_t kPayload = 6 * 1024 * 1024 + 123;  // a batch of 64 KiB blocks, and more
     Bytes payload;
     const Bytes frame = big_frame(kPayload, &payload);
-    const std::size_t prefix = frame.size() - kPayload;
     // Uneven reads, the first one ending inside the prefix, then pieces of varying size.
     const std::size_t sizes[] = {2, 1, 4093, 65536, 1, 77, 212992, 65535};
     FrameDecoder decoder;
     std::vector<Frame> frames;
-    std::size_t reads = 0;
-    for (std::size_t i = 0, k = 0; i < frame.size(); ++k) {
-        const std::size_t n = std::min(sizes[k % std::size(sizes)], frame.size() - i);
-        ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(i, n), frames).ok());
-        i += n;
-        ++reads;
-        if (i <= prefix) {
-            EXPECT_EQ(decoder.payload_capacity(), 0u) << "nothing reserved before the payload";
-        } else if (i < frame.size()) {
-            // The first piece reserved exactly the declared length; later ones never reallocate.
-            EXPECT_EQ(decoder.payload_capacity(), kPayload);
-            ASSERT_TRUE(frames.empty());
-        }
-    }
-    EXPECT_GT(reads, 50u);
+    std::size_t copied = 0;
+    const std::size_t reallocations =
+        feed_in_pieces(decoder, frame, kPayload, sizes, frames, &copied);
+    // At most the rungs from 32 KiB up to 6 MiB, which moved less than the payload once.
+    EXPECT_LE(reallocations, 8u);
+    EXPECT_LT(copied, kPayload);
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_EQ(frames[0].header, (FrameHeader{kReq, 3, 2, 9}));
     EXPECT_TRUE(frames[0].payload == payload);
-    EXPECT_EQ(frames[0].payload.capacity(), kPayload);  // the reserved buffer, handed over
-    EXPECT_TRUE(decoder.idle());
-    EXPECT_EQ(decoder.payload_capacity(), 0u);
+    EXPECT_EQ(frames[0].payload.capacity(), kPayload);  // never more than the declared length
 
     // The next frame, whole in one read, gets an exact-size copy and reserves nothing.
     frames.clear();
@@ -368,24 +398,59 @@ TEST(RpcFraming, PayloadSplitAcrossManyReadsIsReservedOnceAndNeverReallocated) {
     EXPECT_EQ(decoder.payload_capacity(), 0u);
 }
 
-TEST(RpcFraming, SplitPayloadDoesNotMoveWhileItIsReassembled) {
-    Bytes payload;
-    const Bytes frame = big_frame(1 << 20, &payload);
-    FrameDecoder decoder;
-    std::vector<Frame> frames;
-    // Prefix plus one payload byte, then the rest in 4 KiB pieces.
-    const std::size_t first = frame.size() - payload.size() + 1;
-    ASSERT_TRUE(decoder.receive(ByteView(frame).first(first), frames).ok());
-    ASSERT_EQ(decoder.payload_capacity(), payload.size());
-    for (std::size_t i = first; i < frame.size(); i += 4096) {
-        const std::size_t n = std::min<std::size_t>(4096, frame.size() - i);
-        ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(i, n), frames).ok());
-        if (i + n < frame.size()) {
-            ASSERT_EQ(decoder.payload_capacity(), payload.size());
+TEST(RpcFraming, SixteenMiBFrameInSmallPiecesIsDecodedWithFewCopies) {
+    // What the server does with a 16 MiB Append: it decodes its input in 4 KiB slices. The
+    // payload of an Append of one 16 MiB block is a few bytes more than 16 MiB.
+    for (const std::size_t payload_bytes : {std::size_t{16} << 20, (std::size_t{16} << 20) + 10}) {
+        Bytes payload;
+        const Bytes frame = big_frame(payload_bytes, &payload);
+        for (const std::size_t piece : {std::size_t{4096}, std::size_t{1000}}) {
+            SCOPED_TRACE(testing::Message() << payload_bytes << " in pieces of " << piece);
+            FrameDecoder decoder;
+            std::vector<Frame> frames;
+            std::size_t copied = 0;
+            const std::size_t sizes[] = {piece};
+            const std::size_t reallocations =
+                feed_in_pieces(decoder, frame, payload_bytes, sizes, frames, &copied);
+            EXPECT_EQ(reallocations, 9u);      // 32 KiB, 64 KiB, ..., 16 MiB
+            EXPECT_LT(copied, payload_bytes);  // with the first copy: under two in all
+            ASSERT_EQ(frames.size(), 1u);
+            EXPECT_EQ(frames[0].header, (FrameHeader{kReq, 3, 2, 9}));
+            EXPECT_TRUE(frames[0].payload == payload);
+            EXPECT_EQ(frames[0].payload.capacity(), payload_bytes);
         }
     }
-    ASSERT_EQ(frames.size(), 1u);
-    EXPECT_TRUE(frames[0].payload == payload);
+}
+
+TEST(RpcFraming, DeclaredSixteenMiBWithOneKiBSentReservesLittle) {
+    constexpr std::size_t kDeclared = std::size_t{16} << 20;
+    Bytes stall;
+    encode_frame_prefix(stall, {kReq, 3, 2, 1}, kDeclared);
+    stall.resize(stall.size() + 1024, 0x44);
+    for (bool bytewise : {false, true}) {
+        SCOPED_TRACE(bytewise);
+        FrameDecoder decoder;
+        std::vector<Frame> frames;
+        if (bytewise) {
+            for (std::size_t i = 0; i < stall.size(); ++i)
+                ASSERT_TRUE(decoder.receive(ByteView(stall).subspan(i, 1), frames).ok());
+        } else {
+            ASSERT_TRUE(decoder.receive(stall, frames).ok());
+        }
+        EXPECT_TRUE(frames.empty());
+        EXPECT_FALSE(decoder.idle());
+        EXPECT_GE(decoder.payload_capacity(), 1024u);
+        EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve);
+    }
+    // A first piece larger than the initial reserve gets a buffer under twice its size.
+    Bytes big_piece;
+    encode_frame_prefix(big_piece, {kReq, 3, 2, 1}, kDeclared);
+    big_piece.resize(big_piece.size() + 300 * 1024, 0x45);
+    FrameDecoder decoder;
+    std::vector<Frame> frames;
+    ASSERT_TRUE(decoder.receive(big_piece, frames).ok());
+    EXPECT_GE(decoder.payload_capacity(), 300u * 1024);
+    EXPECT_LT(decoder.payload_capacity(), 600u * 1024);
 }
 
 TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
@@ -420,28 +485,50 @@ TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
         EXPECT_EQ(decoder.payload_capacity(), 0u);
     }
     {
-        // At the limit: the reservation is exactly the declared length, never more.
+        // At the limit: accepted, and only what arrived is reserved for it.
         Bytes at;
         encode_frame_prefix(at, {kReq, 3, 2, 1}, 1 << 20);
         at.push_back(0x33);
         FrameDecoder decoder(options);
         std::vector<Frame> frames;
         ASSERT_TRUE(decoder.receive(at, frames).ok());
-        EXPECT_EQ(decoder.payload_capacity(), std::size_t{1} << 20);
+        EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve);
         EXPECT_FALSE(decoder.idle());
     }
-    {
-        // A large declared frame that stalls after one byte reserves at most 16 MiB.
-        FrameDecoderOptions big;
-        big.max_payload_bytes = 64 << 20;
-        Bytes stall;
-        encode_frame_prefix(stall, {kReq, 3, 2, 1}, 40 << 20);
-        stall.push_back(0x44);
-        FrameDecoder decoder(big);
-        std::vector<Frame> frames;
-        ASSERT_TRUE(decoder.receive(stall, frames).ok());
-        EXPECT_EQ(decoder.payload_capacity(), std::size_t{16} << 20);
-    }
+}
+
+TEST(RpcFraming, PayloadOwnsItsBytesAndKeepsThemWhenItsCapacityChanges) {
+    Bytes bytes(300 * 1024);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 7);
+    Payload p;
+    EXPECT_TRUE(p.empty());
+    EXPECT_TRUE(p == Payload(ByteView{}));
+    // Grown across the allocator's small/large boundary, then shrunk to its size.
+    p.set_capacity(1000);
+    p.append(ByteView(bytes).first(1000));
+    p.set_capacity(bytes.size() + 1);
+    p.append(ByteView(bytes).subspan(1000));
+    EXPECT_EQ(p.size(), bytes.size());
+    p.set_capacity(bytes.size());
+    EXPECT_EQ(p.capacity(), bytes.size());
+    EXPECT_TRUE(p == bytes);
+    EXPECT_EQ(p.to_bytes(), bytes);
+    const ByteView view = p;
+    EXPECT_EQ(view.data(), p.data());
+
+    Payload copy = p;  // a deep copy at the exact size
+    EXPECT_NE(copy.data(), p.data());
+    EXPECT_TRUE(copy == p);
+    Payload moved = std::move(copy);
+    EXPECT_TRUE(copy.empty());
+    EXPECT_EQ(copy.capacity(), 0u);
+    EXPECT_TRUE(moved == p);
+    moved = Payload(ByteView(bytes).first(3));
+    EXPECT_TRUE(moved == ByteView(bytes).first(3));
+    EXPECT_FALSE(moved == p);
+    moved.set_capacity(3);
+    moved = {};
+    EXPECT_EQ(moved.capacity(), 0u);
 }
 
 TEST(RpcFraming, PeekFrameHeaderReadsThePrefixOnly) {
