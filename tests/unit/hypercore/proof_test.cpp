@@ -1,6 +1,8 @@
 // Producing proofs on one feed and verifying/inserting them on another (the replication path).
 #include <gtest/gtest.h>
 
+#include "testutil/feed_pair.h"
+
 #include <random>
 
 #include "crypto/derive.h"
@@ -18,14 +20,9 @@ struct Pair {
     std::vector<Bytes> blocks;
 
     explicit Pair(std::size_t n, std::size_t batch = 1) {
-        const auto kp = crypto::keypair_from_seed(Bytes(32, 3));
-        FeedOptions w;
-        w.key = kp.public_key;
-        w.secret_key = kp.secret_key;
-        writer = std::move(Feed::open(mem.provider("w"), w).value());
-        FeedOptions r;
-        r.key = kp.public_key;
-        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        auto pair = testutil::make_feed_pair(mem, 3);
+        writer = std::move(pair.writer);
+        reader = std::move(pair.reader);
         std::mt19937 rng(11);
         for (std::size_t i = 0; i < n; ++i) {
             Bytes b(1 + rng() % 64);

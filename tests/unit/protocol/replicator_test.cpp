@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testutil/feed_pair.h"
+
 #include <random>
 
 #include "crypto/derive.h"
@@ -64,14 +66,9 @@ struct Cores {
     std::unique_ptr<Feed> writer, reader;
     std::vector<Bytes> blocks;
     explicit Cores(std::size_t n, std::size_t size = 100, std::uint8_t seed = 9) {
-        const auto kp = crypto::keypair_from_seed(Bytes(32, seed));
-        FeedOptions w;
-        w.key = kp.public_key;
-        w.secret_key = kp.secret_key;
-        writer = std::move(Feed::open(mem.provider("w"), w).value());
-        FeedOptions r;
-        r.key = kp.public_key;
-        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        auto pair = testutil::make_feed_pair(mem, seed);
+        writer = std::move(pair.writer);
+        reader = std::move(pair.reader);
         std::mt19937 rng(1);
         for (std::size_t i = 0; i < n; ++i) {
             Bytes b(size);

@@ -19,6 +19,10 @@
 
 #include <gtest/gtest.h>
 
+#include "testutil/feed_pair.h"
+
+#include "testutil/raw_socket.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -49,23 +53,6 @@ void raise_file_limit(rlim_t need) {
                                 << " file descriptors; raise the hard limit (ulimit -Hn)";
 }
 
-int open_client(const std::string& source, const asio::ip::tcp::endpoint& target) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(target.port());
-    ::inet_pton(AF_INET, target.address().to_string().c_str(), &remote.sin_addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
-        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // Opens the flood, then (in its own thread) watches it: a socket the server closed is
 // reopened when `reopen`, the way a slowloris keeps its places.
@@ -100,7 +87,7 @@ private:
         bool garbage;
     };
     int open_one(bool garbage) {
-        const int fd = open_client(m_source, m_target);
+        const int fd = testutil::connect_from(m_source, m_target);
         if (fd >= 0 && garbage) {
             // Random bytes: a frame header that claims too much, or a Noise message that fails.
             std::uint8_t junk[97];
@@ -165,14 +152,9 @@ struct Fixture {
     std::unique_ptr<Side> client;
 
     Fixture() {
-        const auto kp = crypto::keypair_from_seed(Bytes(32, 9));
-        FeedOptions w;
-        w.key = kp.public_key;
-        w.secret_key = kp.secret_key;
-        writer = std::move(Feed::open(mem.provider("w"), w).value());
-        FeedOptions r;
-        r.key = kp.public_key;
-        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        auto pair = testutil::make_feed_pair(mem, 9);
+        writer = std::move(pair.writer);
+        reader = std::move(pair.reader);
         for (int i = 0; i < 50; ++i) EXPECT_TRUE(writer->append(Bytes(1000, i)).ok());
         EXPECT_TRUE(server.networker->listen().ok());
         server.networker->start();

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testutil/raw_socket.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -21,25 +23,6 @@
 namespace hs::swarm {
 namespace {
 
-// A blocking client socket from `source` to `target` (the kernel completes the connection into
-// the listen backlog whether or not the swarm has accepted it yet). -1 on failure.
-int open_client(const char* source, const asio::ip::tcp::endpoint& target) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &local.sin_addr);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(target.port());
-    ::inet_pton(AF_INET, target.address().to_string().c_str(), &remote.sin_addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
-        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // True when the server closed the connection (EOF or reset), without blocking.
 bool closed_by_server(int fd) {
@@ -108,7 +91,7 @@ struct PoolFixture {
         run_until([] { return false; }, d);
     }
     int connect(const char* source) {
-        const int fd = open_client(source, swarm->local_endpoint());
+        const int fd = testutil::connect_from(source, swarm->local_endpoint());
         EXPECT_GE(fd, 0) << "cannot connect from " << source << ": " << std::strerror(errno);
         clients.push_back(fd);
         return fd;

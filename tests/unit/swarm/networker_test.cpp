@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testutil/feed_pair.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -60,14 +62,9 @@ struct Fixture {
     Side a{io, "a"}, b{io, "b"};
 
     Fixture() {
-        const auto kp = crypto::keypair_from_seed(Bytes(32, 7));
-        FeedOptions w;
-        w.key = kp.public_key;
-        w.secret_key = kp.secret_key;
-        writer = std::move(Feed::open(mem.provider("w"), w).value());
-        FeedOptions r;
-        r.key = kp.public_key;
-        reader = std::move(Feed::open(mem.provider("r"), r).value());
+        auto pair = testutil::make_feed_pair(mem, 7);
+        writer = std::move(pair.writer);
+        reader = std::move(pair.reader);
         for (int i = 0; i < 50; ++i) {
             Bytes block(1000, static_cast<std::uint8_t>(i));
             EXPECT_TRUE(writer->append(block).ok());
