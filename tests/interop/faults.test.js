@@ -23,7 +23,7 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('fs')
 const path = require('path')
-const { spawnSync } = require('child_process')
+const { spawn, spawnSync } = require('child_process')
 
 const d = require('./lib/daemon')
 const { runHyp, describeRun } = require('./lib/hyp')
@@ -81,20 +81,45 @@ function outcome (promise, ms = 5000) {
   ]).finally(() => clearTimeout(timer))
 }
 
+// The daemon's command line, as lib/daemon.js builds it, on the loopback DHT `bootstrap`.
+function daemonArgs (name, storage, bootstrap) {
+  return ['--host', name, '--storage', storage, '--log-level', 'debug', '--network-port', '0',
+    '--no-local-discovery', '--bootstrap', bootstrap, '--bind-address', '127.0.0.2']
+}
+
 // Starts our daemon under strace, failing the `when`-th pwrite64 (and pwritev: strace counts
-// each syscall on its own) on `file` with `error`. The handle of lib/daemon.js startDaemon, plus
-// `log` (strace's output file).
+// each syscall on its own) on `file` with `error`. Same handle as lib/daemon.js startDaemon, plus
+// `tracee` (the daemon's pid) and `log` (strace's output file).
 function startTraced ({ name, storage, bootstrap, file, error, when }) {
   const log = path.join(TMP, name + '.strace')
-  const handle = d.startDaemon({
-    name,
-    storage,
-    network: ['--network-port', '0', '--no-local-discovery', '--bootstrap', bootstrap, '--bind-address', '127.0.0.2'],
-    wrap: [STRACE, '-f', '-qq', '--seccomp-bpf', '-o', log, '-P', file,
-      '-e', 'trace=pwrite64,pwritev', '-e', 'inject=pwrite64,pwritev:error=' + error + ':when=' + when, '--'],
-    startHint: 'is ptrace allowed here?'
+  const args = ['-f', '-qq', '--seccomp-bpf', '-o', log, '-P', file,
+    '-e', 'trace=pwrite64,pwritev', '-e', 'inject=pwrite64,pwritev:error=' + error + ':when=' + when,
+    '--', HYPERSPACE, ...daemonArgs(name, storage, bootstrap)]
+  const child = spawn(STRACE, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const handle = { name, args: [STRACE, ...args], child, stdout: '', stderr: '', log, exitCode: undefined }
+  handle.exited = new Promise(resolve => {
+    child.on('close', (code, signal) => {
+      handle.exitCode = code
+      handle.signal = signal
+      resolve({ code, signal })
+    })
   })
-  handle.log = log
+  child.stderr.on('data', c => { handle.stderr += c })
+  handle.listening = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('traced daemon did not start within 15 s: ' + d.describe(handle))), 15000)
+    child.stdout.on('data', c => {
+      handle.stdout += c
+      if (/Listening on /.test(handle.stdout)) {
+        clearTimeout(timer)
+        resolve(handle)
+      }
+    })
+    handle.exited.then(() => {
+      clearTimeout(timer)
+      reject(new Error('traced daemon exited before listening (is ptrace allowed here?): ' + d.describe(handle)))
+    })
+  })
+  handle.listening.catch(() => {})
   return handle
 }
 

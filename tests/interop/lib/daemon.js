@@ -53,8 +53,7 @@ function socketPath (name) {
 }
 
 // Starts a daemon. opts: { name, storage, memory, port, host, cacheSize, args[], env, logLevel,
-// nofileSoft, wrap[], startHint }. `wrap`: a command the daemon runs under (e.g. strace and its
-// arguments up to '--'); `startHint`: added to the error when it exits before listening.
+// nofileSoft }.
 // Resolves a handle once it prints "Listening on ..."; rejects if it exits first.
 function startDaemon (opts = {}) {
   const bin = hyperspaceBin()
@@ -75,15 +74,12 @@ function startDaemon (opts = {}) {
   const env = { ...process.env, ...(opts.env || {}) }
   const stdio = ['ignore', 'pipe', 'pipe']
   // opts.nofileSoft: start it with that soft open-file limit (the shell execs it: same pid).
-  const wrap = opts.wrap || []
-  const command = [...wrap, bin, ...args]
   const child = opts.nofileSoft
-    ? spawn('/bin/sh', ['-c', 'ulimit -Sn ' + Number(opts.nofileSoft) + ' && exec "$0" "$@"', ...command], { stdio, env })
-    : spawn(command[0], command.slice(1), { stdio, env })
+    ? spawn('/bin/sh', ['-c', 'ulimit -Sn ' + Number(opts.nofileSoft) + ' && exec "$0" "$@"', bin, ...args], { stdio, env })
+    : spawn(bin, args, { stdio, env })
   const handle = {
     name,
     args,
-    wrap,
     child,
     stdout: '',
     stderr: '',
@@ -115,8 +111,7 @@ function startDaemon (opts = {}) {
     })
     handle.exited.then(() => {
       clearTimeout(timer)
-      reject(new Error('daemon exited before listening' + (opts.startHint ? ' (' + opts.startHint + ')' : '') +
-        ': ' + describe(handle)))
+      reject(new Error('daemon exited before listening: ' + describe(handle)))
     })
   })
   handle.listening.catch(() => {}) // a daemon expected to refuse is awaited through `exited`
@@ -146,7 +141,7 @@ function clientCount (d) {
 }
 
 function describe (d) {
-  return (d.wrap && d.wrap.length ? d.wrap.join(' ') + ' ' : '') + 'hyperspace ' + d.args.join(' ') + ' (exit ' + d.exitCode + (d.signal ? ', signal ' + d.signal : '') + ')' +
+  return 'hyperspace ' + d.args.join(' ') + ' (exit ' + d.exitCode + (d.signal ? ', signal ' + d.signal : '') + ')' +
     '\nstdout: ' + d.stdout.slice(-2000) + '\nstderr: ' + d.stderr.slice(-4000)
 }
 
