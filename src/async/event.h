@@ -15,8 +15,11 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/cancellation_state.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/system_error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace hs::async {
@@ -39,6 +42,11 @@ public:
 
     // Waits for notify() or `deadline`; true when notified, false at the deadline.
     asio::awaitable<bool> wait_until(Clock::time_point deadline) {
+        // A task cancelled before it waits would otherwise wait for ever: the cancellation was
+        // delivered to an earlier operation.
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none)
+            throw asio::system_error(asio::error::operation_aborted, "wait cancelled");
         asio::steady_timer timer(m_executor, deadline);
         auto it = m_waiters.insert(m_waiters.end(), Waiter{&timer, false});
         auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));

@@ -93,6 +93,16 @@ asio::awaitable<void> TaskGroup::join() {
     while (!state->tasks.empty()) co_await state->idle.wait();
 }
 
+asio::awaitable<bool> TaskGroup::join_for(std::chrono::steady_clock::duration timeout) {
+    auto state = m_state;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!state->tasks.empty()) {
+        const bool woken = co_await state->idle.wait_until(deadline);
+        if (!woken) break;
+    }
+    co_return state->tasks.empty();
+}
+
 std::size_t TaskGroup::size() const noexcept { return m_state->tasks.size(); }
 std::size_t TaskGroup::failures() const noexcept { return m_state->failures; }
 

@@ -16,6 +16,7 @@
 // must not use their owner after it is gone: owners join before they are destroyed).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -53,6 +54,9 @@ public:
 
     // Completes when no task runs (immediately when none does).
     asio::awaitable<void> join();
+    // join() bounded by `timeout`: true when no task runs. For owners whose shutdown re-wakes
+    // its loops while it waits (`while (!co_await join_for(200ms)) wake_everything();`).
+    asio::awaitable<bool> join_for(std::chrono::steady_clock::duration timeout);
 
     std::size_t size() const noexcept;
     bool empty() const noexcept { return size() == 0; }

@@ -5,6 +5,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
@@ -56,6 +57,10 @@ asio::awaitable<void> wait_for_ever_in_steps(Event& ev) {
 asio::awaitable<void> count_if_woken(Event& ev, int& count) {
     const bool woken = co_await ev.wait_for(1h);
     if (woken) ++count;
+}
+asio::awaitable<void> busy_then_wait(Event& ev) {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    co_await ev.wait();
 }
 asio::awaitable<void> sleep_noting_cancel(bool& cancelled) {
     try {
@@ -116,6 +121,27 @@ TEST(TaskGroup, CancelEndsTimersAndEventWaitsWithoutCountingAFailure) {
     });
     EXPECT_EQ(reached_end, 0);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 10min);  // not the hour
+}
+
+TEST(TaskGroup, JoinForIsBoundedAndAWaitAfterCancelDoesNotHang) {
+    asio::io_context io;
+    run(io, [&]() -> asio::awaitable<void> {
+        TaskGroup g(io.get_executor(), "g");
+        Event ev(io.get_executor());
+        int woken = 0;
+        g.spawn("waiter", wait_then_count(ev, woken));
+        const bool first = co_await g.join_for(5ms);
+        EXPECT_FALSE(first);
+        ev.notify();
+        const bool second = co_await g.join_for(1h);
+        EXPECT_TRUE(second);
+        EXPECT_EQ(woken, 1);
+        // Cancelled while busy (not waiting), then waits: the wait ends at once.
+        g.spawn("busy-then-wait", busy_then_wait(ev));
+        g.cancel();
+        co_await g.join();
+        EXPECT_EQ(g.failures(), 0u);
+    });
 }
 
 TEST(TaskGroup, DestroyingAGroupCancelsItsTasks) {
