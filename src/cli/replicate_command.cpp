@@ -1,7 +1,5 @@
 #include "cli/replicate_command.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -10,10 +8,15 @@
 
 #include <iostream>
 #include <list>
+#include <set>
 #include <memory>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
+#include "async/event.h"
+#include "async/task_group.h"
 #include "cli/args.h"
 #include "corestore/corestore.h"
 #include "corestore/environment.h"
@@ -68,7 +71,15 @@ class Session {
 public:
     Session(const ReplicateArgs& args, hypercore::Feed& feed, protocol::NoiseKeyPair keys,
             asio::io_context& io)
-        : m_args(args), m_feed(feed), m_keys(keys), m_io(io), m_replicator(feed) {
+        : m_args(args),
+          m_feed(feed),
+          m_keys(keys),
+          m_io(io),
+          m_replicator(feed),
+          m_log(std::make_shared<spdlog::logger>(
+              "hyp", std::make_shared<spdlog::sinks::stderr_sink_st>())),
+          m_wake(io.get_executor()),
+          m_tasks(io.get_executor(), "hyp replicate", m_log) {
         m_replicator.tick(protocol::Clock::now());
         m_replicator.on_download = [this](std::uint64_t, std::size_t) { ++m_downloaded; };
         m_replicator.on_upload = [this](std::uint64_t, std::size_t) { ++m_uploaded; };
@@ -95,6 +106,29 @@ public:
     int exit_code = kExitOk;
     std::string last_peer;
 
+    // Runs the session until it finishes (the --connect stream ended, a failure, or
+    // finish() from a signal), then closes what is open and joins every task.
+    awaitable<void> run() {
+        m_tasks.spawn("progress", progress());
+        if (!m_args.connect.empty())
+            m_tasks.spawn("connect", run_connect());
+        else
+            m_tasks.spawn("listen", run_listen());
+        while (!m_finishing) co_await m_wake.wait();
+        std::error_code ignored;
+        if (m_acceptor) m_acceptor->close(ignored);
+        for (Stream* stream : m_streams)
+            if (!stream->closed()) stream->close(make_error(Errc::Closed, "hyp replicate is stopping"));
+        m_wake.notify();
+        co_await m_tasks.join();
+    }
+
+    // Ends the session (idempotent): run() closes every stream and returns once all tasks ended.
+    void finish() {
+        m_finishing = true;
+        m_wake.notify();
+    }
+
     awaitable<void> run_connect() {
         auto remote = parse_host_port(m_args.connect);
         if (!remote) co_return fail(remote.error());
@@ -108,7 +142,7 @@ public:
         if (!socket) co_return fail(socket.error());
         auto conn = std::make_unique<Connection>(std::move(*socket));
         co_await serve(std::move(conn), true, /*exit_when_done=*/true);
-        m_io.stop();
+        finish();
     }
 
     awaitable<void> run_listen() {
@@ -119,16 +153,18 @@ public:
         if (ec) co_return fail(make_error(Errc::InvalidArgument, "--listen needs an IP address, not {}", local->host));
         auto acceptor = protocol::listen_tcp(m_io.get_executor(), {addr, local->port});
         if (!acceptor) co_return fail(acceptor.error());
-        const auto ep = acceptor->local_endpoint();
+        m_acceptor.emplace(std::move(*acceptor));
+        const auto ep = m_acceptor->local_endpoint();
         std::cerr << "listening " << ep.address().to_string() << ":" << ep.port() << std::endl;
-        while (true) {
-            auto socket = co_await protocol::accept_tcp(*acceptor, std::chrono::hours(24 * 365));
+        while (!m_finishing) {
+            auto socket = co_await protocol::accept_tcp(*m_acceptor, std::chrono::hours(24 * 365));
+            if (m_finishing) break;
             if (!socket) {
                 std::cerr << "hyp: accept failed: " << socket.error().message << "\n";
                 continue;
             }
             auto conn = std::make_unique<Connection>(std::move(*socket));
-            asio::co_spawn(m_io, serve(std::move(conn), false, false), asio::detached);
+            m_tasks.spawn("peer", serve(std::move(conn), false, false));
         }
     }
 
@@ -146,10 +182,20 @@ public:
             co_return;
         }
         Stream* stream = conn->stream.get();
+        m_streams.insert(stream);
+        struct Forget {
+            std::set<Stream*>& streams;
+            Stream* stream;
+            ~Forget() { streams.erase(stream); }
+        } forget{m_streams, stream};
         const bool finish_when_synced = exit_when_done && !m_args.live && !m_feed.writable();
-        if (exit_when_done) asio::co_spawn(m_io, watch(stream, finish_when_synced), asio::detached);
+        if (exit_when_done) m_tasks.spawn("watch", watch(stream, finish_when_synced));
         Error reason = co_await protocol::run_stream(conn->socket, *stream);
-        if (m_done) {
+        // watch() polls stream->closed() every 20 ms: wait for it, it uses the stream.
+        while (m_watching) co_await m_wake.wait_for(std::chrono::milliseconds(20));
+        if (m_finishing && !m_done) {
+            // We ended it (interrupted, or a failure elsewhere): the exit code stands.
+        } else if (m_done) {
             exit_code = kExitOk;
         } else if (reason.code == Errc::Closed) {
             // The peer ended the connection: fine when live or uploading, a failure while we
@@ -168,6 +214,11 @@ public:
     // Ends a --connect stream when the peer refuses or closes our core (it does not have it),
     // and, when `finish_when_synced`, once we hold every block of the range the peer has.
     awaitable<void> watch(Stream* stream, bool finish_when_synced) {
+        ++m_watching;
+        struct Done {
+            int& watching;
+            ~Done() { --watching; }
+        } done{m_watching};
         asio::steady_timer timer(m_io);
         while (!stream->closed()) {
             timer.expires_after(std::chrono::milliseconds(20));
@@ -188,11 +239,10 @@ public:
     }
 
     awaitable<void> progress() {
-        asio::steady_timer timer(m_io);
         std::uint64_t last = ~std::uint64_t{0};
-        while (true) {
-            timer.expires_after(std::chrono::seconds(1));
-            co_await timer.async_wait(asio::experimental::as_tuple(use_awaitable));
+        while (!m_finishing) {
+            co_await m_wake.wait_for(std::chrono::seconds(1));
+            if (m_finishing) break;
             m_replicator.tick(protocol::Clock::now());
             if (m_downloaded + m_uploaded != last) {
                 last = m_downloaded + m_uploaded;
@@ -219,7 +269,7 @@ private:
     void fail(const Error& e) {
         std::cerr << "hyp: error: " << e.message << "\n";
         exit_code = e.code == Errc::InvalidArgument ? kExitUsage : kExitFailure;
-        m_io.stop();
+        finish();
     }
 
     const ReplicateArgs& m_args;
@@ -230,7 +280,19 @@ private:
     std::optional<FeedReplicator::DownloadId> m_download;
     std::uint64_t m_downloaded = 0, m_uploaded = 0;
     bool m_done = false;
+    bool m_finishing = false;
+    int m_watching = 0;                    // watch() tasks still running
+    std::optional<asio::ip::tcp::acceptor> m_acceptor;
+    std::set<Stream*> m_streams;           // being pumped now
+    std::shared_ptr<spdlog::logger> m_log;
+    async::Event m_wake;                   // finish(), and the wake-ups of run()/progress()
+    async::TaskGroup m_tasks;              // progress, connect/listen, one per peer, watch
 };
+
+awaitable<void> run_session(Session& session, asio::signal_set& signals) {
+    co_await session.run();
+    signals.cancel();
+}
 
 int run_replicate(const ReplicateArgs& args) {
     if (args.listen.empty() == args.connect.empty()) {
@@ -263,14 +325,13 @@ int run_replicate(const ReplicateArgs& args) {
     Session session(args, **core, protocol::noise_keypair_from_seed(seed), io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const std::error_code& ec, int) {
-        if (!ec) io.stop();  // interrupted: exit 0 with what we have
+        if (!ec) session.finish();  // interrupted: exit 0 with what we have
     });
-    asio::co_spawn(io, session.progress(), asio::detached);
-    if (!args.connect.empty())
-        asio::co_spawn(io, session.run_connect(), asio::detached);
-    else
-        asio::co_spawn(io, session.run_listen(), asio::detached);
-    io.run();
+    {
+        async::TaskGroup root(io.get_executor(), "hyp");
+        root.spawn("replicate", run_session(session, signals));
+        io.run();  // returns once the session ended and its tasks were joined
+    }
     if (auto s = (*core)->sync(); !s.ok()) std::cerr << "hyp: error: " << s.error().message << "\n";
     session.print_summary();
     return session.exit_code;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <asio/buffer.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/multicast.hpp>
@@ -19,6 +18,8 @@
 #include <random>
 #include <vector>
 
+#include "async/event.h"
+#include "async/task_group.h"
 #include "crypto/blake2b.h"
 #include "swarm/dns.h"
 #include "util/hex.h"
@@ -102,10 +103,10 @@ public:
           m_on_peer(std::move(on_peer)),
           m_log(m_options.log ? m_options.log : std::make_shared<spdlog::logger>("swarm")),
           m_socket(m_executor),
-          m_schedule_timer(m_executor),
-          m_send_timer(m_executor),
+          m_schedule_wake(m_executor),
+          m_send_wake(m_executor),
           m_retry_timer(m_executor),
-          m_done_timer(m_executor) {
+          m_tasks(m_executor, "mdns", m_log) {
         crypto::ensure_sodium();
         randombytes_buf(m_id.data(), m_id.size());
         std::array<std::uint32_t, 4> seed{};
@@ -149,23 +150,12 @@ public:
         if (ec) return fail("enable multicast loopback");
         m_running = true;
         m_log->debug("mdns: listening on {}:{} (interface {})", group, m_options.port, iface);
+        // The task holds the core alive until it ends, even if the Mdns is destroyed first.
         auto self = shared_from_this();
-        asio::co_spawn(
-            m_executor, [self]() -> asio::awaitable<void> { co_await self->run(); },
-            [self](std::exception_ptr e) {
-                if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (const std::exception& ex) {
-                        self->m_log->error("mdns: stopped: {}", ex.what());
-                    } catch (...) {
-                        self->m_log->error("mdns: stopped by an unknown exception");
-                    }
-                }
-                self->m_running = false;
-                self->shutdown();
-                self->m_done_timer.cancel();
-            });
+        m_tasks.spawn("responder", run(self), [self] {
+            self->m_running = false;
+            self->shutdown();
+        });
         return {};
     }
 
@@ -184,7 +174,7 @@ public:
         t.announce_pending = announce && port != 0;
         t.next_query = lookup ? Clock::now() : Clock::time_point::max();
         m_topics.insert_or_assign(domain_key(mdns_domain(key)), t);
-        m_schedule_timer.cancel();  // let the schedule loop send what is due now
+        m_schedule_wake.notify();  // let the schedule loop send what is due now
     }
 
     // After leave() nothing about the topic leaves this process, not even an answer that was
@@ -214,25 +204,24 @@ public:
         m_queue.clear();
         std::error_code ignored;
         m_socket.close(ignored);
-        m_schedule_timer.cancel();
-        m_send_timer.cancel();
+        m_schedule_wake.notify();
+        m_send_wake.notify();
         m_retry_timer.cancel();
     }
 
     asio::awaitable<void> close() {
         auto self = shared_from_this();
         shutdown();
-        while (m_running) {
-            m_done_timer.expires_at(Clock::time_point::max());
-            co_await m_done_timer.async_wait(kAwait);
-        }
+        co_await m_tasks.join();
     }
 
     const std::array<std::uint8_t, 32>& id() const noexcept { return m_id; }
     std::size_t topic_count() const noexcept { return m_topics.size(); }
 
 private:
-    asio::awaitable<void> run() { co_await (receive_loop() || schedule_loop() || send_loop()); }
+    asio::awaitable<void> run(std::shared_ptr<MdnsCore> /*alive*/) {
+        co_await (receive_loop() || schedule_loop() || send_loop());
+    }
 
     asio::awaitable<void> receive_loop() {
         co_await asio::this_coro::throw_if_cancelled(false);
@@ -278,8 +267,7 @@ private:
             send_answers(announces, std::nullopt);
             send_queries(queries);
             if (m_closed) break;
-            m_schedule_timer.expires_at(next);
-            co_await m_schedule_timer.async_wait(kAwait);  // due, or woken by join/close
+            co_await m_schedule_wake.wait_until(next);  // due, or woken by join/close
         }
     }
 
@@ -288,8 +276,7 @@ private:
         asio::steady_timer deadline(m_executor);
         while (!m_closed) {
             if (m_queue.empty()) {
-                m_send_timer.expires_at(Clock::time_point::max());
-                co_await m_send_timer.async_wait(kAwait);  // woken by enqueue or close
+                co_await m_send_wake.wait();  // woken by enqueue or close
                 continue;
             }
             Bytes packet;
@@ -329,7 +316,7 @@ private:
             return;
         }
         m_queue.push_back(packet);
-        m_send_timer.cancel();
+        m_send_wake.notify();
     }
 
     void send_queries(const std::vector<std::string>& domains) {
@@ -452,10 +439,9 @@ private:
     std::shared_ptr<spdlog::logger> m_log;
     udp::socket m_socket;
     udp::endpoint m_group;
-    asio::steady_timer m_schedule_timer;  // next due query; woken by join and close
-    asio::steady_timer m_send_timer;      // woken by enqueue and close
+    async::Event m_schedule_wake;         // join and close: the schedule loop re-checks
+    async::Event m_send_wake;             // enqueue and close: the send loop re-checks
     asio::steady_timer m_retry_timer;     // pause after a burst of receive errors
-    asio::steady_timer m_done_timer;      // woken when the loops have returned
     std::array<std::uint8_t, 32> m_id{};
     Bytes m_id_txt;  // "id=" + m_id
     std::mt19937_64 m_rng;
@@ -465,6 +451,7 @@ private:
     std::deque<dns::Packet> m_queue;
     bool m_running = false;                 // the loops' coroutine has not returned yet
     bool m_closed = false;
+    async::TaskGroup m_tasks;  // the responder (the three loops)
 };
 
 }  // namespace detail

@@ -4,7 +4,6 @@
 #include <set>
 
 #include <spdlog/spdlog.h>
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -103,7 +102,7 @@ Networker::Networker(asio::any_io_executor executor, SwarmOptions swarm_options,
                   on_connection(std::move(socket), info);
               }),
       m_changed(executor),
-      m_idle(executor) {
+      m_tasks(executor, "networker", m_log) {
     m_swarm.on_duplicate = [this](std::uint64_t id) {
         auto it = m_connections.find(id);
         if (it == m_connections.end()) return;
@@ -133,11 +132,7 @@ void Networker::start() {
     if (m_started) return;
     m_started = true;
     m_swarm.start();
-    ++m_tasks;
-    asio::co_spawn(m_executor, tick_loop(), [this](std::exception_ptr) {
-        --m_tasks;
-        m_idle.notify();
-    });
+    m_tasks.spawn("tick-loop", tick_loop());
 }
 
 asio::awaitable<void> Networker::tick_loop() {
@@ -166,18 +161,7 @@ void Networker::on_connection(asio::ip::tcp::socket socket, ConnectionInfo info)
     conn->stream =
         std::make_unique<protocol::Stream>(options, *conn->events, protocol::Clock::now());
     m_connections.emplace(info.id, conn);
-    ++m_tasks;
-    asio::co_spawn(m_executor, run_connection(conn), [this](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                m_log->error("connection task failed: {}", ex.what());
-            }
-        }
-        --m_tasks;
-        m_idle.notify();
-    });
+    m_tasks.spawn("connection", run_connection(conn));
 }
 
 asio::awaitable<void> Networker::run_connection(std::shared_ptr<Connection> conn) {
@@ -449,7 +433,7 @@ asio::awaitable<void> Networker::close() {
     for (auto& [id, conn] : m_connections)
         if (conn->stream && !conn->stream->closed())
             conn->stream->close(make_error(Errc::Closed, "the daemon is shutting down"));
-    while (m_tasks) co_await m_idle.wait_for(std::chrono::milliseconds(200));
+    co_await m_tasks.join();
 }
 
 }  // namespace hs::swarm

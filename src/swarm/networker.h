@@ -25,7 +25,8 @@
 #include "protocol/noise.h"
 #include "protocol/replicator.h"
 #include "protocol/stream.h"
-#include "swarm/event.h"
+#include "async/event.h"
+#include "async/task_group.h"
 #include "swarm/swarm.h"
 
 namespace hs::swarm {
@@ -145,11 +146,10 @@ private:
     std::map<std::uint64_t, std::shared_ptr<Connection>> m_connections;
     std::map<crypto::Hash32, std::unique_ptr<Core>> m_cores;
     std::vector<std::string> m_stream_extensions;  // sorted
-    std::size_t m_tasks = 0;
     bool m_closing = false;
     bool m_started = false;
-    Event m_changed;  // handshakes, channel changes, closes
-    Event m_idle;
+    async::Event m_changed;  // handshakes, channel changes, closes
+    async::TaskGroup m_tasks;  // the tick loop and one task per connection
     std::unique_ptr<asio::steady_timer> m_tick;
 };
 

@@ -8,9 +8,7 @@
 #include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
-#include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -64,7 +62,7 @@ Swarm::Swarm(asio::any_io_executor executor, SwarmOptions options,
       m_accept_wake(executor),
       m_wake(executor),
       m_changed(executor),
-      m_idle(executor),
+      m_tasks(executor, "swarm", m_log),
       m_rng(std::random_device{}()) {
     // The pool must not use up the file descriptors peers and storage need: at most a quarter
     // of the open-file limit (a 1024 limit leaves 256 handshaking sockets).
@@ -136,31 +134,18 @@ asio::ip::tcp::endpoint Swarm::local_endpoint() const {
     return asio::ip::tcp::endpoint(m_options.bind_address, m_port);
 }
 
-void Swarm::spawn(asio::awaitable<void> task) {
-    ++m_tasks;
-    asio::co_spawn(m_executor, std::move(task), [this](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                m_log->error("swarm task failed: {}", ex.what());
-            }
-        }
-        --m_tasks;
-        m_idle.notify();
-    });
-}
+asio::awaitable<void> Swarm::unannounce(Topic topic) { co_await m_dht->unannounce(topic); }
 
 void Swarm::start() {
     if (m_started || !m_acceptor) return;
     m_started = true;
     if (m_dht) m_dht->start();
-    spawn(accept_loop());
-    spawn(dial_loop());
-    spawn(handshake_loop());
+    m_tasks.spawn("accept-loop", accept_loop());
+    m_tasks.spawn("dial-loop", dial_loop());
+    m_tasks.spawn("handshake-deadlines", handshake_loop());
     for (auto& [topic, state] : m_topics) {
         if (m_local) m_local->join(topic, state->announce, state->lookup, m_port);
-        spawn(topic_loop(state));
+        m_tasks.spawn("topic-loop", topic_loop(state));
     }
 }
 
@@ -179,9 +164,7 @@ void Swarm::join(const Topic& topic, bool announce, bool lookup) {
         it->second->left = true;
         if (it->second->timer) it->second->timer->cancel();
         if (it->second->announce && !announce && m_dht && m_started)
-            spawn([](Discovery& dht, Topic t) -> asio::awaitable<void> {
-                co_await dht.unannounce(t);
-            }(*m_dht, topic));
+            m_tasks.spawn("unannounce", unannounce(topic));
         m_topics.erase(it);
     }
     auto state = std::make_shared<TopicState>();
@@ -193,7 +176,7 @@ void Swarm::join(const Topic& topic, bool announce, bool lookup) {
     m_log->debug("joined topic {} (announce {}, lookup {})", to_hex(topic), announce, lookup);
     if (m_started) {
         if (m_local) m_local->join(topic, announce, lookup, m_port);
-        spawn(topic_loop(state));
+        m_tasks.spawn("topic-loop", topic_loop(state));
     }
     m_wake.notify();
 }
@@ -207,9 +190,7 @@ void Swarm::leave(const Topic& topic) {
     if (state->timer) state->timer->cancel();
     if (m_local) m_local->leave(topic);
     if (state->announce && m_dht && m_started && !m_closing)
-        spawn([](Discovery& dht, Topic t) -> asio::awaitable<void> {
-            co_await dht.unannounce(t);
-        }(*m_dht, topic));
+        m_tasks.spawn("unannounce", unannounce(topic));
     for (auto& [address, peer] : m_peers) peer.topics.erase(topic);
     std::erase_if(m_peers, [](const auto& kv) {
         return kv.second.topics.empty() && !kv.second.dialing && !kv.second.connection &&
@@ -502,7 +483,7 @@ asio::awaitable<void> Swarm::dial_loop() {
             peer->dialing = true;
             ++peer->attempts;
             ++m_dials;
-            spawn(dial(peer->address));
+            m_tasks.spawn("dial", dial(peer->address));
         }
         co_await m_wake.wait_until(next);
     }
@@ -704,11 +685,10 @@ asio::awaitable<void> Swarm::close() {
         for (auto& [topic, state] : m_topics) {
             if (!state->announce) continue;
             ++pending;
-            spawn([](Discovery& dht, Topic t, std::size_t& left, Event& done) -> asio::awaitable<void> {
-                co_await dht.unannounce(t);
-                --left;
-                done.notify();
-            }(*m_dht, topic, pending, m_changed));
+            m_tasks.spawn("unannounce", unannounce(topic), [&pending, this] {
+                --pending;
+                m_changed.notify();
+            });
         }
         const auto deadline = std::chrono::steady_clock::now() + kUnannounceTimeout;
         while (pending && std::chrono::steady_clock::now() < deadline)
@@ -728,11 +708,14 @@ asio::awaitable<void> Swarm::close() {
     m_accept_wake.notify();
     if (m_local) co_await m_local->close();
     if (m_dht) co_await m_dht->close();
-    while (m_tasks) {
+    // Every loop re-checks m_closing when woken; a loop that was busy when we notified sees the
+    // next wake-up.
+    for (;;) {
+        const bool joined = co_await m_tasks.join_for(std::chrono::milliseconds(200));
+        if (joined) break;
         m_wake.notify();
         m_changed.notify();
         m_handshake_wake.notify();
-        co_await m_idle.wait_for(std::chrono::milliseconds(200));
     }
 }
 

@@ -30,7 +30,8 @@
 #include <asio/steady_timer.hpp>
 
 #include "swarm/discovery.h"
-#include "swarm/event.h"
+#include "async/event.h"
+#include "async/task_group.h"
 #include "util/bytes.h"
 #include "util/error.h"
 
@@ -182,7 +183,7 @@ private:
     };
     using AddressKey = std::string;
 
-    void spawn(asio::awaitable<void> task);
+    asio::awaitable<void> unannounce(Topic topic);
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> dial_loop();
     asio::awaitable<void> dial(asio::ip::tcp::endpoint address);
@@ -219,17 +220,16 @@ private:
     std::map<AddressKey, std::set<std::uint64_t>> m_handshaking_by_address;
     std::size_t m_authenticated = 0;
     std::uint64_t m_accept_failures = 0;
-    Event m_handshake_wake;  // a new handshaking connection: the deadline loop re-checks
-    Event m_accept_wake;     // close() ends the accept loop's backoff
+    async::Event m_handshake_wake;  // a new handshaking connection: the deadline loop re-checks
+    async::Event m_accept_wake;     // close() ends the accept loop's backoff
     std::uint64_t m_next_connection = 1;
     std::size_t m_dials = 0;
     std::set<asio::ip::tcp::socket*> m_dial_sockets;  // closed on shutdown
-    std::size_t m_tasks = 0;
     bool m_started = false;
     bool m_closing = false;
-    Event m_wake;     // the dial loop / accept loop re-check
-    Event m_changed;  // flush waiters re-check
-    Event m_idle;     // a task finished
+    async::Event m_wake;     // the dial loop / accept loop re-check
+    async::Event m_changed;  // flush waiters re-check
+    async::TaskGroup m_tasks;  // the loops, dials and unannounces
     std::mt19937_64 m_rng;
 };
 
