@@ -1,0 +1,1045 @@
+// hyperspace::Client (include/hyperspace/client.h): the sans-IO ClientCore driven by an I/O
+// thread (Asio: the socket, a read task and a write task in an async::TaskGroup), and an event
+// thread that runs user callbacks in order. Blocking calls post to the I/O thread and wait on a
+// future; every call's reply runs exactly once (answer, error, or close), so no caller waits for
+// ever. docs/client.md describes the threads and the mapping to the JS client.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <hyperspace/client.h>
+
+#include <asio/buffer.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "async/event.h"
+#include "async/task_group.h"
+#include "client/client_core.h"
+#include "rpc/endpoint.h"
+#include "util/hex.h"
+
+namespace hyperspace {
+
+using hs::ByteView;
+using hs::Bytes;
+using hs::client::CallError;
+using Method = hs::rpc::Method;
+namespace rpc = hs::rpc;
+
+Key parse_key(std::string_view text) {
+    auto key = hs::parse_key(text);
+    if (!key) throw Error("'" + std::string(text) + "' is not a core key (64 hex digits)");
+    Key out;
+    std::copy(key->begin(), key->end(), out.begin());
+    return out;
+}
+
+std::string to_hex(const Key& key) { return hs::to_hex(ByteView(key.data(), key.size())); }
+
+Endpoint Endpoint::from_environment() { return unix_socket(rpc::default_socket_name()); }
+Endpoint Endpoint::unix_socket(std::string_view name) {
+    return unix_path(rpc::socket_path_for_name(name));
+}
+Endpoint Endpoint::unix_path(std::filesystem::path path) {
+    Endpoint e;
+    e.path = std::move(path);
+    return e;
+}
+Endpoint Endpoint::tcp(std::string host, std::uint16_t port) {
+    Endpoint e;
+    e.is_tcp = true;
+    e.host = std::move(host);
+    e.port = port;
+    return e;
+}
+std::string Endpoint::describe() const {
+    if (!is_tcp) return path.string();
+    return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                               : host + ":" + std::to_string(port);
+}
+
+namespace {
+
+constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
+
+Key key_of(const Bytes& bytes, const char* what) {
+    if (bytes.size() != 32)
+        throw Error(std::string("the daemon sent a ") + what + " of " +
+                    std::to_string(bytes.size()) + " bytes (expected 32)");
+    Key k;
+    std::copy(bytes.begin(), bytes.end(), k.begin());
+    return k;
+}
+
+Peer peer_of(const rpc::Peer& p) {
+    Peer out;
+    if (p.remote_public_key.size() == 32)
+        std::copy(p.remote_public_key.begin(), p.remote_public_key.end(),
+                  out.remote_public_key.begin());
+    out.remote_address = p.remote_address;
+    out.type = p.type;
+    return out;
+}
+
+template <typename Message>
+Message decode_reply(const rpc::Payload& payload, std::string_view what) {
+    ByteView in = payload;
+    auto m = Message::decode(in);
+    if (!m)
+        throw Error("the daemon's answer to " + std::string(what) +
+                    " is malformed: " + m.error().message);
+    return std::move(m).value();
+}
+
+template <typename Message>
+Bytes encode(const Message& m) {
+    Bytes out;
+    m.encode_to(out);
+    return out;
+}
+
+// Runs callbacks one at a time, in order, on its own thread.
+class EventThread {
+public:
+    EventThread() : m_thread([this] { run(); }) {}
+    ~EventThread() { stop(); }
+
+    void post(std::function<void()> fn) {
+        {
+            std::lock_guard lock(m_mu);
+            if (m_stopping) return;
+            m_queue.push_back(std::move(fn));
+        }
+        m_cv.notify_one();
+    }
+    // Runs what is queued, then ends the thread (joined unless called from it).
+    void stop() {
+        {
+            std::lock_guard lock(m_mu);
+            m_stopping = true;
+        }
+        m_cv.notify_one();
+        if (m_thread.joinable()) {
+            if (on_this_thread())
+                m_thread.detach();  // the client was closed from a callback: the loop ends after it
+            else
+                m_thread.join();
+        }
+    }
+    bool on_this_thread() const { return std::this_thread::get_id() == m_thread.get_id(); }
+
+private:
+    void run() {
+        for (;;) {
+            std::function<void()> fn;
+            {
+                std::unique_lock lock(m_mu);
+                m_cv.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+                if (m_queue.empty()) return;
+                fn = std::move(m_queue.front());
+                m_queue.pop_front();
+            }
+            try {
+                fn();
+            } catch (const std::exception& e) {
+                std::cerr << "hyperspace client: an event callback threw: " << e.what() << "\n";
+            } catch (...) {
+                std::cerr << "hyperspace client: an event callback threw\n";
+            }
+        }
+    }
+
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    std::deque<std::function<void()>> m_queue;
+    bool m_stopping = false;
+    std::thread m_thread;  // last: starts after the members it uses
+};
+
+struct CallResult {
+    bool ok = false;
+    rpc::Payload payload;
+    CallError error;
+};
+
+[[noreturn]] void throw_call_error(const CallError& e, std::string_view what) {
+    if (e.from_daemon) throw Error(std::string(what) + ": " + e.message, e.rpc_code);
+    throw Error(std::string(what) + " failed: " + e.message);
+}
+
+}  // namespace
+
+namespace detail {
+
+struct CoreState {
+    std::shared_ptr<ClientImpl> impl;
+    std::uint64_t id = 0;  // session id
+    Key key{};
+    Key discovery_key{};
+    bool writable = false;
+    bool weak = false;
+
+    mutable std::mutex mu;  // guards what follows (the I/O thread updates it from events)
+    std::uint64_t length = 0;
+    std::uint64_t byte_length = 0;
+    std::vector<Peer> peers;
+    bool closed = false;
+    bool watching_downloads = false;
+    bool watching_uploads = false;
+    std::vector<std::function<void(std::uint64_t, std::uint64_t)>> on_append;
+    std::vector<std::function<void()>> on_close;
+    std::vector<std::function<void(std::uint64_t, std::uint64_t)>> on_download, on_upload;
+    std::vector<std::function<void(const Peer&)>> on_peer_add, on_peer_remove;
+    std::map<std::uint64_t, std::function<void(std::uint64_t)>> on_waits;
+    std::uint64_t next_on_wait = 1;
+
+    ~CoreState();
+    std::string describe() const { return "core " + to_hex(key); }
+};
+
+struct ClientImpl : std::enable_shared_from_this<ClientImpl> {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    asio::generic::stream_protocol::socket socket{io};
+    hs::client::ClientCore core;
+    hs::async::Event output_ready{io.get_executor()};
+    hs::async::Event writer_done{io.get_executor()};
+    std::optional<hs::async::TaskGroup> tasks;
+    std::string endpoint;
+    bool closing = false;          // I/O thread: close() was posted
+    bool writer_finished = false;  // I/O thread: the socket is closed
+    EventThread events;
+    std::thread io_thread;
+
+    std::mutex mu;  // guards what follows
+    bool closed = false;
+    std::map<std::uint64_t, std::weak_ptr<CoreState>> sessions;
+    std::vector<std::uint64_t> free_ids;
+    std::uint64_t next_session = 0;
+    std::uint64_t next_resource = 0;
+    std::vector<std::function<void(const Key&)>> on_feed;
+    std::vector<std::function<void(const Peer&)>> on_network_peer_add, on_network_peer_remove;
+    bool network_opened = false;
+
+    void connect(const Endpoint& ep, std::chrono::milliseconds timeout);
+    void start();
+    void close();
+
+    // Posts a call to the I/O thread; `done` runs there with the result.
+    void call_async(Method method, Bytes payload, std::function<void(CallResult)> done);
+    // Blocks until the answer. With a timeout, `on_timeout` runs once it passed (and the call
+    // still waits for the answer, which the cancellation brings).
+    CallResult call(Method method, Bytes payload,
+                    std::optional<std::chrono::milliseconds> timeout = {},
+                    const std::function<void()>& on_timeout = {});
+    template <typename Message>
+    CallResult call(Method method, const Message& m) {
+        return call(method, encode(m));
+    }
+    void send(Method method, Bytes payload);
+
+    std::uint64_t alloc_session(const std::shared_ptr<CoreState>& state);
+    void free_session(std::uint64_t id);
+    std::uint64_t resource_id() {
+        std::lock_guard lock(mu);
+        return next_resource++;
+    }
+    std::shared_ptr<CoreState> session(std::uint64_t id) {
+        std::lock_guard lock(mu);
+        auto it = sessions.find(id);
+        return it == sessions.end() ? nullptr : it->second.lock();
+    }
+    void ensure_network_open();
+
+    // I/O thread.
+    asio::awaitable<void> read_loop();
+    asio::awaitable<void> write_loop();
+    asio::awaitable<void> close_deadline();
+    void on_event(Method method, const rpc::Payload& payload);
+};
+
+CoreState::~CoreState() {
+    // A session nobody holds any more: close it on the daemon (as a JS client would on close()).
+    if (!impl || closed) return;
+    auto i = impl;
+    const std::uint64_t sid = id;
+    std::lock_guard lock(i->mu);
+    if (i->closed) return;
+    i->sessions.erase(sid);
+    asio::post(i->io, [i, sid] {
+        i->core.call(Method::HypercoreClose, rpc::CloseRequest{sid},
+                     [i, sid](bool, rpc::Payload, CallError) { i->free_session(sid); });
+    });
+}
+
+void ClientImpl::connect(const Endpoint& ep, std::chrono::milliseconds timeout) {
+    endpoint = ep.describe();
+    std::error_code result = asio::error::would_block;
+    auto done = [&result](const std::error_code& ec) { result = ec; };
+    if (ep.is_tcp) {
+        std::error_code ec;
+        const auto address = asio::ip::make_address(ep.host, ec);
+        if (ec) throw Error("cannot connect to the daemon: '" + ep.host + "' is not an IP address");
+        socket.async_connect(asio::ip::tcp::endpoint(address, ep.port), done);
+    } else {
+        socket.async_connect(asio::local::stream_protocol::endpoint(ep.path.string()), done);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (result == asio::error::would_block && std::chrono::steady_clock::now() < deadline)
+        io.run_one_until(deadline);
+    if (result == asio::error::would_block) {
+        std::error_code ignored;
+        socket.close(ignored);
+        while (result == asio::error::would_block) io.run_one();  // the aborted connect completes
+        throw Error("no Hyperspace daemon answered at " + endpoint + " within " +
+                    std::to_string(timeout.count()) + " ms");
+    }
+    if (result) {
+        throw Error("no Hyperspace daemon answers at " + endpoint + " (" + result.message() +
+                    "); start one with `hyperspace` (or give the socket name or port it uses)");
+    }
+    io.restart();
+}
+
+void ClientImpl::start() {
+    core.on_output = [this] { output_ready.notify(); };
+    core.on_event = [this](Method m, const rpc::Payload& p) { on_event(m, p); };
+    tasks.emplace(io.get_executor(), "hyperspace client");
+    tasks->spawn("read", read_loop());
+    tasks->spawn("write", write_loop());
+    io_thread = std::thread([this] { io.run(); });
+}
+
+asio::awaitable<void> ClientImpl::read_loop() {
+    std::vector<std::uint8_t> buffer(64 * 1024);
+    for (;;) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), kAwait);
+        if (n > 0) (void)core.receive(ByteView(buffer.data(), n));
+        if (core.closed()) break;
+        if (ec) {
+            core.close(ec == asio::error::eof
+                           ? "the daemon at " + endpoint + " closed the connection"
+                           : "reading from the daemon at " + endpoint + " failed: " + ec.message());
+            break;
+        }
+    }
+    output_ready.notify();
+}
+
+asio::awaitable<void> ClientImpl::write_loop() {
+    Bytes buffer;
+    for (;;) {
+        if (core.pending_output().empty()) {
+            if (closing || core.closed()) break;
+            co_await output_ready.wait();
+            continue;
+        }
+        const ByteView pending = core.pending_output();
+        buffer.assign(pending.begin(), pending.end());
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(buffer), kAwait);
+        core.consume_output(n);
+        if (ec) {
+            core.close("writing to the daemon at " + endpoint + " failed: " + ec.message());
+            break;
+        }
+    }
+    std::error_code ignored;
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+    writer_finished = true;
+    writer_done.notify();
+}
+
+asio::awaitable<void> ClientImpl::close_deadline() {
+    // What close() still has to write (a Stop, a last release) gets two seconds.
+    if (writer_finished) co_return;
+    const bool done = co_await writer_done.wait_for(std::chrono::seconds(2));
+    if (!done) {
+        std::error_code ignored;
+        socket.close(ignored);
+    }
+}
+
+void ClientImpl::close() {
+    {
+        std::lock_guard lock(mu);
+        if (closed) return;
+        closed = true;
+        asio::post(io, [this] {
+            closing = true;
+            core.close("the client was closed");
+            output_ready.notify();
+            tasks->spawn("close-deadline", close_deadline());
+            work.reset();
+        });
+    }
+    if (io_thread.joinable()) io_thread.join();
+    tasks.reset();
+    events.stop();
+}
+
+void ClientImpl::call_async(Method method, Bytes payload, std::function<void(CallResult)> done) {
+    std::lock_guard lock(mu);
+    if (closed) {
+        done(CallResult{false, {}, CallError{"the client is closed", {}, false}});
+        return;
+    }
+    asio::post(io, [this, method, payload = std::move(payload), done = std::move(done)] {
+        core.call_raw(method, payload,
+                      [done](bool ok, rpc::Payload p, CallError e) {
+                          done(CallResult{ok, std::move(p), std::move(e)});
+                      });
+    });
+}
+
+CallResult ClientImpl::call(Method method, Bytes payload,
+                            std::optional<std::chrono::milliseconds> timeout,
+                            const std::function<void()>& on_timeout) {
+    auto promise = std::make_shared<std::promise<CallResult>>();
+    auto future = promise->get_future();
+    call_async(method, std::move(payload),
+               [promise](CallResult r) { promise->set_value(std::move(r)); });
+    if (timeout && future.wait_for(*timeout) == std::future_status::timeout && on_timeout)
+        on_timeout();
+    return future.get();
+}
+
+void ClientImpl::send(Method method, Bytes payload) {
+    std::lock_guard lock(mu);
+    if (closed) throw Error("the client is closed");
+    asio::post(io, [this, method, payload = std::move(payload)] { core.send_raw(method, payload); });
+}
+
+std::uint64_t ClientImpl::alloc_session(const std::shared_ptr<CoreState>& state) {
+    std::lock_guard lock(mu);
+    if (closed) throw Error("the client is closed");
+    std::uint64_t id;
+    if (!free_ids.empty()) {
+        id = free_ids.back();
+        free_ids.pop_back();
+    } else {
+        id = next_session++;
+    }
+    sessions[id] = state;
+    return id;
+}
+
+void ClientImpl::free_session(std::uint64_t id) {
+    std::lock_guard lock(mu);
+    sessions.erase(id);
+    free_ids.push_back(id);
+}
+
+void ClientImpl::ensure_network_open() {
+    {
+        std::lock_guard lock(mu);
+        if (network_opened) return;
+        network_opened = true;
+    }
+    auto r = call(Method::NetworkOpen, rpc::Void{});
+    if (!r.ok) throw_call_error(r.error, "opening the network");
+}
+
+void ClientImpl::on_event(Method method, const rpc::Payload& payload) {
+    ByteView in = payload;
+    // Events for sessions we no longer know (closed meanwhile) are dropped, as by the JS client.
+    auto with_core = [&](std::uint64_t id, auto&& fn) {
+        if (auto core = session(id)) fn(*core);
+    };
+    switch (method) {
+        case Method::HypercoreOnAppend: {
+            auto e = rpc::AppendEvent::decode(in);
+            if (!e) return;
+            with_core(e->id, [&](CoreState& c) {
+                std::lock_guard lock(c.mu);
+                c.length = e->length;
+                c.byte_length = e->byte_length;
+                for (auto& fn : c.on_append)
+                    events.post([fn, n = e->length, b = e->byte_length] { fn(n, b); });
+            });
+            return;
+        }
+        case Method::HypercoreOnClose: {
+            auto e = rpc::CloseEvent::decode(in);
+            if (!e) return;
+            if (auto c = session(e->id)) {
+                std::vector<std::function<void()>> handlers;
+                {
+                    std::lock_guard lock(c->mu);
+                    if (c->closed) return;
+                    c->closed = true;
+                    handlers = c->on_close;
+                }
+                // As the JS client: the session closes itself on the daemon too.
+                auto self = shared_from_this();
+                const std::uint64_t sid = c->id;
+                core.call(Method::HypercoreClose, rpc::CloseRequest{sid},
+                          [self, sid](bool, rpc::Payload, CallError) { self->free_session(sid); });
+                for (auto& fn : handlers) events.post(fn);
+            }
+            return;
+        }
+        case Method::HypercoreOnPeerOpen:
+        case Method::HypercoreOnPeerRemove: {
+            auto e = rpc::PeerEvent::decode(in);
+            if (!e) return;
+            const Peer peer = peer_of(e->peer);
+            const bool add = method == Method::HypercoreOnPeerOpen;
+            with_core(e->id, [&](CoreState& c) {
+                std::lock_guard lock(c.mu);
+                auto same = [&](const Peer& p) { return p.remote_public_key == peer.remote_public_key; };
+                if (add) {
+                    c.peers.push_back(peer);
+                } else if (auto it = std::find_if(c.peers.begin(), c.peers.end(), same);
+                           it != c.peers.end()) {
+                    c.peers.erase(it);
+                }
+                for (auto& fn : add ? c.on_peer_add : c.on_peer_remove)
+                    events.post([fn, peer] { fn(peer); });
+            });
+            return;
+        }
+        case Method::HypercoreOnWait: {
+            auto e = rpc::WaitEvent::decode(in);
+            if (!e) return;
+            with_core(e->id, [&](CoreState& c) {
+                std::lock_guard lock(c.mu);
+                auto it = c.on_waits.find(e->on_wait_id);
+                if (it == c.on_waits.end()) return;
+                auto fn = std::move(it->second);
+                c.on_waits.erase(it);
+                events.post([fn, seq = e->seq] { fn(seq); });
+            });
+            return;
+        }
+        case Method::HypercoreOnDownload: {
+            auto e = rpc::DownloadEvent::decode(in);
+            if (!e) return;
+            with_core(e->id, [&](CoreState& c) {
+                std::lock_guard lock(c.mu);
+                for (auto& fn : c.on_download)
+                    events.post([fn, seq = e->seq, n = e->byte_length.value_or(0)] { fn(seq, n); });
+            });
+            return;
+        }
+        case Method::HypercoreOnUpload: {
+            auto e = rpc::UploadEvent::decode(in);
+            if (!e) return;
+            with_core(e->id, [&](CoreState& c) {
+                std::lock_guard lock(c.mu);
+                for (auto& fn : c.on_upload)
+                    events.post([fn, seq = e->seq, n = e->byte_length] { fn(seq, n); });
+            });
+            return;
+        }
+        case Method::CorestoreOnFeed: {
+            auto e = rpc::FeedEvent::decode(in);
+            if (!e || e->key.size() != 32) return;
+            Key key;
+            std::copy(e->key.begin(), e->key.end(), key.begin());
+            std::lock_guard lock(mu);
+            for (auto& fn : on_feed) events.post([fn, key] { fn(key); });
+            return;
+        }
+        case Method::NetworkOnPeerAdd:
+        case Method::NetworkOnPeerRemove: {
+            auto e = rpc::PeerEvent::decode(in);
+            if (!e) return;
+            const Peer peer = peer_of(e->peer);
+            std::lock_guard lock(mu);
+            for (auto& fn : method == Method::NetworkOnPeerAdd ? on_network_peer_add
+                                                               : on_network_peer_remove)
+                events.post([fn, peer] { fn(peer); });
+            return;
+        }
+        default:
+            return;  // extensions: not part of this client yet
+    }
+}
+
+}  // namespace detail
+
+// ---- Download / Lock ----
+
+struct Download::State {
+    std::shared_ptr<detail::CoreState> core;
+    std::uint64_t resource_id = 0;
+    std::shared_future<CallResult> result;
+};
+
+void Download::wait() {
+    if (!m_state) throw Error("this Download was not started");
+    const CallResult& r = m_state->result.get();
+    if (!r.ok) throw_call_error(r.error, "downloading from " + m_state->core->describe());
+}
+
+void Download::cancel() {
+    if (!m_state) return;
+    m_state->core->impl->send(Method::HypercoreUndownload,
+                              encode(rpc::UndownloadRequest{m_state->core->id, m_state->resource_id}));
+}
+
+Lock::Lock(Lock&& other) noexcept : m_core(std::move(other.m_core)) {}
+Lock& Lock::operator=(Lock&& other) noexcept {
+    if (this != &other) {
+        release();
+        m_core = std::move(other.m_core);
+    }
+    return *this;
+}
+Lock::~Lock() {
+    try {
+        release();
+    } catch (const Error&) {
+        // The client is closed: the daemon released the lock with the connection.
+    }
+}
+void Lock::release() {
+    if (!m_core) return;
+    auto core = std::move(m_core);
+    m_core.reset();
+    core->impl->send(Method::HypercoreReleaseLock, encode(rpc::LockRequest{core->id}));
+}
+
+// ---- RemoteHypercore ----
+
+namespace {
+detail::CoreState& state_of(const std::shared_ptr<detail::CoreState>& s) {
+    if (!s) throw Error("this RemoteHypercore handle is empty");
+    return *s;
+}
+void require_open(const detail::CoreState& c) {
+    std::lock_guard lock(c.mu);
+    if (c.closed) throw Error(c.describe() + ": this session is closed");
+}
+}  // namespace
+
+const Key& RemoteHypercore::key() const { return state_of(m_state).key; }
+const Key& RemoteHypercore::discovery_key() const { return state_of(m_state).discovery_key; }
+std::uint64_t RemoteHypercore::length() const {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    return c.length;
+}
+std::uint64_t RemoteHypercore::byte_length() const {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    return c.byte_length;
+}
+bool RemoteHypercore::writable() const { return state_of(m_state).writable; }
+bool RemoteHypercore::weak() const { return state_of(m_state).weak; }
+std::vector<Peer> RemoteHypercore::peers() const {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    return c.peers;
+}
+
+std::uint64_t RemoteHypercore::append(std::string_view block) {
+    return append(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(block.data()), block.size()));
+}
+
+namespace {
+std::uint64_t append_blocks(detail::CoreState& c, std::vector<rpc::BytesRef> blocks) {
+    require_open(c);
+    rpc::AppendRequest req;
+    req.id = c.id;
+    req.blocks = std::move(blocks);
+    auto r = c.impl->call(Method::HypercoreAppend, req);
+    if (!r.ok) throw_call_error(r.error, "appending to " + c.describe());
+    return decode_reply<rpc::AppendResponse>(r.payload, "Append").seq;
+}
+}  // namespace
+
+std::uint64_t RemoteHypercore::append(std::span<const std::uint8_t> block) {
+    std::vector<rpc::BytesRef> blocks;
+    blocks.push_back(rpc::BytesRef::borrow(ByteView(block.data(), block.size())));
+    return append_blocks(state_of(m_state), std::move(blocks));
+}
+std::uint64_t RemoteHypercore::append(const std::vector<std::string>& list) {
+    std::vector<rpc::BytesRef> blocks;
+    for (const auto& b : list)
+        blocks.push_back(rpc::BytesRef::borrow(
+            ByteView(reinterpret_cast<const std::uint8_t*>(b.data()), b.size())));
+    return append_blocks(state_of(m_state), std::move(blocks));
+}
+std::uint64_t RemoteHypercore::append(const std::vector<std::vector<std::uint8_t>>& list) {
+    std::vector<rpc::BytesRef> blocks;
+    for (const auto& b : list) blocks.push_back(rpc::BytesRef::borrow(ByteView(b.data(), b.size())));
+    return append_blocks(state_of(m_state), std::move(blocks));
+}
+
+std::vector<std::uint8_t> RemoteHypercore::get(std::uint64_t seq, const GetOptions& options) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    rpc::GetRequest req;
+    req.id = c.id;
+    req.seq = seq;
+    req.resource_id = c.impl->resource_id();
+    req.wait = options.wait;
+    req.if_available = options.if_available;
+    if (options.on_wait) {
+        std::lock_guard lock(c.mu);
+        const std::uint64_t w = c.next_on_wait++;
+        c.on_waits[w] = options.on_wait;
+        req.on_wait_id = w;
+    }
+    bool timed_out = false;
+    auto r = c.impl->call(Method::HypercoreGet, encode(req), options.timeout, [&] {
+        timed_out = true;
+        c.impl->send(Method::HypercoreCancel, encode(rpc::CancelRequest{c.id, req.resource_id}));
+    });
+    if (req.on_wait_id) {
+        std::lock_guard lock(c.mu);
+        c.on_waits.erase(*req.on_wait_id);
+    }
+    const std::string what = "getting block " + std::to_string(seq) + " of " + c.describe();
+    if (!r.ok) {
+        if (timed_out)
+            throw Error(what + " timed out after " + std::to_string(options.timeout->count()) +
+                            " ms",
+                        "ETIMEDOUT");
+        throw_call_error(r.error, what);
+    }
+    auto resp = decode_reply<rpc::GetResponse>(r.payload, "Get");
+    if (!resp.block) throw Error(what + ": the daemon answered without the block");
+    return std::move(*resp.block);
+}
+
+bool RemoteHypercore::has(std::uint64_t seq) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    auto r = c.impl->call(Method::HypercoreHas, rpc::HasRequest{c.id, seq});
+    if (!r.ok) throw_call_error(r.error, "has(" + std::to_string(seq) + ") on " + c.describe());
+    return decode_reply<rpc::HasResponse>(r.payload, "Has").has;
+}
+
+std::uint64_t RemoteHypercore::downloaded(std::optional<std::uint64_t> start,
+                                          std::optional<std::uint64_t> end) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    auto r = c.impl->call(Method::HypercoreDownloaded, rpc::DownloadedRequest{c.id, start, end});
+    if (!r.ok) throw_call_error(r.error, "downloaded() on " + c.describe());
+    return decode_reply<rpc::DownloadedResponse>(r.payload, "Downloaded").bytes;
+}
+
+Download RemoteHypercore::start_download(const DownloadRange& range) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    rpc::DownloadRequest req;
+    req.id = c.id;
+    req.resource_id = c.impl->resource_id();
+    req.start = range.start;
+    if (!range.blocks.empty()) {
+        req.blocks = range.blocks;
+        const auto [lo, hi] = std::minmax_element(range.blocks.begin(), range.blocks.end());
+        req.start = *lo;
+        req.end = *hi + 1;
+    } else if (range.end) {
+        req.end = *range.end;
+    } else {
+        req.end = 0;  // the JS client's encoding of "no end"
+        req.live = true;
+    }
+    if (range.linear) req.linear = true;
+    auto promise = std::make_shared<std::promise<CallResult>>();
+    Download d;
+    d.m_state = std::make_shared<Download::State>();
+    d.m_state->core = m_state;
+    d.m_state->resource_id = req.resource_id;
+    d.m_state->result = promise->get_future().share();
+    c.impl->call_async(Method::HypercoreDownload, encode(req),
+                       [promise](CallResult r) { promise->set_value(std::move(r)); });
+    return d;
+}
+
+void RemoteHypercore::download(const DownloadRange& range) { start_download(range).wait(); }
+
+void RemoteHypercore::update(const UpdateOptions& options) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    rpc::UpdateRequest req;
+    req.id = c.id;
+    req.min_length = options.min_length ? *options.min_length : length() + 1;
+    req.if_available = options.if_available;
+    req.hash = options.hash;
+    auto r = c.impl->call(Method::HypercoreUpdate, req);
+    if (!r.ok) throw_call_error(r.error, "updating " + c.describe());
+}
+
+SeekResult RemoteHypercore::seek(std::uint64_t byte_offset, const SeekOptions& options) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    rpc::SeekRequest req;
+    req.id = c.id;
+    req.byte_offset = byte_offset;
+    req.start = options.start;
+    req.end = options.end;
+    req.wait = options.wait;
+    req.if_available = options.if_available;
+    auto r = c.impl->call(Method::HypercoreSeek, req);
+    if (!r.ok)
+        throw_call_error(r.error, "seeking to byte " + std::to_string(byte_offset) + " of " +
+                                      c.describe());
+    auto resp = decode_reply<rpc::SeekResponse>(r.payload, "Seek");
+    return SeekResult{resp.seq, resp.block_offset};
+}
+
+Lock RemoteHypercore::lock() {
+    auto& c = state_of(m_state);
+    require_open(c);
+    auto r = c.impl->call(Method::HypercoreAcquireLock, rpc::LockRequest{c.id});
+    if (!r.ok) throw_call_error(r.error, "locking " + c.describe());
+    Lock l;
+    l.m_core = m_state;
+    return l;
+}
+
+void RemoteHypercore::close() {
+    auto& c = state_of(m_state);
+    {
+        std::lock_guard lock(c.mu);
+        if (c.closed) return;
+        c.closed = true;
+    }
+    auto r = c.impl->call(Method::HypercoreClose, rpc::CloseRequest{c.id});
+    c.impl->free_session(c.id);
+    if (!r.ok) throw_call_error(r.error, "closing " + c.describe());
+}
+
+void RemoteHypercore::on_append(std::function<void()> fn) {
+    on_append([fn = std::move(fn)](std::uint64_t, std::uint64_t) { fn(); });
+}
+void RemoteHypercore::on_append(std::function<void(std::uint64_t, std::uint64_t)> fn) {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    c.on_append.push_back(std::move(fn));
+}
+void RemoteHypercore::on_download(std::function<void(std::uint64_t, std::uint64_t)> fn) {
+    auto& c = state_of(m_state);
+    bool first = false;
+    {
+        std::lock_guard lock(c.mu);
+        c.on_download.push_back(std::move(fn));
+        first = !std::exchange(c.watching_downloads, true);
+    }
+    if (first) c.impl->send(Method::HypercoreWatchDownloads, encode(rpc::WatchDownloadsRequest{c.id}));
+}
+void RemoteHypercore::on_upload(std::function<void(std::uint64_t, std::uint64_t)> fn) {
+    auto& c = state_of(m_state);
+    bool first = false;
+    {
+        std::lock_guard lock(c.mu);
+        c.on_upload.push_back(std::move(fn));
+        first = !std::exchange(c.watching_uploads, true);
+    }
+    if (first) c.impl->send(Method::HypercoreWatchUploads, encode(rpc::WatchUploadsRequest{c.id}));
+}
+void RemoteHypercore::on_peer_add(std::function<void(const Peer&)> fn) {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    c.on_peer_add.push_back(std::move(fn));
+}
+void RemoteHypercore::on_peer_remove(std::function<void(const Peer&)> fn) {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    c.on_peer_remove.push_back(std::move(fn));
+}
+void RemoteHypercore::on_close(std::function<void()> fn) {
+    auto& c = state_of(m_state);
+    std::lock_guard lock(c.mu);
+    c.on_close.push_back(std::move(fn));
+}
+
+// ---- RemoteCorestore ----
+
+RemoteHypercore RemoteCorestore::get(const GetCoreOptions& options) {
+    auto state = std::make_shared<detail::CoreState>();
+    state->impl = m_impl;
+    state->weak = options.weak;
+    state->id = m_impl->alloc_session(state);
+    rpc::OpenRequest req;
+    req.id = state->id;
+    if (options.key) req.key = Bytes(options.key->begin(), options.key->end());
+    req.name = options.name;
+    if (options.weak) req.weak = true;
+    auto r = m_impl->call(Method::CorestoreOpen, req);
+    const std::string what =
+        options.key ? "opening core " + to_hex(*options.key)
+                    : options.name ? "opening the core named '" + *options.name + "'"
+                                   : std::string("creating a core");
+    if (!r.ok) {
+        state->closed = true;  // nothing to close on the daemon
+        m_impl->free_session(state->id);
+        throw_call_error(r.error, what);
+    }
+    auto resp = decode_reply<rpc::OpenResponse>(r.payload, "Open");
+    state->key = key_of(resp.key, "core key");
+    if (resp.discovery_key) {
+        state->discovery_key = key_of(*resp.discovery_key, "discovery key");
+    } else {
+        // JS daemons always send it; compute nothing here rather than guess.
+        throw Error(what + ": the daemon sent no discovery key");
+    }
+    state->writable = resp.writable;
+    {
+        std::lock_guard lock(state->mu);
+        // Appends may have raised the length through events already; keep the larger.
+        state->length = std::max(state->length, resp.length);
+        state->byte_length = std::max(state->byte_length, resp.byte_length);
+        for (const auto& p : resp.peers) state->peers.push_back(peer_of(p));
+    }
+    return RemoteHypercore(std::move(state));
+}
+
+RemoteHypercore RemoteCorestore::default_core() {
+    GetCoreOptions o;
+    o.name = m_name.empty() ? std::string("default") : m_name;
+    return get(o);
+}
+
+void RemoteCorestore::on_feed(std::function<void(const Key&)> fn) {
+    std::lock_guard lock(m_impl->mu);
+    m_impl->on_feed.push_back(std::move(fn));
+}
+
+// ---- RemoteNetworker ----
+
+Key RemoteNetworker::public_key() {
+    auto r = m_impl->call(Method::NetworkOpen, rpc::Void{});
+    if (!r.ok) throw_call_error(r.error, "opening the network");
+    return key_of(decode_reply<rpc::OpenNetworkResponse>(r.payload, "Network.Open").public_key,
+                  "network public key");
+}
+
+std::vector<Peer> RemoteNetworker::peers() {
+    auto r = m_impl->call(Method::NetworkOpen, rpc::Void{});
+    if (!r.ok) throw_call_error(r.error, "opening the network");
+    std::vector<Peer> out;
+    for (const auto& p : decode_reply<rpc::OpenNetworkResponse>(r.payload, "Network.Open").peers)
+        out.push_back(peer_of(p));
+    return out;
+}
+
+void RemoteNetworker::configure(const Key& discovery_key, const NetworkConfiguration& config) {
+    rpc::ConfigureNetworkRequest req;
+    req.configuration.discovery_key = Bytes(discovery_key.begin(), discovery_key.end());
+    req.configuration.announce = config.announce;
+    req.configuration.lookup = config.lookup;
+    req.configuration.remember = config.remember;
+    req.flush = config.flush;
+    auto r = m_impl->call(Method::NetworkConfigure, req);
+    if (!r.ok)
+        throw_call_error(r.error, "configuring the network for discovery key " +
+                                      to_hex(discovery_key));
+}
+
+void RemoteNetworker::configure(const RemoteHypercore& core, const NetworkConfiguration& config) {
+    configure(core.discovery_key(), config);
+}
+
+namespace {
+NetworkStatus status_of(const rpc::NetworkStatus& s) {
+    NetworkStatus out;
+    out.discovery_key = key_of(s.discovery_key, "discovery key");
+    out.announce = s.announce.value_or(false);
+    out.lookup = s.lookup.value_or(false);
+    out.remember = s.remember.value_or(false);
+    return out;
+}
+}  // namespace
+
+std::optional<NetworkStatus> RemoteNetworker::status(const Key& discovery_key) {
+    auto r = m_impl->call(Method::NetworkStatus,
+                          rpc::NetworkStatusRequest{Bytes(discovery_key.begin(), discovery_key.end())});
+    if (!r.ok) throw_call_error(r.error, "network status of " + to_hex(discovery_key));
+    auto resp = decode_reply<rpc::NetworkStatusResponse>(r.payload, "Network.Status");
+    if (!resp.status) return std::nullopt;
+    return status_of(*resp.status);
+}
+
+std::vector<NetworkStatus> RemoteNetworker::all_statuses() {
+    auto r = m_impl->call(Method::NetworkAllStatuses, rpc::Void{});
+    if (!r.ok) throw_call_error(r.error, "network statuses");
+    std::vector<NetworkStatus> out;
+    for (const auto& s :
+         decode_reply<rpc::AllNetworkStatusesResponse>(r.payload, "Network.AllStatuses").statuses)
+        out.push_back(status_of(s));
+    return out;
+}
+
+void RemoteNetworker::on_peer_add(std::function<void(const Peer&)> fn) {
+    {
+        std::lock_guard lock(m_impl->mu);
+        m_impl->on_network_peer_add.push_back(std::move(fn));
+    }
+    m_impl->ensure_network_open();
+}
+
+void RemoteNetworker::on_peer_remove(std::function<void(const Peer&)> fn) {
+    {
+        std::lock_guard lock(m_impl->mu);
+        m_impl->on_network_peer_remove.push_back(std::move(fn));
+    }
+    m_impl->ensure_network_open();
+}
+
+// ---- Client ----
+
+Client::Client() : Client(Endpoint::from_environment()) {}
+
+Client::Client(const Endpoint& endpoint, const ClientOptions& options)
+    : m_impl(std::make_shared<detail::ClientImpl>()) {
+    m_impl->connect(endpoint, options.connect_timeout);
+    m_impl->start();
+    m_network.reset(new RemoteNetworker(m_impl));
+}
+
+Client::~Client() { close(); }
+
+Status Client::status() {
+    auto r = m_impl->call(Method::HyperspaceStatus, rpc::Void{});
+    if (!r.ok) throw_call_error(r.error, "asking the daemon for its status");
+    auto s = decode_reply<rpc::HyperspaceStatusResponse>(r.payload, "Status");
+    return Status{s.version.value_or(""), s.api_version, s.holepunchable.value_or(false),
+                  s.remote_address.value_or("")};
+}
+
+RemoteCorestore Client::corestore(std::string_view name) {
+    return RemoteCorestore(m_impl, std::string(name));
+}
+
+RemoteNetworker& Client::network() { return *m_network; }
+
+void Client::replicate(RemoteHypercore& core) {
+    m_network->configure(core, NetworkConfiguration{.announce = true, .lookup = true});
+    try {
+        core.update(UpdateOptions{.if_available = true});
+    } catch (const Error&) {
+        // As the JS client: nobody had more, or no peer yet. Not a failure of replicate().
+    }
+}
+
+void Client::stop() { m_impl->send(Method::HyperspaceStop, encode(rpc::Void{})); }
+
+void Client::close() { m_impl->close(); }
+
+bool Client::closed() const {
+    std::lock_guard lock(m_impl->mu);
+    return m_impl->closed;
+}
+
+}  // namespace hyperspace
