@@ -1,10 +1,7 @@
 #include "cli/dht_command.h"
 
-#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/experimental/as_tuple.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -13,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "async/task_group.h"
 #include "cli/args.h"
 #include "swarm/dht/node.h"
 
@@ -25,6 +23,20 @@ struct DhtArgs {
     std::vector<std::string> bootstrap;
     std::string log_level = "warn";
 };
+
+// Prints once the first bootstrap finished (unless we are already stopping).
+asio::awaitable<void> report_ready(swarm::dht::Node& node, const bool& stopping) {
+    co_await node.ready();
+    if (!stopping)
+        std::cout << "DHT node bootstrapped: " << node.routing_table_size() << " nodes known"
+                  << std::endl;
+}
+
+// Closes the node, then stops listening for signals so io.run() can return.
+asio::awaitable<void> stop(swarm::dht::Node& node, asio::signal_set& signals) {
+    co_await node.close();
+    signals.cancel();
+}
 
 int run_dht(const DhtArgs& args) {
     const auto level = spdlog::level::from_str(args.log_level);
@@ -58,18 +70,9 @@ int run_dht(const DhtArgs& args) {
     const auto ep = node.local_endpoint();
     std::cout << "DHT node listening on " << ep.address().to_string() << ":" << ep.port()
               << std::endl;
+    async::TaskGroup tasks(io.get_executor(), "hyp dht", log);
     node.start();
-    if (!args.bootstrap.empty()) {
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                co_await node.ready();
-                if (!stopping)
-                    std::cout << "DHT node bootstrapped: " << node.routing_table_size()
-                              << " nodes known" << std::endl;
-            },
-            [](std::exception_ptr) {});
-    }
+    if (!args.bootstrap.empty()) tasks.spawn("report-ready", report_ready(node, stopping));
 
     // First SIGINT/SIGTERM: close the node (awaiting its loops); a second one exits at once.
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -78,9 +81,7 @@ int run_dht(const DhtArgs& args) {
         if (stopping) std::_Exit(kExitFailure);
         stopping = true;
         signals.async_wait(on_signal);
-        asio::co_spawn(
-            io, [&]() -> asio::awaitable<void> { co_await node.close(); },
-            [&](std::exception_ptr) { signals.cancel(); });
+        tasks.spawn("close", stop(node, signals));
     };
     signals.async_wait(on_signal);
     io.run();

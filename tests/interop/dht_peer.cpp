@@ -14,7 +14,6 @@
 //   {"id":4,"op":"status"}  -> {"id":4,"ok":true,"tables":[..],"remote":[..],"stored":[..]}
 // A failed operation prints {"id":..,"ok":false,"error":"..."}. EOF on stdin or {"op":"quit"}
 // closes every node and exits 0. Exit 2 for bad arguments or a failed bind.
-#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/read_until.hpp>
@@ -32,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "async/task_group.h"
 #include "swarm/dht/node.h"
 #include "util/hex.h"
 
@@ -187,16 +187,9 @@ int main(int argc, char** argv) {
     asio::io_context io;
     Group group(io, args);
     if (!group.open()) return 2;
-    int rc = 0;
-    asio::co_spawn(io, group.run(), [&](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            std::cerr << "dht_peer: " << ex.what() << std::endl;
-            rc = 1;
-        }
-    });
+    // The group logs a failure of the run (to stderr through spdlog's default logger).
+    hs::async::TaskGroup tasks(io.get_executor(), "dht_peer");
+    tasks.spawn("run", group.run());
     io.run();
-    return rc;
+    return tasks.failures() > 0 ? 1 : 0;
 }

@@ -37,6 +37,9 @@ public:
     std::vector<Bytes> get(const std::string& key, std::size_t n, ByteView exclude, TimePoint now);
     void expire(TimePoint now);
     std::size_t size() const noexcept { return m_order.size(); }
+    // Reseeds the shuffle of get() (the node seeds it from its random source, so a simulated or
+    // fuzzed node is deterministic).
+    void seed(std::uint32_t seed) { m_rng.seed(seed); }
 
 private:
     struct Entry {
@@ -68,6 +71,7 @@ public:
     Status update(ByteView topic, const Peer& from, const PeersInput& input, TimePoint now);
     void expire(TimePoint now) { m_records.expire(now); }
     std::size_t size() const noexcept { return m_records.size(); }
+    void seed(std::uint32_t seed) { m_records.seed(seed); }
 
 private:
     RecordStore m_records;

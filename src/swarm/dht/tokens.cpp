@@ -38,4 +38,9 @@ void TokenSecrets::rotate() {
     randombytes_buf(m_current.data(), m_current.size());
 }
 
+void TokenSecrets::rotate(const ByteArray<32>& next) {
+    m_previous = m_current;
+    m_current = next;
+}
+
 }  // namespace hs::swarm::dht

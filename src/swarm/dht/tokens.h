@@ -17,6 +17,8 @@ public:
     Bytes token(const Peer& host) const;
     bool valid(const Peer& host, ByteView token) const;
     void rotate();
+    // The same with the new current secret given (the node draws it from its random source).
+    void rotate(const ByteArray<32>& next);
 
 private:
     static Bytes token_with(const ByteArray<32>& secret, const Peer& host);
