@@ -126,8 +126,10 @@ struct DownloadRange {
 struct NetworkConfiguration {
     bool announce = false;
     bool lookup = false;
-    bool flush = false;     // wait until the announce/lookup round finished
-    bool remember = false;  // the daemon re-applies this configuration after a restart
+    bool flush = false;  // wait until the announce/lookup round finished
+    // true: the daemon re-applies this configuration after a restart; false: it forgets a
+    // remembered one (our daemon; the JS one keeps it); unset: leaves what is remembered alone.
+    std::optional<bool> remember;
 };
 
 struct NetworkStatus {
@@ -151,6 +153,9 @@ public:
     // Blocks until every block of the range is stored (never returns for a live range unless
     // cancelled; then it throws with code ECANCELED).
     void wait();
+    // Waits at most `timeout`; true once the download ended (wait() then returns or throws at
+    // once).
+    bool wait_for(std::chrono::milliseconds timeout);
     // undownload(): the daemon stops fetching the range.
     void cancel();
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/daemon_client.h"
 #include "rpc/blocking_client.h"
 
 namespace hs::cli {
@@ -137,21 +138,62 @@ int run_stop(const Target& t) {
     return kExitFailure;
 }
 
+int run_start(const DaemonTarget& t, const std::vector<std::string>& extra) {
+    const auto endpoint = endpoint_of(t);
+    try {
+        hyperspace::Client probe(endpoint, {.connect_timeout = 2000ms});
+        probe.status();
+        std::cout << "A daemon is already running at " << endpoint.describe() << ".\n";
+        return kExitOk;
+    } catch (const hyperspace::Error&) {
+        // None answers: start one.
+    }
+    auto pid = spawn_daemon(t, extra);
+    if (!pid) {
+        std::cerr << "hyp: error: " << pid.error().message << "\n";
+        return kExitFailure;
+    }
+    std::cout << "The daemon is running (pid " << *pid << ") at " << endpoint.describe()
+              << "; its log is " << log_path() << ".\n";
+    return kExitOk;
+}
+
+void add_status_command(CLI::App& parent, int* exit_code) {
+    auto target = std::make_shared<Target>();
+    auto* status = parent.add_subcommand("status", "Show the running daemon's status");
+    add_target_flags(*status, *target);
+    status->add_flag("--json", target->json,
+                     "One JSON object: version, apiVersion, holepunchable, remoteAddress, storage, "
+                     "socket, cores, peers");
+    status->callback([target, exit_code] { *exit_code = run_status(*target); });
+}
+
+void add_stop_command(CLI::App& parent, int* exit_code) {
+    auto target = std::make_shared<Target>();
+    auto* stop = parent.add_subcommand("stop", "Stop the running daemon and wait until it has exited");
+    add_target_flags(*stop, *target);
+    stop->callback([target, exit_code] { *exit_code = run_stop(*target); });
+}
+
 }  // namespace
 
 void add_daemon_commands(CLI::App& app, int* exit_code) {
-    auto status_target = std::make_shared<Target>();
-    auto* status = app.add_subcommand("status", "Show the running daemon's status");
-    add_target_flags(*status, *status_target);
-    status->add_flag("--json", status_target->json,
-                     "One JSON object: version, apiVersion, holepunchable, remoteAddress, storage, "
-                     "socket, cores, peers");
-    status->callback([status_target, exit_code] { *exit_code = run_status(*status_target); });
+    add_status_command(app, exit_code);
+    add_stop_command(app, exit_code);
 
-    auto stop_target = std::make_shared<Target>();
-    auto* stop = app.add_subcommand("stop", "Stop the running daemon and wait until it has exited");
-    add_target_flags(*stop, *stop_target);
-    stop->callback([stop_target, exit_code] { *exit_code = run_stop(*stop_target); });
+    auto* daemon = app.add_subcommand("daemon", "Start, stop or show the daemon");
+    daemon->require_subcommand(1);
+    auto start_target = std::make_shared<DaemonTarget>();
+    auto* start = daemon->add_subcommand(
+        "start", "Start the daemon in the background unless one answers, and wait until it answers "
+                 "(arguments after -- go to hyperspace)");
+    add_daemon_target_flags(*start, *start_target, false);
+    start->allow_extras();
+    start->callback([start_target, start, exit_code] {
+        *exit_code = run_start(*start_target, start->remaining());
+    });
+    add_status_command(*daemon, exit_code);
+    add_stop_command(*daemon, exit_code);
 }
 
 }  // namespace hs::cli

@@ -586,6 +586,11 @@ void Download::wait() {
     if (!r.ok) throw_call_error(r.error, "downloading from " + m_state->core->describe());
 }
 
+bool Download::wait_for(std::chrono::milliseconds timeout) {
+    if (!m_state) throw Error("this Download was not started");
+    return m_state->result.wait_for(timeout) == std::future_status::ready;
+}
+
 void Download::cancel() {
     if (!m_state) return;
     m_state->core->impl->send(Method::HypercoreUndownload,
