@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "async/event.h"
+#include "async/task_group.h"
 #include "crypto/derive.h"
 #include "daemon/context.h"
 #include "protocol/noise.h"
@@ -29,7 +31,7 @@ constexpr const char* kKeyNamespace = "@hypercore-protocol/hyperspace";
 
 class Control final : public rpc::DaemonControl {
 public:
-    Control(DaemonContext& ctx, rpc::Signal& stop, bool& stop_requested)
+    Control(DaemonContext& ctx, async::Event& stop, bool& stop_requested)
         : m_ctx(ctx), m_stop(stop), m_stop_requested(stop_requested) {}
 
     void request_stop() override {
@@ -64,7 +66,7 @@ public:
 
 private:
     DaemonContext& m_ctx;
-    rpc::Signal& m_stop;
+    async::Event& m_stop;
     bool& m_stop_requested;
 };
 
@@ -132,6 +134,33 @@ Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port
                  v6.error().message, server.endpoint());
         return v4;
     }
+}
+
+// Serves until a stop is requested, then shuts down in order (docs/architecture.md "Shutdown").
+// Sets `served` once everything stopped.
+asio::awaitable<void> serve(DaemonContext& ctx, async::Event& stop, const bool& stop_requested,
+                            asio::signal_set& signals, int& exit_code, bool& served) {
+    auto& log = *ctx.log.daemon;
+    while (!stop_requested) co_await stop.wait();
+    std::cout << "Shutting down..." << std::endl;
+    ctx.server->close();
+    asio::steady_timer drain(ctx.io, kDrainTimeout);
+    drain.async_wait([&ctx](const std::error_code& ec) {
+        if (!ec) ctx.server->abort();
+    });
+    co_await ctx.server->join();
+    drain.cancel();
+    co_await ctx.replication->close();  // the ifAvailable gates still waiting
+    co_await ctx.networker->close();    // unannounces, closes peer connections
+    if (auto st = ctx.registry->sync_all(); !st) {
+        log.error("flushing the storage failed: {}", st.error().message);
+        exit_code = 1;
+    }
+    ctx.server->remove_socket_file();
+    std::error_code ignored;
+    signals.cancel(ignored);
+    log.info("stopped");
+    served = true;
 }
 
 bool is_loopback(const std::string& address) {
@@ -215,7 +244,7 @@ int run_daemon(DaemonOptions options) {
         log.info("rejoined {} remembered network configurations", ctx.network->joined_count());
 
     bool stop_requested = false;
-    rpc::Signal stop_signal(ctx.io.get_executor());
+    async::Event stop_signal(ctx.io.get_executor());
     ctx.control = std::make_unique<Control>(ctx, stop_signal, stop_requested);
     ctx.handlers = std::make_unique<rpc::Handlers>(
         rpc::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
@@ -278,38 +307,16 @@ int run_daemon(DaemonOptions options) {
     arm_signals();
 
     int exit_code = 0;
-    auto serve = [&]() -> asio::awaitable<void> {
-        while (!stop_requested) co_await stop_signal.wait();
-        std::cout << "Shutting down..." << std::endl;
-        ctx.server->close();
-        asio::steady_timer drain(ctx.io, kDrainTimeout);
-        drain.async_wait([&](const std::error_code& ec) {
-            if (!ec) ctx.server->abort();
-        });
-        co_await ctx.server->join();
-        drain.cancel();
-        co_await ctx.networker->close();  // unannounces, closes peer connections
-        if (auto st = ctx.registry->sync_all(); !st) {
-            log.error("flushing the storage failed: {}", st.error().message);
-            exit_code = 1;
-        }
-        ctx.server->remove_socket_file();
-        std::error_code ignored;
-        signals.cancel(ignored);
-        log.info("stopped");
-    };
-    asio::co_spawn(ctx.io, serve(), [&](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log.error("shutdown failed: {}", ex.what());
-            }
-            exit_code = 1;
-            ctx.server->remove_socket_file();
-        }
-        ctx.io.stop();
-    });
+    bool served = false;
+    async::TaskGroup tasks(ctx.io.get_executor(), "daemon", ctx.log.daemon);
+    tasks.spawn("serve", serve(ctx, stop_signal, stop_requested, signals, exit_code, served),
+                [&] {
+                    if (!served) {  // the failure was logged by the group
+                        exit_code = 1;
+                        ctx.server->remove_socket_file();
+                    }
+                    ctx.io.stop();
+                });
     ctx.io.run();
     return exit_code;
 }

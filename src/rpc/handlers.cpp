@@ -52,6 +52,13 @@ struct StatusWithInfo {
     std::size_t encoded_size() const { return status.encoded_size() + info.encoded_size(); }
 };
 
+// Network.Configure{flush}: a task of the client (cancelled when it disconnects).
+asio::awaitable<void> answer_after_flush(Replication& replication, crypto::Hash32 dk,
+                                         NetworkStatusResponse status, Responder reply) {
+    co_await replication.flush(dk);
+    reply.ok(status);
+}
+
 }  // namespace
 
 void Handlers::hyperspace(ClientState& client, const MethodInfo& info, ByteView payload,
@@ -135,11 +142,9 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
             // "Flush").
             crypto::Hash32 dk{};
             std::copy_n(req->configuration.discovery_key.begin(), dk.size(), dk.begin());
-            auto shared = std::make_shared<Responder>(std::move(reply));
-            m_ctx.replication->after_flush(
-                dk, [alive = client.alive(), shared, status = std::move(*rsp)]() mutable {
-                    if (*alive) shared->ok(status);
-                });
+            client.tasks().spawn("configure-flush", answer_after_flush(*m_ctx.replication, dk,
+                                                                       std::move(*rsp),
+                                                                       std::move(reply)));
             return;
         }
         case Method::NetworkStatus: {

@@ -19,7 +19,8 @@
 // whatever length it declares (FrameDecoder); its buffer is freed once the request is handled.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
-// Everything the client held (ClientState) is released when run() ends.
+// Everything the client held (ClientState) is released when run() ends, and run() waits for the
+// client's own tasks (ClientState::tasks) to finish before it returns.
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,7 @@
 #include <spdlog/logger.h>
 #include <asio.hpp>
 
+#include "async/event.h"
 #include "rpc/client_state.h"
 #include "rpc/framing.h"
 #include "rpc/handlers.h"
@@ -55,22 +57,6 @@ struct SessionLimits {
 inline constexpr std::size_t kLargeReadBytes = 128 * 1024;
 // Output buffers with more capacity than this are freed once their batch is written.
 inline constexpr std::size_t kKeepOutputBytes = 4 * 1024;
-
-// A one-shot-at-a-time wakeup for one waiting coroutine (a condition variable on one thread).
-// Usage: `while (!condition) co_await signal.wait();` and notify() after changing the state.
-class Signal {
-public:
-    explicit Signal(const asio::any_io_executor& executor)
-        : m_timer(executor, std::chrono::steady_clock::time_point::max()) {}
-    asio::awaitable<void> wait();
-    void notify() {
-        if (m_waiting) m_timer.cancel();
-    }
-
-private:
-    asio::steady_timer m_timer;
-    bool m_waiting = false;
-};
 
 class Session final : public FrameSink, public std::enable_shared_from_this<Session> {
 public:
@@ -137,8 +123,8 @@ private:
     std::size_t m_append_start = 0;    // where the frame being appended to m_out starts
     std::size_t m_out_events = 0;      // bytes of event frames in m_out
     std::size_t m_writing_events = 0;  // bytes of event frames in m_writing
-    Signal m_wake;     // output queued (writer)
-    Signal m_drained;  // output fell below the low-water mark (reader)
+    async::Event m_wake;     // output queued (writer)
+    async::Event m_drained;  // output fell below the low-water mark (reader)
     asio::steady_timer m_stall_timer;
     bool m_closed = false;
     bool m_draining = false;  // shutdown(): no more requests, close once the queue is empty

@@ -11,6 +11,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include "async/event.h"
 #include "rpc/errors.h"
 #include "server_fixture.h"
 
@@ -279,6 +280,44 @@ TEST(RpcServer, DisconnectReleasesEverythingTheClientHeld) {
     EXPECT_EQ(f->header.type, FrameType::Response);
     // "one" is referenced only by b now, "two" by nobody.
     EXPECT_EQ(server.registry().unreferenced_count(), 1u);
+}
+
+// Stands for a request answered after a long wait (Configure{flush}): waits until cancelled,
+// then takes a moment to wind down (so a session that did not wait for it would end first).
+asio::awaitable<void> wait_until_cancelled(async::Event& never, bool& ended) {
+    struct Mark {
+        bool& ended;
+        ~Mark() { ended = true; }
+    } mark{ended};
+    try {
+        for (;;) co_await never.wait();
+    } catch (const asio::system_error&) {
+    }
+    co_await asio::this_coro::reset_cancellation_state();
+    asio::steady_timer wind_down(never.executor(), 100ms);
+    co_await wind_down.async_wait(asio::use_awaitable);
+}
+
+// A client's own tasks answer through its connection: a disconnect cancels them, and the
+// connection is closed (its session ends) only once they are gone.
+TEST(RpcServer, DisconnectCancelsAndJoinsTheClientsTasksBeforeTheSessionEnds) {
+    TestServer server;
+    RawClient& a = server.connect();
+    a.settle();
+    async::Event never(server.io().get_executor());
+    bool ended = false;
+    a.session().state().tasks().spawn("test-wait", wait_until_cancelled(never, ended));
+    a.settle();
+    EXPECT_FALSE(ended);
+    EXPECT_EQ(a.session().state().tasks().size(), 1u);
+
+    RawClient& b = server.connect();
+    ::shutdown(a.fd(), SHUT_RDWR);
+    // The server forgets a client when its session has ended.
+    ASSERT_TRUE(b.wait_for([&] { return server.server().client_count() == 1; }));
+    EXPECT_TRUE(ended);
+    EXPECT_TRUE(a.session().state().tasks().empty());
+    EXPECT_EQ(a.session().state().tasks().failures(), 0u);  // cancelled, not failed
 }
 
 // Well-framed requests with random method ids and random payloads (seeded): every one is
