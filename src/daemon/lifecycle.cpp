@@ -29,7 +29,7 @@ constexpr std::chrono::milliseconds kDrainTimeout{2000};
 // hyperspace server.js: NAMESPACE, and corestore's _deriveSecret(NAMESPACE, 'replication-keypair').
 constexpr const char* kKeyNamespace = "@hypercore-protocol/hyperspace";
 
-class Control final : public rpc::DaemonControl {
+class Control final : public server::DaemonControl {
 public:
     Control(DaemonContext& ctx, async::Event& stop, bool& stop_requested)
         : m_ctx(ctx), m_stop(stop), m_stop_requested(stop_requested) {}
@@ -118,7 +118,7 @@ std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) 
 // --port on loopback by default: 127.0.0.1 and ::1 on the same port, since clients resolve
 // "localhost" to either (Node 18 tries only the first address, often ::1). Without IPv6 (or with
 // ::1 taken by something else on a fixed port) it serves on 127.0.0.1 alone and says so.
-Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port,
+Result<std::uint16_t> listen_loopback(server::RpcServer& server, std::uint16_t port,
                                       spdlog::logger& log) {
     for (int attempt = 1;; ++attempt) {
         auto v4 = server.listen_tcp("127.0.0.1", port);
@@ -198,24 +198,24 @@ int run_daemon(DaemonOptions options) {
     ctx.store = std::move(store).value();
     log.info("storage: {}", opts.memory_only ? std::string("in memory") : opts.storage.string());
 
-    rpc::NetworkConfigsOptions network_options;
-    if (!opts.memory_only) network_options.file = opts.storage / rpc::kNetworkConfigFile;
+    service::NetworkConfigsOptions network_options;
+    if (!opts.memory_only) network_options.file = opts.storage / service::kNetworkConfigFile;
     network_options.no_announce = opts.no_announce;
-    auto network = rpc::NetworkConfigs::open(network_options, ctx.log.core);
+    auto network = service::NetworkConfigs::open(network_options, ctx.log.core);
     if (!network) {
         log.error("{}", network.error().message);
         return 1;
     }
     ctx.network = std::move(network).value();
-    ctx.registry = std::make_unique<rpc::CoreRegistry>(
-        *ctx.store, rpc::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
+    ctx.registry = std::make_unique<service::CoreRegistry>(
+        *ctx.store, service::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
     const auto seed = crypto::derive_key(kKeyNamespace, ctx.store->master_key(),
                                          as_bytes(std::string_view("replication-keypair")));
     const auto noise = protocol::noise_keypair_from_seed(seed);
 
     // Networking: the swarm listens before anything joins (docs/architecture.md "Startup").
-    ctx.replication = std::make_unique<rpc::Replication>(ctx.io.get_executor(), *ctx.registry,
-                                                         ctx.log.swarm);
+    ctx.replication =
+        std::make_unique<service::Replication>(ctx.io.get_executor(), *ctx.registry, ctx.log.swarm);
     auto swarm_options = swarm_options_for(opts, ctx.io.get_executor(), ctx.store->master_key(), ctx.log);
     if (!swarm_options) {
         log.error("{}", swarm_options.error().message);
@@ -246,17 +246,18 @@ int run_daemon(DaemonOptions options) {
     bool stop_requested = false;
     async::Event stop_signal(ctx.io.get_executor());
     ctx.control = std::make_unique<Control>(ctx, stop_signal, stop_requested);
-    ctx.handlers = std::make_unique<rpc::Handlers>(
-        rpc::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
-                            Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc,
-                            ctx.replication.get()});
-    ctx.server =
-        std::make_unique<rpc::RpcServer>(ctx.io, *ctx.handlers, rpc::SessionLimits{}, ctx.log.rpc);
+    ctx.handlers = std::make_unique<server::Handlers>(
+        server::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
+                               Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc,
+                               ctx.replication.get()});
+    ctx.server = std::make_unique<server::RpcServer>(ctx.io, *ctx.handlers, server::SessionLimits{},
+                                                     ctx.log.rpc);
     ctx.registry->observe_load(
-        [&ctx](rpc::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
-    ctx.replication->for_each_client = [&ctx](const std::function<void(rpc::ClientState&)>& fn) {
-        ctx.server->for_each_client(fn);
-    };
+        [&ctx](service::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
+    ctx.replication->for_each_client =
+        [&ctx](const std::function<void(service::ClientState&)>& fn) {
+            ctx.server->for_each_client(fn);
+        };
 
     if (!endpoint.tcp) {
         if (auto st = ctx.server->listen_unix(endpoint.unix_path); !st) {

@@ -1,4 +1,4 @@
-#include "rpc/server.h"
+#include "server/server.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -12,7 +12,9 @@
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // After a failed accept (out of descriptors, say) the loop waits, doubling the wait from the
@@ -254,4 +256,4 @@ void RpcServer::broadcast_feed(const crypto::PublicKey& key) {
     for (auto& [id, session] : m_sessions) send_event(*session, Method::CorestoreOnFeed, event);
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -1,14 +1,15 @@
-#include "rpc/replication.h"
+#include "service/replication.h"
 
 #include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
-#include "rpc/client_state.h"
+#include "service/client_state.h"
 #include "util/hex.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 namespace {
 
 Peer to_rpc(const swarm::PeerInfo& info) {
@@ -257,4 +258,4 @@ void Replication::send_network_extension(const std::string& name, ByteView data,
     if (m_networker) m_networker->send_stream_extension(name, data, key_view(to));
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

@@ -1,13 +1,15 @@
-#include "rpc/handlers.h"
+#include "server/handlers.h"
 
 #include <algorithm>
 #include <iterator>
 
 #include <spdlog/spdlog.h>
 
-#include "rpc/handlers_detail.h"
+#include "server/handlers_detail.h"
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 
 void Handlers::handle_request(ClientState& client, const FrameHeader& header, ByteView payload) {
     Responder reply(&client.sink(), header);
@@ -199,4 +201,4 @@ void Handlers::network(ClientState& client, const MethodInfo& info, ByteView pay
     }
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

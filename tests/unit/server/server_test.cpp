@@ -12,10 +12,12 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "async/event.h"
-#include "rpc/errors.h"
+#include "service/errors.h"
 #include "server_fixture.h"
 
-namespace hs::rpc::test {
+namespace hs::server::test {
+using namespace hs::rpc;
+using namespace hs::service;
 namespace {
 
 // A second client can still talk to the server, and `core_name`'s block 0 is still readable.
@@ -669,4 +671,4 @@ TEST(RpcServer, AcceptOutOfDescriptorsBacksOffAndResumes) {
 }
 
 }  // namespace
-}  // namespace hs::rpc::test
+}  // namespace hs::server::test

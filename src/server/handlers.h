@@ -11,13 +11,13 @@
 
 #include <spdlog/logger.h>
 
-#include "rpc/client_state.h"
-#include "rpc/core_registry.h"
+#include "service/client_state.h"
+#include "service/core_registry.h"
 #include "rpc/daemon_info.h"
-#include "rpc/network_configs.h"
-#include "rpc/replication.h"
+#include "service/network_configs.h"
+#include "service/replication.h"
 
-namespace hs::rpc {
+namespace hs::server {
 
 // What the Hyperspace service needs from the daemon around it.
 class DaemonControl {
@@ -25,7 +25,7 @@ public:
     virtual ~DaemonControl() = default;
     // Starts a graceful shutdown; returns at once (the reply is sent first).
     virtual void request_stop() = 0;
-    virtual DaemonInfoResponse daemon_info() const = 0;
+    virtual rpc::DaemonInfoResponse daemon_info() const = 0;
     virtual bool holepunchable() const { return false; }
     virtual std::string remote_address() const { return {}; }
 };
@@ -36,12 +36,12 @@ inline constexpr const char* kReportedVersion = "3.19.0";     // hyperspace
 inline constexpr const char* kReportedApiVersion = "1.15.1";  // @hyperspace/rpc
 
 struct HandlerContext {
-    CoreRegistry& registry;
-    NetworkConfigs& network;
+    service::CoreRegistry& registry;
+    service::NetworkConfigs& network;
     DaemonControl& control;
     Bytes network_public_key;  // the daemon's Noise static public key (Network.Open)
     std::shared_ptr<spdlog::logger> log;
-    Replication* replication = nullptr;  // null: no networking (peers are never available)
+    service::Replication* replication = nullptr;  // null: no networking (peers are never available)
 };
 
 class Handlers {
@@ -49,20 +49,20 @@ public:
     explicit Handlers(HandlerContext context) : m_ctx(std::move(context)) {}
 
     // Handles one request frame of `client`. Never throws on client input.
-    void handle_request(ClientState& client, const FrameHeader& header, ByteView payload);
+    void handle_request(service::ClientState& client, const rpc::FrameHeader& header, ByteView payload);
     // After each batch of frames (and each disconnect): lets the GC close cores beyond the cache.
     void after_batch() { m_ctx.registry.collect(); }
 
-    CoreRegistry& registry() noexcept { return m_ctx.registry; }
-    NetworkConfigs& network() noexcept { return m_ctx.network; }
+    service::CoreRegistry& registry() noexcept { return m_ctx.registry; }
+    service::NetworkConfigs& network() noexcept { return m_ctx.network; }
 
 private:
-    void hyperspace(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
-    void corestore_open(ClientState& client, ByteView payload, Responder reply);
-    void hypercore(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
-    void network(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
+    void hyperspace(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
+    void corestore_open(service::ClientState& client, ByteView payload, service::Responder reply);
+    void hypercore(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
+    void network(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
 
     HandlerContext m_ctx;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -12,11 +12,11 @@
 #include <spdlog/logger.h>
 
 #include "async/task_group.h"
-#include "rpc/core_registry.h"
+#include "service/core_registry.h"
 #include "rpc/messages.h"
 #include "swarm/networker.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 class ClientState;
 
@@ -67,8 +67,8 @@ public:
 
     // Local appends reach the peers.
     void local_append(LoadedCore& core, std::uint64_t start, std::uint64_t count);
-    std::vector<Peer> core_peers(const LoadedCore& core) const;
-    std::vector<Peer> peers() const;
+    std::vector<rpc::Peer> core_peers(const LoadedCore& core) const;
+    std::vector<rpc::Peer> peers() const;
 
     // Extensions: the names clients registered changed (recomputes the union), and sends.
     void core_extensions_changed(LoadedCore& core);
@@ -94,4 +94,4 @@ private:
     async::TaskGroup m_tasks;  // the ifAvailable gates
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

@@ -17,10 +17,10 @@
 #include <asio.hpp>
 
 #include "async/task_group.h"
-#include "rpc/handlers.h"
-#include "rpc/session.h"
+#include "server/handlers.h"
+#include "server/session.h"
 
-namespace hs::rpc {
+namespace hs::server {
 
 class RpcServer {
 public:
@@ -96,4 +96,4 @@ private:
     async::TaskGroup m_tasks;  // accept loops and sessions
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -1,10 +1,12 @@
-#include "rpc/session.h"
+#include "server/session.h"
 
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
@@ -264,4 +266,4 @@ asio::awaitable<void> Session::write_loop() {
     }
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -1,11 +1,12 @@
-#include "rpc/client_state.h"
+#include "service/client_state.h"
 
 #include <vector>
 
-#include "rpc/errors.h"
-#include "rpc/network_configs.h"
+#include "service/errors.h"
+#include "service/network_configs.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 
 ClientState::ClientState(std::uint64_t client_id, FrameSink& sink, asio::any_io_executor executor,
                          CoreRegistry& registry, NetworkConfigs& network, ClientLimits limits,
@@ -127,4 +128,4 @@ void ClientState::release_all() {
     m_network.client_gone(m_id);
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "rpc/handlers.h"
-#include "rpc/handlers_detail.h"
+#include "server/handlers.h"
+#include "server/handlers_detail.h"
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 namespace {
 
 // The session a Hypercore request names, or the error to answer: "Invalid hypercore: <id>", or
@@ -276,4 +278,4 @@ void Handlers::hypercore(ClientState& client, const MethodInfo& info, ByteView p
     }
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -15,9 +15,9 @@
 
 #include "async/task_group.h"
 
-#include "rpc/core_registry.h"
+#include "service/core_registry.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 class NetworkConfigs;
 
@@ -91,7 +91,8 @@ public:
     void waiter_done(WaiterId id);
 
     // Frees everything (waiters without replies, resources, locks, sessions, network votes) and
-    // cancels the client's tasks. Idempotent. The caller should run CoreRegistry::collect() afterwards.
+    // cancels the client's tasks. Idempotent. The caller should run CoreRegistry::collect()
+    // afterwards.
     void release_all();
 
 private:
@@ -115,4 +116,4 @@ private:
     async::TaskGroup m_tasks;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service
