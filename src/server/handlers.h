@@ -1,5 +1,7 @@
-// The request handlers of the four services (docs/behaviour/rpc.md "Methods"): each decodes its
-// request, calls the registry / client state / network configurations, and encodes the answer.
+// The request handlers of the four services (docs/behaviour/rpc.md "Methods"), dispatched through
+// a table indexed by method: each small handler decodes its request, calls a service (registry,
+// client state, network configurations, replication, the waiting-request call), and encodes the
+// answer.
 // Dispatch rules for our server (docs/behaviour/rpc.md "Dispatch", quirks #1): an unknown method
 // gets the error frame "Unknown method (<m>) on service (<s>)" (id != 0) or is ignored (id 0), and
 // the connection stays; a payload that does not decode (including a missing required field) gets an
@@ -41,27 +43,27 @@ struct HandlerContext {
     DaemonControl& control;
     Bytes network_public_key;  // the daemon's Noise static public key (Network.Open)
     std::shared_ptr<spdlog::logger> log;
-    service::Replication* replication = nullptr;  // null: no networking (peers are never available)
+    service::Replication* replication = nullptr;  // null: no networking (no peers, ever)
 };
 
 class Handlers {
 public:
     explicit Handlers(HandlerContext context) : m_ctx(std::move(context)) {}
 
-    // Handles one request frame of `client`. Never throws on client input.
-    void handle_request(service::ClientState& client, const rpc::FrameHeader& header, ByteView payload);
+    // Handles one request frame of `client` through the method table. Never throws on client
+    // input.
+    void handle_request(service::ClientState& client, const rpc::FrameHeader& header,
+                        ByteView payload);
     // After each batch of frames (and each disconnect): lets the GC close cores beyond the cache.
     void after_batch() { m_ctx.registry.collect(); }
 
     service::CoreRegistry& registry() noexcept { return m_ctx.registry; }
     service::NetworkConfigs& network() noexcept { return m_ctx.network; }
 
-private:
-    void hyperspace(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
-    void corestore_open(service::ClientState& client, ByteView payload, service::Responder reply);
-    void hypercore(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
-    void network(service::ClientState& client, const rpc::MethodInfo& info, ByteView payload, service::Responder reply);
+    // Whether the method table has a handler for `method` (every client-to-server method does).
+    static bool handles(rpc::Method method) noexcept;
 
+private:
     HandlerContext m_ctx;
 };
 
