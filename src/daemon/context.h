@@ -9,11 +9,11 @@
 #include "corestore/corestore.h"
 #include "daemon/log.h"
 #include "daemon/options.h"
-#include "rpc/core_registry.h"
-#include "rpc/handlers.h"
-#include "rpc/network_configs.h"
-#include "rpc/replication.h"
-#include "rpc/server.h"
+#include "service/core_registry.h"
+#include "server/handlers.h"
+#include "service/network_configs.h"
+#include "service/replication.h"
+#include "server/server.h"
 #include "swarm/networker.h"
 
 namespace hs::daemon {
@@ -23,13 +23,13 @@ struct DaemonContext {
     Loggers log;
     asio::io_context io{1};  // the network thread's loop (run by the main thread)
     std::unique_ptr<corestore::Corestore> store;   // holds the storage folder lock
-    std::unique_ptr<rpc::NetworkConfigs> network;  // remembered + joined configurations
-    std::unique_ptr<rpc::CoreRegistry> registry;   // loaded cores, GC, waiters, locks
-    std::unique_ptr<rpc::Replication> replication; // registry <-> networker glue
+    std::unique_ptr<service::NetworkConfigs> network;  // remembered + joined configurations
+    std::unique_ptr<service::CoreRegistry> registry;   // loaded cores, GC, waiters, locks
+    std::unique_ptr<service::Replication> replication; // registry <-> networker glue
     std::unique_ptr<swarm::Networker> networker;   // swarm, peer streams, replication
-    std::unique_ptr<rpc::DaemonControl> control;   // Status/Stop glue (lifecycle)
-    std::unique_ptr<rpc::Handlers> handlers;
-    std::unique_ptr<rpc::RpcServer> server;
+    std::unique_ptr<server::DaemonControl> control;   // Status/Stop glue (lifecycle)
+    std::unique_ptr<server::Handlers> handlers;
+    std::unique_ptr<server::RpcServer> server;
 };
 
 }  // namespace hs::daemon

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "async/event.h"
+#include "async/task_group.h"
 #include "crypto/derive.h"
 #include "daemon/context.h"
 #include "protocol/noise.h"
@@ -27,9 +29,9 @@ constexpr std::chrono::milliseconds kDrainTimeout{2000};
 // hyperspace server.js: NAMESPACE, and corestore's _deriveSecret(NAMESPACE, 'replication-keypair').
 constexpr const char* kKeyNamespace = "@hypercore-protocol/hyperspace";
 
-class Control final : public rpc::DaemonControl {
+class Control final : public server::DaemonControl {
 public:
-    Control(DaemonContext& ctx, rpc::Signal& stop, bool& stop_requested)
+    Control(DaemonContext& ctx, async::Event& stop, bool& stop_requested)
         : m_ctx(ctx), m_stop(stop), m_stop_requested(stop_requested) {}
 
     void request_stop() override {
@@ -64,7 +66,7 @@ public:
 
 private:
     DaemonContext& m_ctx;
-    rpc::Signal& m_stop;
+    async::Event& m_stop;
     bool& m_stop_requested;
 };
 
@@ -116,7 +118,7 @@ std::optional<int> probe_unix_socket(const fs::path& path, spdlog::logger& log) 
 // --port on loopback by default: 127.0.0.1 and ::1 on the same port, since clients resolve
 // "localhost" to either (Node 18 tries only the first address, often ::1). Without IPv6 (or with
 // ::1 taken by something else on a fixed port) it serves on 127.0.0.1 alone and says so.
-Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port,
+Result<std::uint16_t> listen_loopback(server::RpcServer& server, std::uint16_t port,
                                       spdlog::logger& log) {
     for (int attempt = 1;; ++attempt) {
         auto v4 = server.listen_tcp("127.0.0.1", port);
@@ -132,6 +134,33 @@ Result<std::uint16_t> listen_loopback(rpc::RpcServer& server, std::uint16_t port
                  v6.error().message, server.endpoint());
         return v4;
     }
+}
+
+// Serves until a stop is requested, then shuts down in order (docs/architecture.md "Shutdown").
+// Sets `served` once everything stopped.
+asio::awaitable<void> serve(DaemonContext& ctx, async::Event& stop, const bool& stop_requested,
+                            asio::signal_set& signals, int& exit_code, bool& served) {
+    auto& log = *ctx.log.daemon;
+    while (!stop_requested) co_await stop.wait();
+    std::cout << "Shutting down..." << std::endl;
+    ctx.server->close();
+    asio::steady_timer drain(ctx.io, kDrainTimeout);
+    drain.async_wait([&ctx](const std::error_code& ec) {
+        if (!ec) ctx.server->abort();
+    });
+    co_await ctx.server->join();
+    drain.cancel();
+    co_await ctx.replication->close();  // the ifAvailable gates still waiting
+    co_await ctx.networker->close();    // unannounces, closes peer connections
+    if (auto st = ctx.registry->sync_all(); !st) {
+        log.error("flushing the storage failed: {}", st.error().message);
+        exit_code = 1;
+    }
+    ctx.server->remove_socket_file();
+    std::error_code ignored;
+    signals.cancel(ignored);
+    log.info("stopped");
+    served = true;
 }
 
 bool is_loopback(const std::string& address) {
@@ -169,24 +198,24 @@ int run_daemon(DaemonOptions options) {
     ctx.store = std::move(store).value();
     log.info("storage: {}", opts.memory_only ? std::string("in memory") : opts.storage.string());
 
-    rpc::NetworkConfigsOptions network_options;
-    if (!opts.memory_only) network_options.file = opts.storage / rpc::kNetworkConfigFile;
+    service::NetworkConfigsOptions network_options;
+    if (!opts.memory_only) network_options.file = opts.storage / service::kNetworkConfigFile;
     network_options.no_announce = opts.no_announce;
-    auto network = rpc::NetworkConfigs::open(network_options, ctx.log.core);
+    auto network = service::NetworkConfigs::open(network_options, ctx.log.core);
     if (!network) {
         log.error("{}", network.error().message);
         return 1;
     }
     ctx.network = std::move(network).value();
-    ctx.registry = std::make_unique<rpc::CoreRegistry>(
-        *ctx.store, rpc::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
+    ctx.registry = std::make_unique<service::CoreRegistry>(
+        *ctx.store, service::CoreRegistryOptions{opts.cache_size}, ctx.log.core);
     const auto seed = crypto::derive_key(kKeyNamespace, ctx.store->master_key(),
                                          as_bytes(std::string_view("replication-keypair")));
     const auto noise = protocol::noise_keypair_from_seed(seed);
 
     // Networking: the swarm listens before anything joins (docs/architecture.md "Startup").
-    ctx.replication = std::make_unique<rpc::Replication>(ctx.io.get_executor(), *ctx.registry,
-                                                         ctx.log.swarm);
+    ctx.replication =
+        std::make_unique<service::Replication>(ctx.io.get_executor(), *ctx.registry, ctx.log.swarm);
     auto swarm_options = swarm_options_for(opts, ctx.io.get_executor(), ctx.store->master_key(), ctx.log);
     if (!swarm_options) {
         log.error("{}", swarm_options.error().message);
@@ -215,19 +244,20 @@ int run_daemon(DaemonOptions options) {
         log.info("rejoined {} remembered network configurations", ctx.network->joined_count());
 
     bool stop_requested = false;
-    rpc::Signal stop_signal(ctx.io.get_executor());
+    async::Event stop_signal(ctx.io.get_executor());
     ctx.control = std::make_unique<Control>(ctx, stop_signal, stop_requested);
-    ctx.handlers = std::make_unique<rpc::Handlers>(
-        rpc::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
-                            Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc,
-                            ctx.replication.get()});
-    ctx.server =
-        std::make_unique<rpc::RpcServer>(ctx.io, *ctx.handlers, rpc::SessionLimits{}, ctx.log.rpc);
+    ctx.handlers = std::make_unique<server::Handlers>(
+        server::HandlerContext{*ctx.registry, *ctx.network, *ctx.control,
+                               Bytes(noise.public_key.begin(), noise.public_key.end()), ctx.log.rpc,
+                               ctx.replication.get()});
+    ctx.server = std::make_unique<server::RpcServer>(ctx.io, *ctx.handlers, server::SessionLimits{},
+                                                     ctx.log.rpc);
     ctx.registry->observe_load(
-        [&ctx](rpc::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
-    ctx.replication->for_each_client = [&ctx](const std::function<void(rpc::ClientState&)>& fn) {
-        ctx.server->for_each_client(fn);
-    };
+        [&ctx](service::LoadedCore& core) { ctx.server->broadcast_feed(core.feed().key()); });
+    ctx.replication->for_each_client =
+        [&ctx](const std::function<void(service::ClientState&)>& fn) {
+            ctx.server->for_each_client(fn);
+        };
 
     if (!endpoint.tcp) {
         if (auto st = ctx.server->listen_unix(endpoint.unix_path); !st) {
@@ -278,38 +308,16 @@ int run_daemon(DaemonOptions options) {
     arm_signals();
 
     int exit_code = 0;
-    auto serve = [&]() -> asio::awaitable<void> {
-        while (!stop_requested) co_await stop_signal.wait();
-        std::cout << "Shutting down..." << std::endl;
-        ctx.server->close();
-        asio::steady_timer drain(ctx.io, kDrainTimeout);
-        drain.async_wait([&](const std::error_code& ec) {
-            if (!ec) ctx.server->abort();
-        });
-        co_await ctx.server->join();
-        drain.cancel();
-        co_await ctx.networker->close();  // unannounces, closes peer connections
-        if (auto st = ctx.registry->sync_all(); !st) {
-            log.error("flushing the storage failed: {}", st.error().message);
-            exit_code = 1;
-        }
-        ctx.server->remove_socket_file();
-        std::error_code ignored;
-        signals.cancel(ignored);
-        log.info("stopped");
-    };
-    asio::co_spawn(ctx.io, serve(), [&](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log.error("shutdown failed: {}", ex.what());
-            }
-            exit_code = 1;
-            ctx.server->remove_socket_file();
-        }
-        ctx.io.stop();
-    });
+    bool served = false;
+    async::TaskGroup tasks(ctx.io.get_executor(), "daemon", ctx.log.daemon);
+    tasks.spawn("serve", serve(ctx, stop_signal, stop_requested, signals, exit_code, served),
+                [&] {
+                    if (!served) {  // the failure was logged by the group
+                        exit_code = 1;
+                        ctx.server->remove_socket_file();
+                    }
+                    ctx.io.stop();
+                });
     ctx.io.run();
     return exit_code;
 }

@@ -1,4 +1,4 @@
-#include "rpc/server.h"
+#include "server/server.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -12,7 +12,9 @@
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // After a failed accept (out of descriptors, say) the loop waits, doubling the wait from the
@@ -38,7 +40,7 @@ RpcServer::RpcServer(asio::io_context& io, Handlers& handlers, SessionLimits lim
       m_limits(limits),
       m_log(std::move(log)),
       m_trim_timer(io),
-      m_idle(io.get_executor()) {}
+      m_tasks(io.get_executor(), "rpc", m_log) {}
 
 RpcServer::~RpcServer() = default;
 
@@ -113,19 +115,9 @@ void RpcServer::unlisten_last_tcp() {
 
 void RpcServer::start() {
     auto spawn = [this](auto& acceptor, std::string where) {
-        ++m_tasks;
         auto& pause = m_accept_pauses.emplace_back(m_io);
-        asio::co_spawn(m_io, accept_loop(acceptor, pause, std::move(where)),
-                       [this](std::exception_ptr e) {
-                           if (e) {
-                               try {
-                                   std::rethrow_exception(e);
-                               } catch (const std::exception& ex) {
-                                   m_log->error("accept loop failed: {}", ex.what());
-                               }
-                           }
-                           task_done();
-                       });
+        const std::string name = "accept " + where;
+        m_tasks.spawn(name, accept_loop(acceptor, pause, std::move(where)));
     };
     if (m_unix) spawn(*m_unix, m_socket_path.string());
     auto where = m_endpoints.begin();
@@ -205,17 +197,14 @@ std::shared_ptr<Session> RpcServer::adopt(Session::Socket socket, std::string pe
     auto session = std::make_shared<Session>(id, std::move(socket), std::move(peer), m_handlers,
                                              m_limits, m_log);
     m_sessions.emplace(id, session);
-    ++m_tasks;
     m_log->info("client {} connected ({})", id, session->peer());
     if (m_closing) session->close("daemon shutting down");
-    asio::co_spawn(m_io, session->run(), [this, id](std::exception_ptr) {
-        // run() catches everything itself.
+    m_tasks.spawn(fmt::format("client {}", id), session->run(), [this, id] {
         if (auto it = m_sessions.find(id); it != m_sessions.end()) {
             m_log->info("client {} disconnected: {}", id, it->second->close_reason());
             m_sessions.erase(it);
         }
         client_gone();
-        task_done();
     });
     return session;
 }
@@ -237,10 +226,6 @@ void RpcServer::client_gone() {
     });
 }
 
-void RpcServer::task_done() {
-    if (--m_tasks == 0) m_idle.notify();
-}
-
 void RpcServer::close() {
     m_closing = true;
     std::error_code ec;
@@ -255,9 +240,7 @@ void RpcServer::abort() {
     for (auto& [id, session] : m_sessions) session->close("daemon shutting down");
 }
 
-asio::awaitable<void> RpcServer::join() {
-    while (m_tasks > 0) co_await m_idle.wait();
-}
+asio::awaitable<void> RpcServer::join() { co_await m_tasks.join(); }
 
 void RpcServer::remove_socket_file() {
     if (m_socket_path.empty() || !m_socket_file) return;
@@ -273,4 +256,4 @@ void RpcServer::broadcast_feed(const crypto::PublicKey& key) {
     for (auto& [id, session] : m_sessions) send_event(*session, Method::CorestoreOnFeed, event);
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

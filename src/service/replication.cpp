@@ -1,15 +1,15 @@
-#include "rpc/replication.h"
+#include "service/replication.h"
 
 #include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
-#include <asio/co_spawn.hpp>
 
-#include "rpc/client_state.h"
+#include "service/client_state.h"
 #include "util/hex.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 namespace {
 
 Peer to_rpc(const swarm::PeerInfo& info) {
@@ -29,19 +29,16 @@ std::optional<ByteView> key_view(const std::optional<Bytes>& key) {
 
 Replication::Replication(asio::any_io_executor executor, CoreRegistry& registry,
                          std::shared_ptr<spdlog::logger> log)
-    : m_executor(std::move(executor)), m_registry(registry), m_log(std::move(log)) {}
+    : m_executor(executor),
+      m_registry(registry),
+      m_log(log),
+      m_tasks(std::move(executor), "replication", std::move(log)) {}
 
-Replication::~Replication() { *m_alive = false; }
+Replication::~Replication() = default;
 
-void Replication::spawn(asio::awaitable<void> task) {
-    asio::co_spawn(m_executor, std::move(task), [log = m_log](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log->error("replication task failed: {}", ex.what());
-        }
-    });
+asio::awaitable<void> Replication::close() {
+    m_tasks.cancel();
+    co_await m_tasks.join();
 }
 
 swarm::NetworkerEvents Replication::networker_events() {
@@ -176,20 +173,17 @@ void Replication::unfetch(LoadedCore& core, std::uint64_t handle) {
 
 void Replication::gate(LoadedCore& core, WaiterId waiter, Gate kind, std::uint64_t a,
                        std::uint64_t b, RpcFailure failure) {
-    spawn(run_gate(core.discovery_key(), waiter, kind, a, b, std::move(failure)));
+    m_tasks.spawn("gate", run_gate(core.discovery_key(), waiter, kind, a, b, std::move(failure)));
 }
 
 asio::awaitable<void> Replication::run_gate(crypto::Hash32 dk, WaiterId waiter, Gate kind,
                                             std::uint64_t a, std::uint64_t b,
                                             RpcFailure failure) {
-    auto alive = m_alive;
     const auto deadline = std::chrono::steady_clock::now() + kGateTimeout;
     if (m_networker) {
         if (m_networker->swarm().joined(dk)) co_await m_networker->flush(dk, deadline);
-        if (!*alive) co_return;
-        if (m_networker) co_await m_networker->settle(dk, deadline);
+        co_await m_networker->settle(dk, deadline);
     }
-    if (!*alive) co_return;
     LoadedCore* core = m_registry.find(dk);
     if (!core || !m_registry.has_waiter(*core, waiter)) co_return;  // answered meanwhile
     bool available = false;
@@ -207,13 +201,9 @@ asio::awaitable<void> Replication::run_gate(crypto::Hash32 dk, WaiterId waiter, 
     if (!available) m_registry.fail_waiter(*core, waiter, failure);
 }
 
-void Replication::after_flush(const crypto::Hash32& discovery_key, std::function<void()> done) {
-    if (!m_networker) return done();
-    spawn([](Replication& self, crypto::Hash32 dk, std::function<void()> done,
-             std::shared_ptr<bool> alive) -> asio::awaitable<void> {
-        co_await self.m_networker->flush(dk, std::chrono::steady_clock::now() + kFlushTimeout);
-        if (*alive) done();
-    }(*this, discovery_key, std::move(done), m_alive));
+asio::awaitable<void> Replication::flush(crypto::Hash32 discovery_key) {
+    if (!m_networker) co_return;
+    co_await m_networker->flush(discovery_key, std::chrono::steady_clock::now() + kFlushTimeout);
 }
 
 void Replication::local_append(LoadedCore& core, std::uint64_t start, std::uint64_t count) {
@@ -268,4 +258,4 @@ void Replication::send_network_extension(const std::string& name, ByteView data,
     if (m_networker) m_networker->send_stream_extension(name, data, key_view(to));
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

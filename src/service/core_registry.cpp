@@ -1,14 +1,15 @@
-#include "rpc/core_registry.h"
+#include "service/core_registry.h"
 
 #include <spdlog/spdlog.h>
 
 #include "corestore/layout.h"
 #include "crypto/derive.h"
-#include "rpc/client_state.h"
-#include "rpc/errors.h"
+#include "service/client_state.h"
+#include "service/errors.h"
 #include "util/hex.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 
 CoreRegistry::CoreRegistry(corestore::Corestore& store, CoreRegistryOptions options,
                            std::shared_ptr<spdlog::logger> log)
@@ -456,4 +457,4 @@ void CoreRegistry::grant_next_lock(LoadedCore& core) {
     w.client->waiter_done(w.id);
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

@@ -19,7 +19,8 @@
 // whatever length it declares (FrameDecoder); its buffer is freed once the request is handled.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
-// Everything the client held (ClientState) is released when run() ends.
+// Everything the client held (ClientState) is released when run() ends, and run() waits for the
+// client's own tasks (ClientState::tasks) to finish before it returns.
 #pragma once
 
 #include <chrono>
@@ -31,22 +32,23 @@
 #include <spdlog/logger.h>
 #include <asio.hpp>
 
-#include "rpc/client_state.h"
+#include "async/event.h"
+#include "service/client_state.h"
 #include "rpc/framing.h"
-#include "rpc/handlers.h"
-#include "rpc/sink.h"
+#include "server/handlers.h"
+#include "service/sink.h"
 
-namespace hs::rpc {
+namespace hs::server {
 
 struct SessionLimits {
-    std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;  // larger frames: disconnect
+    std::uint64_t max_payload_bytes = rpc::kDefaultMaxPayloadBytes;  // larger frames: disconnect
     // Each session's own read buffer, kept while it waits for input (a small request fits).
     std::size_t read_chunk_bytes = 4 * 1024;
     std::size_t write_high_water_bytes = 256 * 1024;  // stop reading requests above
     std::size_t write_low_water_bytes = 64 * 1024;    // resume reading below
     std::size_t event_queue_limit_bytes = 1024 * 1024;  // events queued: disconnect above
     std::chrono::milliseconds write_stall_timeout{30'000};
-    ClientLimits client;
+    service::ClientLimits client;
     // Server-wide: connections beyond this many are closed at once (logged).
     std::size_t max_clients = 4096;
 };
@@ -56,23 +58,7 @@ inline constexpr std::size_t kLargeReadBytes = 128 * 1024;
 // Output buffers with more capacity than this are freed once their batch is written.
 inline constexpr std::size_t kKeepOutputBytes = 4 * 1024;
 
-// A one-shot-at-a-time wakeup for one waiting coroutine (a condition variable on one thread).
-// Usage: `while (!condition) co_await signal.wait();` and notify() after changing the state.
-class Signal {
-public:
-    explicit Signal(const asio::any_io_executor& executor)
-        : m_timer(executor, std::chrono::steady_clock::time_point::max()) {}
-    asio::awaitable<void> wait();
-    void notify() {
-        if (m_waiting) m_timer.cancel();
-    }
-
-private:
-    asio::steady_timer m_timer;
-    bool m_waiting = false;
-};
-
-class Session final : public FrameSink, public std::enable_shared_from_this<Session> {
+class Session final : public service::FrameSink, public std::enable_shared_from_this<Session> {
 public:
     using Socket = asio::generic::stream_protocol::socket;
 
@@ -95,7 +81,7 @@ public:
     std::uint64_t id() const noexcept { return m_id; }
     const std::string& peer() const noexcept { return m_peer; }
     const std::string& close_reason() const noexcept { return m_close_reason; }
-    ClientState& state() noexcept { return m_state; }
+    service::ClientState& state() noexcept { return m_state; }
     std::size_t queued_bytes() const noexcept {
         return m_out.size() + (m_writing.size() - m_write_offset);
     }
@@ -118,9 +104,9 @@ private:
     asio::awaitable<void> read_loop();
     // Decodes `in` and dispatches its frames, waiting at the high-water mark. `shared`: `in` is
     // the thread's large buffer, copied before any wait. `frames` is scratch space.
-    asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<Frame>& frames);
+    asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<rpc::Frame>& frames);
     asio::awaitable<void> write_loop();
-    void dispatch(const Frame& frame);
+    void dispatch(const rpc::Frame& frame);
 
     std::uint64_t m_id;
     Socket m_socket;
@@ -128,8 +114,8 @@ private:
     Handlers& m_handlers;
     SessionLimits m_limits;
     std::shared_ptr<spdlog::logger> m_log;
-    FrameDecoder m_decoder;
-    ClientState m_state;
+    rpc::FrameDecoder m_decoder;
+    service::ClientState m_state;
     Bytes m_read_buf;
     Bytes m_out;      // frames queued, not yet handed to the socket
     Bytes m_writing;  // the batch being written
@@ -137,12 +123,12 @@ private:
     std::size_t m_append_start = 0;    // where the frame being appended to m_out starts
     std::size_t m_out_events = 0;      // bytes of event frames in m_out
     std::size_t m_writing_events = 0;  // bytes of event frames in m_writing
-    Signal m_wake;     // output queued (writer)
-    Signal m_drained;  // output fell below the low-water mark (reader)
+    async::Event m_wake;     // output queued (writer)
+    async::Event m_drained;  // output fell below the low-water mark (reader)
     asio::steady_timer m_stall_timer;
     bool m_closed = false;
     bool m_draining = false;  // shutdown(): no more requests, close once the queue is empty
     std::string m_close_reason;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -27,9 +27,9 @@
 
 #include "corestore/corestore.h"
 #include "rpc/messages.h"
-#include "rpc/sink.h"
+#include "service/sink.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 class ClientState;
 class LoadedCore;
@@ -195,7 +195,7 @@ public:
     // ---- operations that change a core and notify everyone (events before the caller replies)
     // Appends; OnAppend reaches every session of the core before this returns (quirks #5), then
     // waiting gets/updates/seeks/downloads are answered.
-    Result<AppendResponse> append(LoadedCore& core, std::span<const ByteView> blocks);
+    Result<rpc::AppendResponse> append(LoadedCore& core, std::span<const ByteView> blocks);
     // Replication hooks: the core's length grew (remote append) / a block was verified and stored
     // / a block was sent to a peer.
     void notify_remote_append(LoadedCore& core);
@@ -221,7 +221,7 @@ public:
     bool has_waiter(const LoadedCore& core, WaiterId id) const;
     // Replication: a peer opened / closed its channel for the core (OnPeerOpen/OnPeerRemove to
     // every session), an extension message for sessions that registered `name`.
-    void notify_peer(LoadedCore& core, const Peer& peer, bool open);
+    void notify_peer(LoadedCore& core, const rpc::Peer& peer, bool open);
 
     // ---- locks (docs/behaviour/rpc.md "Locks"): one FIFO mutex per core, owned by
     // (client, session).
@@ -243,7 +243,7 @@ public:
     enum class SeekOutcome : std::uint8_t { Found, OutOfBounds, Unresolved };
     struct SeekAttempt {
         SeekOutcome outcome = SeekOutcome::Unresolved;
-        SeekResponse response;
+        rpc::SeekResponse response;
     };
     static SeekAttempt try_seek(hypercore::Feed& feed, std::uint64_t byte_offset);
 
@@ -276,4 +276,4 @@ private:
     WaiterId m_last_waiter = 0;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

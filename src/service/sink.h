@@ -12,7 +12,7 @@
 #include "rpc/methods.h"
 #include "util/bytes.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 // The output side of one client connection. Implemented by Session (and by test fakes).
 class FrameSink {
@@ -30,30 +30,31 @@ public:
 
 // Appends one frame carrying `message` (any struct of rpc/messages.h). No-op on a closed sink.
 template <typename Message>
-void send_frame(FrameSink& sink, const FrameHeader& header, const Message& message) {
+void send_frame(FrameSink& sink, const rpc::FrameHeader& header, const Message& message) {
     if (sink.closed()) return;
-    encode_frame(sink.output_buffer(), header, message);
+    rpc::encode_frame(sink.output_buffer(), header, message);
     sink.output_appended();
 }
 
 // Sends an event (a request with id 0: the client does not answer it).
 template <typename Message>
-void send_event(FrameSink& sink, Method method, const Message& message) {
-    const MethodInfo& info = method_info(method);
-    send_frame(
-        sink, FrameHeader{FrameType::Request, static_cast<std::uint64_t>(info.service), info.id, 0},
-        message);
+void send_event(FrameSink& sink, rpc::Method method, const Message& message) {
+    const rpc::MethodInfo& info = rpc::method_info(method);
+    send_frame(sink,
+               rpc::FrameHeader{rpc::FrameType::Request, static_cast<std::uint64_t>(info.service),
+                                info.id, 0},
+               message);
 }
 
 // What an RPC error frame carries (RPCError). Handlers return these; the strings clients match on
-// are in rpc/errors.h.
+// are in service/errors.h.
 struct RpcFailure {
     std::string message;
     std::optional<std::string> code;
     std::optional<std::int32_t> errno_value;
 
-    RPCError to_message() const {
-        RPCError e;
+    rpc::RPCError to_message() const {
+        rpc::RPCError e;
         e.message = message;
         e.code = code;
         e.errno_value = errno_value;
@@ -68,9 +69,9 @@ struct RpcFailure {
 class Responder {
 public:
     Responder() = default;
-    Responder(FrameSink* sink, const FrameHeader& request) noexcept
+    Responder(FrameSink* sink, const rpc::FrameHeader& request) noexcept
         : m_sink(request.id != 0 ? sink : nullptr),
-          m_header{FrameType::Response, request.service, request.method, request.id} {}
+          m_header{rpc::FrameType::Response, request.service, request.method, request.id} {}
     Responder(Responder&& other) noexcept
         : m_sink(std::exchange(other.m_sink, nullptr)), m_header(other.m_header) {}
     Responder& operator=(Responder&& other) noexcept {
@@ -90,18 +91,18 @@ public:
         send_frame(*m_sink, m_header, message);
         m_sink = nullptr;
     }
-    void ok() { ok(Void{}); }
+    void ok() { ok(rpc::Void{}); }
     void fail(const RpcFailure& failure) {
         if (!m_sink) return;
-        FrameHeader h = m_header;
-        h.type = FrameType::Error;
+        rpc::FrameHeader h = m_header;
+        h.type = rpc::FrameType::Error;
         send_frame(*m_sink, h, failure.to_message());
         m_sink = nullptr;
     }
 
 private:
     FrameSink* m_sink = nullptr;
-    FrameHeader m_header;
+    rpc::FrameHeader m_header;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

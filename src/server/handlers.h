@@ -1,5 +1,7 @@
-// The request handlers of the four services (docs/behaviour/rpc.md "Methods"): each decodes its
-// request, calls the registry / client state / network configurations, and encodes the answer.
+// The request handlers of the four services (docs/behaviour/rpc.md "Methods"), dispatched through
+// a table indexed by method: each small handler decodes its request, calls a service (registry,
+// client state, network configurations, replication, the waiting-request call), and encodes the
+// answer.
 // Dispatch rules for our server (docs/behaviour/rpc.md "Dispatch", quirks #1): an unknown method
 // gets the error frame "Unknown method (<m>) on service (<s>)" (id != 0) or is ignored (id 0), and
 // the connection stays; a payload that does not decode (including a missing required field) gets an
@@ -11,13 +13,13 @@
 
 #include <spdlog/logger.h>
 
-#include "rpc/client_state.h"
-#include "rpc/core_registry.h"
+#include "service/client_state.h"
+#include "service/core_registry.h"
 #include "rpc/daemon_info.h"
-#include "rpc/network_configs.h"
-#include "rpc/replication.h"
+#include "service/network_configs.h"
+#include "service/replication.h"
 
-namespace hs::rpc {
+namespace hs::server {
 
 // What the Hyperspace service needs from the daemon around it.
 class DaemonControl {
@@ -25,7 +27,7 @@ public:
     virtual ~DaemonControl() = default;
     // Starts a graceful shutdown; returns at once (the reply is sent first).
     virtual void request_stop() = 0;
-    virtual DaemonInfoResponse daemon_info() const = 0;
+    virtual rpc::DaemonInfoResponse daemon_info() const = 0;
     virtual bool holepunchable() const { return false; }
     virtual std::string remote_address() const { return {}; }
 };
@@ -36,33 +38,33 @@ inline constexpr const char* kReportedVersion = "3.19.0";     // hyperspace
 inline constexpr const char* kReportedApiVersion = "1.15.1";  // @hyperspace/rpc
 
 struct HandlerContext {
-    CoreRegistry& registry;
-    NetworkConfigs& network;
+    service::CoreRegistry& registry;
+    service::NetworkConfigs& network;
     DaemonControl& control;
     Bytes network_public_key;  // the daemon's Noise static public key (Network.Open)
     std::shared_ptr<spdlog::logger> log;
-    Replication* replication = nullptr;  // null: no networking (peers are never available)
+    service::Replication* replication = nullptr;  // null: no networking (no peers, ever)
 };
 
 class Handlers {
 public:
     explicit Handlers(HandlerContext context) : m_ctx(std::move(context)) {}
 
-    // Handles one request frame of `client`. Never throws on client input.
-    void handle_request(ClientState& client, const FrameHeader& header, ByteView payload);
+    // Handles one request frame of `client` through the method table. Never throws on client
+    // input.
+    void handle_request(service::ClientState& client, const rpc::FrameHeader& header,
+                        ByteView payload);
     // After each batch of frames (and each disconnect): lets the GC close cores beyond the cache.
     void after_batch() { m_ctx.registry.collect(); }
 
-    CoreRegistry& registry() noexcept { return m_ctx.registry; }
-    NetworkConfigs& network() noexcept { return m_ctx.network; }
+    service::CoreRegistry& registry() noexcept { return m_ctx.registry; }
+    service::NetworkConfigs& network() noexcept { return m_ctx.network; }
+
+    // Whether the method table has a handler for `method` (every client-to-server method does).
+    static bool handles(rpc::Method method) noexcept;
 
 private:
-    void hyperspace(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
-    void corestore_open(ClientState& client, ByteView payload, Responder reply);
-    void hypercore(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
-    void network(ClientState& client, const MethodInfo& info, ByteView payload, Responder reply);
-
     HandlerContext m_ctx;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::server

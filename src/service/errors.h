@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "rpc/sink.h"
+#include "service/sink.h"
 
-namespace hs::rpc::errors {
+namespace hs::service::errors {
 
 inline constexpr std::string_view kSessionInUse = "Session already in use.";
 inline constexpr std::string_view kCoreNotLocked = "Core is not locked";
@@ -56,4 +56,4 @@ inline RpcFailure download_cancelled() {
     return RpcFailure{std::string(kDownloadCancelled), std::string("ECANCELED"), -11};
 }
 
-}  // namespace hs::rpc::errors
+}  // namespace hs::service::errors

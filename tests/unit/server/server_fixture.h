@@ -19,13 +19,13 @@
 #include <asio.hpp>
 
 #include "corestore/corestore.h"
-#include "rpc/core_registry.h"
-#include "rpc/handlers.h"
+#include "service/core_registry.h"
+#include "server/handlers.h"
 #include "rpc/methods.h"
-#include "rpc/network_configs.h"
-#include "rpc/server.h"
+#include "service/network_configs.h"
+#include "server/server.h"
 
-namespace hs::rpc::test {
+namespace hs::server::test {
 
 using namespace std::chrono_literals;
 
@@ -37,8 +37,8 @@ inline std::shared_ptr<spdlog::logger> quiet_logger() {
 class FakeControl final : public DaemonControl {
 public:
     void request_stop() override { ++stops; }
-    DaemonInfoResponse daemon_info() const override {
-        DaemonInfoResponse info;
+    rpc::DaemonInfoResponse daemon_info() const override {
+        rpc::DaemonInfoResponse info;
         info.endpoint = "test";
         info.memory_only = true;
         return info;
@@ -86,28 +86,29 @@ public:
     }
     // Sends a request; returns its id (0 = no reply expected).
     template <typename M>
-    std::uint64_t request(Method method, const M& message, bool no_reply = false) {
-        const auto& info = method_info(method);
+    std::uint64_t request(rpc::Method method, const M& message, bool no_reply = false) {
+        const auto& info = rpc::method_info(method);
         const std::uint64_t id = no_reply ? 0 : m_next_id++;
         Bytes out;
-        encode_frame(
-            out,
-            FrameHeader{FrameType::Request, static_cast<std::uint64_t>(info.service), info.id, id},
-            message);
+        rpc::encode_frame(out,
+                          rpc::FrameHeader{rpc::FrameType::Request,
+                                           static_cast<std::uint64_t>(info.service), info.id, id},
+                          message);
         send_raw(out);
         return id;
     }
     std::uint64_t request_raw(std::uint64_t service, std::uint64_t method, ByteView payload) {
         const std::uint64_t id = m_next_id++;
         Bytes out;
-        encode_frame(out, FrameHeader{FrameType::Request, service, method, id}, payload);
+        rpc::encode_frame(out, rpc::FrameHeader{rpc::FrameType::Request, service, method, id},
+                          payload);
         send_raw(out);
         return id;
     }
 
     // Runs the server until the reply (response or error) to `id` arrives. Frames received
     // meanwhile (events, other replies) are kept in events() / replies.
-    std::optional<Frame> wait_reply(std::uint64_t id, std::chrono::milliseconds timeout = 5s);
+    std::optional<rpc::Frame> wait_reply(std::uint64_t id, std::chrono::milliseconds timeout = 5s);
     // Pumps until `pred` holds for the received events.
     template <typename Pred>
     bool wait_for(Pred pred, std::chrono::milliseconds timeout = 5s);
@@ -116,9 +117,9 @@ public:
     // Pumps for a moment (lets pending work run) without waiting for anything in particular.
     void settle();
     // Headers of every frame received, in arrival order.
-    const std::vector<FrameHeader>& order() const { return m_order; }
+    const std::vector<rpc::FrameHeader>& order() const { return m_order; }
     // Received events (request frames with id 0), oldest first.
-    std::deque<Frame>& events() { return m_events; }
+    std::deque<rpc::Frame>& events() { return m_events; }
     bool closed() const { return m_eof; }
     bool has_reply(std::uint64_t id) const {
         for (auto& f : m_replies)
@@ -128,13 +129,13 @@ public:
 
     // Typed helpers.
     template <typename Rsp, typename Req>
-    Rsp call(Method method, const Req& request_message) {
+    Rsp call(rpc::Method method, const Req& request_message) {
         const auto id = request(method, request_message);
         auto f = wait_reply(id);
-        EXPECT_TRUE(f.has_value()) << "no reply to " << method_info(method).name;
+        EXPECT_TRUE(f.has_value()) << "no reply to " << rpc::method_info(method).name;
         if (!f) return Rsp{};
-        EXPECT_EQ(f->header.type, FrameType::Response)
-            << method_info(method).name << " failed: " << error_message(*f);
+        EXPECT_EQ(f->header.type, rpc::FrameType::Response)
+            << rpc::method_info(method).name << " failed: " << error_message(*f);
         ByteView in = f->payload;
         auto decoded = Rsp::decode(in);
         EXPECT_TRUE(decoded.ok());
@@ -142,34 +143,34 @@ public:
     }
     // The error message of a call expected to fail ("" if it succeeded).
     template <typename Req>
-    std::string call_error(Method method, const Req& request_message) {
+    std::string call_error(rpc::Method method, const Req& request_message) {
         const auto id = request(method, request_message);
         auto f = wait_reply(id);
         EXPECT_TRUE(f.has_value());
-        if (!f || f->header.type != FrameType::Error) return "";
+        if (!f || f->header.type != rpc::FrameType::Error) return "";
         return error_message(*f);
     }
-    static std::string error_message(const Frame& f) {
-        if (f.header.type != FrameType::Error) return "";
+    static std::string error_message(const rpc::Frame& f) {
+        if (f.header.type != rpc::FrameType::Error) return "";
         ByteView in = f.payload;
-        auto e = RPCError::decode(in);
+        auto e = rpc::RPCError::decode(in);
         return e ? e->message : "<undecodable>";
     }
-    static RPCError error_of(const Frame& f) {
+    static rpc::RPCError error_of(const rpc::Frame& f) {
         ByteView in = f.payload;
-        auto e = RPCError::decode(in);
-        return e ? *e : RPCError{};
+        auto e = rpc::RPCError::decode(in);
+        return e ? *e : rpc::RPCError{};
     }
 
     // Opens a core session; returns the response.
-    OpenResponse open(std::uint64_t id, std::optional<std::string> name, bool weak = false,
+    rpc::OpenResponse open(std::uint64_t id, std::optional<std::string> name, bool weak = false,
                       std::optional<Bytes> key = std::nullopt) {
-        OpenRequest r;
+        rpc::OpenRequest r;
         r.id = id;
         r.name = std::move(name);
         r.key = std::move(key);
         if (weak) r.weak = true;
-        return call<OpenResponse>(Method::CorestoreOpen, r);
+        return call<rpc::OpenResponse>(rpc::Method::CorestoreOpen, r);
     }
 
     bool pump_once();  // one round: run ready handlers, read what arrived; false on EOF
@@ -180,10 +181,10 @@ private:
     TestServer& m_server;
     int m_fd;
     std::shared_ptr<Session> m_session;
-    FrameDecoder m_decoder{FrameDecoderOptions{1ull << 30}};
-    std::deque<Frame> m_events;
-    std::vector<Frame> m_replies;
-    std::vector<FrameHeader> m_order;
+    rpc::FrameDecoder m_decoder{rpc::FrameDecoderOptions{1ull << 30}};
+    std::deque<rpc::Frame> m_events;
+    std::vector<rpc::Frame> m_replies;
+    std::vector<rpc::FrameHeader> m_order;
     std::uint64_t m_next_id = 1;
     bool m_eof = false;
 };
@@ -194,12 +195,12 @@ public:
         auto store = corestore::Corestore::open_memory(corestore::CorestoreOptions{false, 0});
         HS_ASSERT(store.ok());
         m_store = std::move(store).value();
-        auto net = NetworkConfigs::open(NetworkConfigsOptions{}, quiet_logger());
+        auto net = service::NetworkConfigs::open(service::NetworkConfigsOptions{}, quiet_logger());
         HS_ASSERT(net.ok());
         m_network = std::move(net).value();
-        m_registry = std::make_unique<CoreRegistry>(*m_store, CoreRegistryOptions{setup.cache_size},
-                                                    quiet_logger());
-        m_network->on_change = [this](const crypto::Hash32& dk, const NetworkStatus* s, bool) {
+        m_registry = std::make_unique<service::CoreRegistry>(
+            *m_store, service::CoreRegistryOptions{setup.cache_size}, quiet_logger());
+        m_network->on_change = [this](const crypto::Hash32& dk, const rpc::NetworkStatus* s, bool) {
             m_registry->set_joined(dk, s != nullptr);
         };
         m_handlers = std::make_unique<Handlers>(
@@ -207,7 +208,7 @@ public:
         m_server = std::make_unique<RpcServer>(m_io, *m_handlers, setup.limits,
                                                setup.log ? setup.log : quiet_logger());
         m_registry->observe_load(
-            [this](LoadedCore& core) { m_server->broadcast_feed(core.feed().key()); });
+            [this](service::LoadedCore& core) { m_server->broadcast_feed(core.feed().key()); });
     }
     ~TestServer() {
         m_clients.clear();
@@ -233,8 +234,8 @@ public:
     }
 
     asio::io_context& io() { return m_io; }
-    CoreRegistry& registry() { return *m_registry; }
-    NetworkConfigs& network() { return *m_network; }
+    service::CoreRegistry& registry() { return *m_registry; }
+    service::NetworkConfigs& network() { return *m_network; }
     corestore::Corestore& store() { return *m_store; }
     RpcServer& server() { return *m_server; }
     FakeControl& control() { return m_control; }
@@ -242,8 +243,8 @@ public:
 private:
     asio::io_context m_io{1};
     std::unique_ptr<corestore::Corestore> m_store;
-    std::unique_ptr<NetworkConfigs> m_network;
-    std::unique_ptr<CoreRegistry> m_registry;
+    std::unique_ptr<service::NetworkConfigs> m_network;
+    std::unique_ptr<service::CoreRegistry> m_registry;
     FakeControl m_control;
     std::unique_ptr<Handlers> m_handlers;
     std::unique_ptr<RpcServer> m_server;
@@ -261,12 +262,12 @@ inline void RawClient::read_available() {
             return;
         }
         if (n < 0) return;
-        std::vector<Frame> frames;
+        std::vector<rpc::Frame> frames;
         const auto st = m_decoder.receive(ByteView(buf, static_cast<std::size_t>(n)), frames);
         EXPECT_TRUE(st.ok()) << "server sent an undecodable frame";
         for (auto& f : frames) {
             m_order.push_back(f.header);
-            if (f.header.type == FrameType::Request)
+            if (f.header.type == rpc::FrameType::Request)
                 m_events.push_back(std::move(f));
             else
                 m_replies.push_back(std::move(f));
@@ -285,13 +286,13 @@ inline bool RawClient::pump_once() {
     return !m_eof;
 }
 
-inline std::optional<Frame> RawClient::wait_reply(std::uint64_t id,
+inline std::optional<rpc::Frame> RawClient::wait_reply(std::uint64_t id,
                                                   std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         for (auto it = m_replies.begin(); it != m_replies.end(); ++it) {
             if (it->header.id == id) {
-                Frame f = std::move(*it);
+                rpc::Frame f = std::move(*it);
                 m_replies.erase(it);
                 return f;
             }
@@ -326,18 +327,18 @@ inline void RawClient::settle() {
 
 // Decodes an event payload.
 template <typename M>
-M decode_event(const Frame& f) {
+M decode_event(const rpc::Frame& f) {
     ByteView in = f.payload;
     auto m = M::decode(in);
     EXPECT_TRUE(m.ok());
     return m ? *m : M{};
 }
 
-inline bool is_event(const Frame& f, Method m) {
-    const auto& info = method_info(m);
-    return f.header.type == FrameType::Request &&
+inline bool is_event(const rpc::Frame& f, rpc::Method m) {
+    const auto& info = rpc::method_info(m);
+    return f.header.type == rpc::FrameType::Request &&
            f.header.service == static_cast<std::uint64_t>(info.service) &&
            f.header.method == info.id;
 }
 
-}  // namespace hs::rpc::test
+}  // namespace hs::server::test

@@ -21,10 +21,10 @@
 
 #include "crypto/blake2b.h"
 #include "rpc/messages.h"
-#include "rpc/sink.h"
+#include "service/sink.h"
 #include "util/error.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 struct NetworkConfigsOptions {
     // Where remembered records live; nullopt keeps them in memory only (--memory-only).
@@ -51,7 +51,7 @@ public:
     // Told whenever a key is joined (re)configured (`status` set) or left (`status` null): the
     // swarm joins/leaves the topic, the registry keeps the core loaded. `rejoin` is true when a
     // client asked (a new discovery round), false when only a disconnect changed the flags.
-    std::function<void(const crypto::Hash32& dk, const NetworkStatus* status, bool rejoin)>
+    std::function<void(const crypto::Hash32& dk, const rpc::NetworkStatus* status, bool rejoin)>
         on_change;
 
     // Startup: joins every remembered record with announce or lookup (quirks #10).
@@ -59,11 +59,11 @@ public:
 
     // Network.Configure for one client. Errors: "Invalid discovery key.", "Must copy from a valid
     // discovery key.", or a failure to persist a remembered record.
-    Result<NetworkStatusResponse> configure(std::uint64_t client,
-                                            const ConfigureNetworkRequest& request);
+    Result<rpc::NetworkStatusResponse> configure(std::uint64_t client,
+                                                 const rpc::ConfigureNetworkRequest& request);
     // The joined configuration of a key (never the remembered file), as Network.Status.
-    std::optional<NetworkStatus> status(ByteView discovery_key) const;
-    std::vector<NetworkStatus> all_statuses() const;
+    std::optional<rpc::NetworkStatus> status(ByteView discovery_key) const;
+    std::vector<rpc::NetworkStatus> all_statuses() const;
     // Drops the client's votes and re-reduces its keys (leaving those nobody wants any more).
     void client_gone(std::uint64_t client);
 
@@ -85,8 +85,8 @@ private:
     NetworkConfigsOptions m_options;
     std::shared_ptr<spdlog::logger> m_log;
     std::map<crypto::Hash32, std::map<std::uint64_t, Vote>> m_votes;
-    std::map<crypto::Hash32, NetworkStatus> m_joined;
+    std::map<crypto::Hash32, rpc::NetworkStatus> m_joined;
     std::map<crypto::Hash32, Remembered> m_remembered;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

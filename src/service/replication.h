@@ -11,11 +11,12 @@
 
 #include <spdlog/logger.h>
 
-#include "rpc/core_registry.h"
+#include "async/task_group.h"
+#include "service/core_registry.h"
 #include "rpc/messages.h"
 #include "swarm/networker.h"
 
-namespace hs::rpc {
+namespace hs::service {
 
 class ClientState;
 
@@ -28,7 +29,8 @@ class Replication final : public PeerAvailability, public swarm::CoreSource {
 public:
     enum class Gate : std::uint8_t { Get, Update, Seek };
 
-    // `registry` must outlive this object; attach() the networker before use.
+    // `registry` must outlive this object; attach() the networker before use; close() before
+    // destroying it.
     Replication(asio::any_io_executor executor, CoreRegistry& registry,
                 std::shared_ptr<spdlog::logger> log);
     ~Replication() override;
@@ -56,13 +58,17 @@ public:
     // the waiter with `failure` unless a peer can serve it.
     void gate(LoadedCore& core, WaiterId waiter, Gate kind, std::uint64_t a, std::uint64_t b,
               RpcFailure failure);
-    // Configure{flush}: runs `done` once the key's discovery round has flushed (bounded).
-    void after_flush(const crypto::Hash32& discovery_key, std::function<void()> done);
+    // Configure{flush}: completes once the key's discovery round has flushed (bounded by
+    // kFlushTimeout; at once without a networker).
+    asio::awaitable<void> flush(crypto::Hash32 discovery_key);
+    // Shutdown (after the RPC server joined, so no gate starts any more): cancels the running
+    // gates and waits for them.
+    asio::awaitable<void> close();
 
     // Local appends reach the peers.
     void local_append(LoadedCore& core, std::uint64_t start, std::uint64_t count);
-    std::vector<Peer> core_peers(const LoadedCore& core) const;
-    std::vector<Peer> peers() const;
+    std::vector<rpc::Peer> core_peers(const LoadedCore& core) const;
+    std::vector<rpc::Peer> peers() const;
 
     // Extensions: the names clients registered changed (recomputes the union), and sends.
     void core_extensions_changed(LoadedCore& core);
@@ -80,13 +86,12 @@ private:
     bool seek_available(const LoadedCore& core, std::uint64_t start, std::uint64_t end);
     asio::awaitable<void> run_gate(crypto::Hash32 dk, WaiterId waiter, Gate kind,
                                    std::uint64_t a, std::uint64_t b, RpcFailure failure);
-    void spawn(asio::awaitable<void> task);
 
     asio::any_io_executor m_executor;
     CoreRegistry& m_registry;
     std::shared_ptr<spdlog::logger> m_log;
     swarm::Networker* m_networker = nullptr;
-    std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+    async::TaskGroup m_tasks;  // the ifAvailable gates
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

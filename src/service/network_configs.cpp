@@ -1,4 +1,4 @@
-#include "rpc/network_configs.h"
+#include "service/network_configs.h"
 
 #include <fstream>
 #include <sstream>
@@ -6,11 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "rpc/errors.h"
+#include "service/errors.h"
 #include "util/fs.h"
 #include "util/hex.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 namespace fs = std::filesystem;
 
 namespace {
@@ -223,4 +224,4 @@ void NetworkConfigs::client_gone(std::uint64_t client) {
     }
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

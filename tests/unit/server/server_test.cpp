@@ -11,10 +11,13 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include "rpc/errors.h"
+#include "async/event.h"
+#include "service/errors.h"
 #include "server_fixture.h"
 
-namespace hs::rpc::test {
+namespace hs::server::test {
+using namespace hs::rpc;
+using namespace hs::service;
 namespace {
 
 // A second client can still talk to the server, and `core_name`'s block 0 is still readable.
@@ -279,6 +282,125 @@ TEST(RpcServer, DisconnectReleasesEverythingTheClientHeld) {
     EXPECT_EQ(f->header.type, FrameType::Response);
     // "one" is referenced only by b now, "two" by nobody.
     EXPECT_EQ(server.registry().unreferenced_count(), 1u);
+}
+
+// The one waiting-request call admits Get, Update, Seek and Download against the client's bound
+// on waiters: past it each is refused and holds nothing; a Download of a stored range holds
+// nothing, so it is answered even then; a freed slot is usable again.
+TEST(RpcServer, WaitingRequestsAreAdmittedUpToTheClientsBound) {
+    ServerSetup setup;
+    setup.limits.client.max_waiters = 2;
+    TestServer server(setup);
+    RawClient& c = server.connect();
+    c.open(0, "w");
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {to_bytes("stored")};
+    c.call<AppendResponse>(Method::HypercoreAppend, a);
+
+    auto get = [](std::uint64_t seq, std::uint64_t rid) {
+        GetRequest g;
+        g.id = 0;
+        g.seq = seq;
+        g.resource_id = rid;
+        g.if_available = false;
+        return g;
+    };
+    const auto first = c.request(Method::HypercoreGet, get(5, 1));
+    UpdateRequest u;
+    u.id = 0;
+    u.min_length = 10;
+    u.if_available = false;
+    const auto second = c.request(Method::HypercoreUpdate, u);
+    c.settle();
+    EXPECT_FALSE(c.has_reply(first));
+    EXPECT_FALSE(c.has_reply(second));
+    EXPECT_EQ(c.session().state().waiter_count(), 2u);
+
+    const std::string full(errors::kTooManyPending);
+    EXPECT_EQ(c.call_error(Method::HypercoreGet, get(6, 2)), full);
+    EXPECT_EQ(c.call_error(Method::HypercoreUpdate, u), full);
+    SeekRequest sk;
+    sk.id = 0;
+    sk.byte_offset = 1000;
+    sk.if_available = false;
+    EXPECT_EQ(c.call_error(Method::HypercoreSeek, sk), full);
+    DownloadRequest missing;
+    missing.id = 0;
+    missing.resource_id = 3;
+    missing.start = 0;
+    missing.end = 4;
+    EXPECT_EQ(c.call_error(Method::HypercoreDownload, missing), full);
+    // Refused requests left no waiter and no resource behind.
+    EXPECT_EQ(c.session().state().waiter_count(), 2u);
+    EXPECT_EQ(c.session().state().resource_count(), 1u);
+
+    DownloadRequest stored;
+    stored.id = 0;
+    stored.resource_id = 4;
+    stored.start = 0;
+    stored.end = 1;
+    c.call<Void>(Method::HypercoreDownload, stored);
+    EXPECT_EQ(c.session().state().resource_count(), 1u);
+
+    // Cancelling the Get frees its slot (it fails "Request cancelled"): a Seek waits now.
+    c.request(Method::HypercoreCancel, CancelRequest{0, 1}, true);
+    auto cancelled = c.wait_reply(first);
+    ASSERT_TRUE(cancelled);
+    EXPECT_EQ(RawClient::error_message(*cancelled), errors::kRequestCancelled);
+    const auto third = c.request(Method::HypercoreSeek, sk);
+    c.settle();
+    EXPECT_FALSE(c.has_reply(third));
+    EXPECT_EQ(c.session().state().waiter_count(), 2u);
+}
+
+// The method table covers every call a client can make, and no event.
+TEST(RpcServer, TheMethodTableHasAHandlerForEveryCallAndNoEvent) {
+    std::size_t calls = 0;
+    for (const MethodInfo& m : all_methods()) {
+        const bool call = m.direction == Direction::ClientToServer;
+        calls += call;
+        EXPECT_EQ(Handlers::handles(m.method), call) << m.service_name << "." << m.name;
+    }
+    EXPECT_EQ(calls, 29u);
+}
+
+// Stands for a request answered after a long wait (Configure{flush}): waits until cancelled,
+// then takes a moment to wind down (so a session that did not wait for it would end first).
+asio::awaitable<void> wait_until_cancelled(async::Event& never, bool& ended) {
+    struct Mark {
+        bool& ended;
+        ~Mark() { ended = true; }
+    } mark{ended};
+    try {
+        for (;;) co_await never.wait();
+    } catch (const asio::system_error&) {
+    }
+    co_await asio::this_coro::reset_cancellation_state();
+    asio::steady_timer wind_down(never.executor(), 100ms);
+    co_await wind_down.async_wait(asio::use_awaitable);
+}
+
+// A client's own tasks answer through its connection: a disconnect cancels them, and the
+// connection is closed (its session ends) only once they are gone.
+TEST(RpcServer, DisconnectCancelsAndJoinsTheClientsTasksBeforeTheSessionEnds) {
+    TestServer server;
+    RawClient& a = server.connect();
+    a.settle();
+    async::Event never(server.io().get_executor());
+    bool ended = false;
+    a.session().state().tasks().spawn("test-wait", wait_until_cancelled(never, ended));
+    a.settle();
+    EXPECT_FALSE(ended);
+    EXPECT_EQ(a.session().state().tasks().size(), 1u);
+
+    RawClient& b = server.connect();
+    ::shutdown(a.fd(), SHUT_RDWR);
+    // The server forgets a client when its session has ended.
+    ASSERT_TRUE(b.wait_for([&] { return server.server().client_count() == 1; }));
+    EXPECT_TRUE(ended);
+    EXPECT_TRUE(a.session().state().tasks().empty());
+    EXPECT_EQ(a.session().state().tasks().failures(), 0u);  // cancelled, not failed
 }
 
 // Well-framed requests with random method ids and random payloads (seeded): every one is
@@ -630,4 +752,4 @@ TEST(RpcServer, AcceptOutOfDescriptorsBacksOffAndResumes) {
 }
 
 }  // namespace
-}  // namespace hs::rpc::test
+}  // namespace hs::server::test

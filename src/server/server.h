@@ -16,10 +16,11 @@
 #include <spdlog/logger.h>
 #include <asio.hpp>
 
-#include "rpc/handlers.h"
-#include "rpc/session.h"
+#include "async/task_group.h"
+#include "server/handlers.h"
+#include "server/session.h"
 
-namespace hs::rpc {
+namespace hs::server {
 
 class RpcServer {
 public:
@@ -74,7 +75,6 @@ private:
     template <typename Acceptor>
     asio::awaitable<void> accept_loop(Acceptor& acceptor, asio::steady_timer& pause,
                                       std::string where);
-    void task_done();
     void client_gone();
 
     asio::io_context& m_io;
@@ -92,9 +92,8 @@ private:
     std::vector<std::string> m_endpoints;
     std::map<std::uint64_t, std::shared_ptr<Session>> m_sessions;
     std::uint64_t m_next_session = 1;
-    std::size_t m_tasks = 0;  // accept loops + sessions still running
     bool m_closing = false;
-    Signal m_idle;
+    async::TaskGroup m_tasks;  // accept loops and sessions
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::server

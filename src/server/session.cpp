@@ -1,10 +1,12 @@
-#include "rpc/session.h"
+#include "server/session.h"
 
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
-namespace hs::rpc {
+namespace hs::server {
+using namespace hs::rpc;      // the codec
+using namespace hs::service;  // the daemon's services
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
@@ -26,12 +28,6 @@ void release_output(Bytes& buffer) {
 }
 }  // namespace
 
-asio::awaitable<void> Signal::wait() {
-    m_waiting = true;
-    co_await m_timer.async_wait(kUseTuple);
-    m_waiting = false;
-}
-
 Session::Session(std::uint64_t id, Socket socket, std::string peer, Handlers& handlers,
                  SessionLimits limits, std::shared_ptr<spdlog::logger> log)
     : m_id(id),
@@ -39,9 +35,10 @@ Session::Session(std::uint64_t id, Socket socket, std::string peer, Handlers& ha
       m_peer(std::move(peer)),
       m_handlers(handlers),
       m_limits(limits),
-      m_log(std::move(log)),
+      m_log(log),
       m_decoder(FrameDecoderOptions{limits.max_payload_bytes}),
-      m_state(id, *this, handlers.registry(), handlers.network(), limits.client),
+      m_state(id, *this, m_socket.get_executor(), handlers.registry(), handlers.network(),
+              limits.client, std::move(log)),
       m_read_buf(limits.read_chunk_bytes),
       m_wake(m_socket.get_executor()),
       m_drained(m_socket.get_executor()),
@@ -106,11 +103,15 @@ asio::awaitable<void> Session::run() {
     }
     if (!m_closed) close("connection ended");
     try {
-        m_state.release_all();
+        m_state.release_all();  // also cancels the client's own tasks
         m_handlers.after_batch();
     } catch (const std::exception& e) {
         m_log->error("client {}: releasing its state failed: {}", m_id, e.what());
     }
+    // Those tasks answer through this session: it lives until they are gone. (Even when run()
+    // itself was cancelled: the join must not be cut short.)
+    co_await asio::this_coro::reset_cancellation_state();
+    co_await m_state.tasks().join();
     std::error_code ignored;
     m_socket.close(ignored);
 }
@@ -265,4 +266,4 @@ asio::awaitable<void> Session::write_loop() {
     }
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::server

@@ -1,15 +1,22 @@
-#include "rpc/client_state.h"
+#include "service/client_state.h"
 
 #include <vector>
 
-#include "rpc/errors.h"
-#include "rpc/network_configs.h"
+#include "service/errors.h"
+#include "service/network_configs.h"
 
-namespace hs::rpc {
+namespace hs::service {
+using namespace hs::rpc;  // the codec's messages
 
-ClientState::ClientState(std::uint64_t client_id, FrameSink& sink, CoreRegistry& registry,
-                         NetworkConfigs& network, ClientLimits limits)
-    : m_id(client_id), m_sink(sink), m_registry(registry), m_network(network), m_limits(limits) {}
+ClientState::ClientState(std::uint64_t client_id, FrameSink& sink, asio::any_io_executor executor,
+                         CoreRegistry& registry, NetworkConfigs& network, ClientLimits limits,
+                         std::shared_ptr<spdlog::logger> log)
+    : m_id(client_id),
+      m_sink(sink),
+      m_registry(registry),
+      m_network(network),
+      m_limits(limits),
+      m_tasks(std::move(executor), "client " + std::to_string(client_id), std::move(log)) {}
 
 ClientState::~ClientState() {
     release_all();
@@ -107,7 +114,7 @@ void ClientState::waiter_done(WaiterId id) {
 }
 
 void ClientState::release_all() {
-    *m_alive = false;
+    m_tasks.cancel();
     if (m_released) return;
     m_released = true;
     // Waiters first (no replies: the client is gone), so no lock is granted to this client below.
@@ -121,4 +128,4 @@ void ClientState::release_all() {
     m_network.client_gone(m_id);
 }
 
-}  // namespace hs::rpc
+}  // namespace hs::service

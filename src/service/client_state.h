@@ -11,9 +11,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "rpc/core_registry.h"
+#include <asio/any_io_executor.hpp>
 
-namespace hs::rpc {
+#include "async/task_group.h"
+
+#include "service/core_registry.h"
+
+namespace hs::service {
 
 class NetworkConfigs;
 
@@ -35,9 +39,10 @@ struct Resource {
 
 class ClientState {
 public:
-    // `sink`, `registry` and `network` must outlive this object.
-    ClientState(std::uint64_t client_id, FrameSink& sink, CoreRegistry& registry,
-                NetworkConfigs& network, ClientLimits limits = {});
+    // `sink`, `registry` and `network` must outlive this object; `executor` runs its tasks.
+    ClientState(std::uint64_t client_id, FrameSink& sink, asio::any_io_executor executor,
+                CoreRegistry& registry, NetworkConfigs& network, ClientLimits limits = {},
+                std::shared_ptr<spdlog::logger> log = nullptr);
     ~ClientState();
     ClientState(const ClientState&) = delete;
     ClientState& operator=(const ClientState&) = delete;
@@ -71,8 +76,10 @@ public:
     void for_each_resource(Fn&& fn) const {
         for (const auto& [id, r] : m_resources) fn(id, r);
     }
-    // False once release_all() ran (for answers that arrive after an asynchronous wait).
-    std::shared_ptr<const bool> alive() const noexcept { return m_alive; }
+    // The client's own tasks: requests answered after an asynchronous wait that is not a core
+    // waiter (Network.Configure{flush}). They use this state and answer through the sink:
+    // release_all() cancels them and the connection joins them before it goes away.
+    async::TaskGroup& tasks() noexcept { return m_tasks; }
 
     // ---- waiters
     bool can_wait() const noexcept { return m_waiters.size() < m_limits.max_waiters; }
@@ -83,8 +90,9 @@ public:
     // The registry answered or failed one of our waiters by itself: forget it (and its resource).
     void waiter_done(WaiterId id);
 
-    // Frees everything (waiters without replies, resources, locks, sessions, network votes).
-    // Idempotent. The caller should run CoreRegistry::collect() afterwards.
+    // Frees everything (waiters without replies, resources, locks, sessions, network votes) and
+    // cancels the client's tasks. Idempotent. The caller should run CoreRegistry::collect()
+    // afterwards.
     void release_all();
 
 private:
@@ -105,7 +113,7 @@ private:
     std::unordered_map<std::uint64_t, Resource> m_resources;
     std::unordered_map<WaiterId, WaiterInfo> m_waiters;
     bool m_released = false;
-    std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+    async::TaskGroup m_tasks;
 };
 
-}  // namespace hs::rpc
+}  // namespace hs::service

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 
-#include "rpc/errors.h"
+#include "service/errors.h"
 #include "server_fixture.h"
 #include "testutil/temp_dir.h"
 
-namespace hs::rpc::test {
+namespace hs::server::test {
+using namespace hs::rpc;
+using namespace hs::service;
 namespace {
 
 AppendRequest append_req(std::uint64_t id, std::vector<std::string> blocks) {
@@ -549,4 +551,4 @@ TEST(NetworkConfigs, DamagedFileFailsWithItsName) {
 }
 
 }  // namespace
-}  // namespace hs::rpc::test
+}  // namespace hs::server::test
