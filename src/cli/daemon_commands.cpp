@@ -188,9 +188,10 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
         "start", "Start the daemon in the background unless one answers, and wait until it answers "
                  "(arguments after -- go to hyperspace)");
     add_daemon_target_flags(*start, *start_target, false);
-    start->allow_extras();
-    start->callback([start_target, start, exit_code] {
-        *exit_code = run_start(*start_target, start->remaining());
+    auto start_args = std::make_shared<std::vector<std::string>>();
+    start->add_option("ARGS", *start_args, "Arguments for hyperspace, after -- (e.g. -- --storage DIR)");
+    start->callback([start_target, start_args, exit_code] {
+        *exit_code = run_start(*start_target, *start_args);
     });
     add_status_command(*daemon, exit_code);
     add_stop_command(*daemon, exit_code);

@@ -13,6 +13,7 @@
 #include "server/handlers.h"
 #include "service/network_configs.h"
 #include "service/replication.h"
+#include "service/seeding.h"
 #include "server/server.h"
 #include "swarm/networker.h"
 
@@ -26,6 +27,7 @@ struct DaemonContext {
     std::unique_ptr<service::NetworkConfigs> network;  // remembered + joined configurations
     std::unique_ptr<service::CoreRegistry> registry;   // loaded cores, GC, waiters, locks
     std::unique_ptr<service::Replication> replication; // registry <-> networker glue
+    std::unique_ptr<service::Seeder> seeder;           // remembered announce+lookup: kept downloaded
     std::unique_ptr<swarm::Networker> networker;   // swarm, peer streams, replication
     std::unique_ptr<server::DaemonControl> control;   // Status/Stop glue (lifecycle)
     std::unique_ptr<server::Handlers> handlers;

@@ -225,6 +225,9 @@ int run_daemon(DaemonOptions options) {
         ctx.io.get_executor(), std::move(swarm_options).value(), noise, *ctx.replication,
         ctx.replication->networker_events(), ctx.log.swarm);
     ctx.replication->attach(*ctx.networker);
+    ctx.seeder = std::make_unique<service::Seeder>(*ctx.registry, *ctx.replication, ctx.log.swarm);
+    ctx.registry->observe_load([&ctx](service::LoadedCore& core) { ctx.seeder->on_load(core); });
+    ctx.registry->observe_close([&ctx](service::LoadedCore& core) { ctx.seeder->on_close(core); });
     if (auto st = ctx.networker->listen(); !st) {
         log.error("{}", st.error().message);
         return 1;
@@ -238,6 +241,11 @@ int run_daemon(DaemonOptions options) {
         const bool announce = status && status->announce.value_or(false);
         const bool lookup = status && status->lookup.value_or(false);
         ctx.networker->configure(dk, announce, lookup);
+        // Remembered with announce and lookup (`hyp seed`): kept downloaded (service/seeding.h).
+        const auto& remembered = ctx.network->remembered();
+        const auto it = remembered.find(dk);
+        ctx.seeder->set_seeded(dk, status && it != remembered.end() && it->second.announce &&
+                                       it->second.lookup);
     };
     ctx.network->rejoin_remembered();
     if (ctx.network->joined_count())
