@@ -165,6 +165,30 @@ private:
     std::shared_ptr<State> m_state;
 };
 
+// A registered core or network extension (RemoteHypercore::register_extension,
+// RemoteNetworker::register_extension): messages of that name between this client and peers.
+class Extension {
+public:
+    using OnMessage = std::function<void(const std::vector<std::uint8_t>& message, const Peer& from)>;
+
+    const std::string& name() const;
+    // To every peer (of the core, or of the swarm).
+    void broadcast(std::span<const std::uint8_t> message);
+    void broadcast(std::string_view message);
+    // To one peer (by its remote public key).
+    void send(std::span<const std::uint8_t> message, const Peer& to);
+    void send(std::string_view message, const Peer& to);
+    // Unregisters; no more messages arrive, sends are ignored.
+    void destroy();
+
+    struct State;  // the library's
+
+private:
+    friend class RemoteHypercore;
+    friend class RemoteNetworker;
+    std::shared_ptr<State> m_state;
+};
+
 // A held core lock (RemoteHypercore::lock); released by release() or the destructor.
 class Lock {
 public:
@@ -223,6 +247,8 @@ public:
     void on_peer_remove(std::function<void(const Peer&)> fn);
     // A weak session is closed by the daemon when the last strong session of the core closes.
     void on_close(std::function<void()> fn);
+    // Core extension `name`: messages from the core's peers reach `on_message` (event thread).
+    Extension register_extension(std::string name, Extension::OnMessage on_message);
 
 private:
     friend class RemoteCorestore;
@@ -266,6 +292,8 @@ public:
     std::vector<NetworkStatus> all_statuses();
     void on_peer_add(std::function<void(const Peer&)> fn);
     void on_peer_remove(std::function<void(const Peer&)> fn);
+    // Network (stream) extension `name`, for every peer of the swarm.
+    Extension register_extension(std::string name, Extension::OnMessage on_message);
 
 private:
     friend class Client;

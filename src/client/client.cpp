@@ -4,6 +4,7 @@
 // future; every call's reply runs exactly once (answer, error, or close), so no caller waits for
 // ever. docs/client.md describes the threads and the mapping to the JS client.
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -205,6 +206,7 @@ struct CoreState {
     std::vector<std::function<void(const Peer&)>> on_peer_add, on_peer_remove;
     std::map<std::uint64_t, std::function<void(std::uint64_t)>> on_waits;
     std::uint64_t next_on_wait = 1;
+    std::map<std::uint64_t, Extension::OnMessage> extensions;  // by resource id
 
     ~CoreState();
     std::string describe() const { return "core " + to_hex(key); }
@@ -232,6 +234,7 @@ struct ClientImpl : std::enable_shared_from_this<ClientImpl> {
     std::uint64_t next_resource = 0;
     std::vector<std::function<void(const Key&)>> on_feed;
     std::vector<std::function<void(const Peer&)>> on_network_peer_add, on_network_peer_remove;
+    std::map<std::uint64_t, Extension::OnMessage> network_extensions;  // by resource id
     bool network_opened = false;
 
     void connect(const Endpoint& ep, std::chrono::milliseconds timeout);
@@ -565,8 +568,34 @@ void ClientImpl::on_event(Method method, const rpc::Payload& payload) {
                 events.post([fn, peer] { fn(peer); });
             return;
         }
+        case Method::HypercoreOnExtension:
+        case Method::NetworkOnExtension: {
+            auto e = rpc::ExtensionMessage::decode(in);
+            if (!e) return;
+            Peer from;
+            if (e->remote_public_key && e->remote_public_key->size() == 32)
+                std::copy(e->remote_public_key->begin(), e->remote_public_key->end(),
+                          from.remote_public_key.begin());
+            auto deliver = [&](const Extension::OnMessage& fn, const std::vector<Peer>& known) {
+                for (const auto& p : known)
+                    if (p.remote_public_key == from.remote_public_key) from = p;
+                events.post([fn, data = std::move(e->data), from] { fn(data, from); });
+            };
+            if (method == Method::HypercoreOnExtension) {
+                with_core(e->id, [&](CoreState& c) {
+                    std::lock_guard lock(c.mu);
+                    auto it = c.extensions.find(e->resource_id);
+                    if (it != c.extensions.end()) deliver(it->second, c.peers);
+                });
+            } else {
+                std::lock_guard lock(mu);
+                auto it = network_extensions.find(e->resource_id);
+                if (it != network_extensions.end()) deliver(it->second, {});
+            }
+            return;
+        }
         default:
-            return;  // extensions: not part of this client yet
+            return;  // events a newer daemon may send
     }
 }
 
@@ -617,6 +646,63 @@ void Lock::release() {
     auto core = std::move(m_core);
     m_core.reset();
     core->impl->send(Method::HypercoreReleaseLock, encode(rpc::LockRequest{core->id}));
+}
+
+// ---- Extension ----
+
+struct Extension::State {
+    std::shared_ptr<detail::ClientImpl> impl;
+    std::shared_ptr<detail::CoreState> core;  // null: a network extension
+    std::uint64_t resource_id = 0;
+    std::string name;
+    std::atomic<bool> destroyed{false};
+
+    std::uint64_t session() const { return core ? core->id : 0; }
+    Method send_method() const {
+        return core ? Method::HypercoreSendExtension : Method::NetworkSendExtension;
+    }
+    void send(ByteView data, const Key* to) {
+        if (destroyed) return;
+        rpc::ExtensionMessage m;
+        m.id = session();
+        m.resource_id = resource_id;
+        if (to) m.remote_public_key = Bytes(to->begin(), to->end());
+        m.data = Bytes(data.begin(), data.end());
+        impl->send(send_method(), encode(m));
+    }
+};
+
+namespace {
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+Extension::State& ext_state(const std::shared_ptr<Extension::State>& s) {
+    if (!s) throw Error("this Extension handle is empty");
+    return *s;
+}
+}  // namespace
+
+const std::string& Extension::name() const { return ext_state(m_state).name; }
+void Extension::broadcast(std::span<const std::uint8_t> message) {
+    ext_state(m_state).send(ByteView(message.data(), message.size()), nullptr);
+}
+void Extension::broadcast(std::string_view message) { broadcast(bytes_of(message)); }
+void Extension::send(std::span<const std::uint8_t> message, const Peer& to) {
+    ext_state(m_state).send(ByteView(message.data(), message.size()), &to.remote_public_key);
+}
+void Extension::send(std::string_view message, const Peer& to) { send(bytes_of(message), to); }
+void Extension::destroy() {
+    auto& st = ext_state(m_state);
+    if (st.destroyed.exchange(true)) return;
+    if (st.core) {
+        std::lock_guard lock(st.core->mu);
+        st.core->extensions.erase(st.resource_id);
+    } else {
+        std::lock_guard lock(st.impl->mu);
+        st.impl->network_extensions.erase(st.resource_id);
+    }
+    st.impl->send(st.core ? Method::HypercoreUnregisterExtension : Method::NetworkUnregisterExtension,
+                  encode(rpc::UnregisterExtensionRequest{st.session(), st.resource_id}));
 }
 
 // ---- RemoteHypercore ----
@@ -869,6 +955,24 @@ void RemoteHypercore::on_close(std::function<void()> fn) {
     c.on_close.push_back(std::move(fn));
 }
 
+Extension RemoteHypercore::register_extension(std::string name, Extension::OnMessage on_message) {
+    auto& c = state_of(m_state);
+    require_open(c);
+    Extension ext;
+    ext.m_state = std::make_shared<Extension::State>();
+    ext.m_state->impl = c.impl;
+    ext.m_state->core = m_state;
+    ext.m_state->resource_id = c.impl->resource_id();
+    ext.m_state->name = name;
+    {
+        std::lock_guard lock(c.mu);
+        c.extensions[ext.m_state->resource_id] = std::move(on_message);
+    }
+    c.impl->send(Method::HypercoreRegisterExtension,
+                 encode(rpc::RegisterExtensionRequest{c.id, ext.m_state->resource_id, std::move(name)}));
+    return ext;
+}
+
 // ---- RemoteCorestore ----
 
 RemoteHypercore RemoteCorestore::get(const GetCoreOptions& options) {
@@ -1000,6 +1104,21 @@ void RemoteNetworker::on_peer_remove(std::function<void(const Peer&)> fn) {
         m_impl->on_network_peer_remove.push_back(std::move(fn));
     }
     m_impl->ensure_network_open();
+}
+
+Extension RemoteNetworker::register_extension(std::string name, Extension::OnMessage on_message) {
+    Extension ext;
+    ext.m_state = std::make_shared<Extension::State>();
+    ext.m_state->impl = m_impl;
+    ext.m_state->resource_id = m_impl->resource_id();
+    ext.m_state->name = name;
+    {
+        std::lock_guard lock(m_impl->mu);
+        m_impl->network_extensions[ext.m_state->resource_id] = std::move(on_message);
+    }
+    m_impl->send(Method::NetworkRegisterExtension,
+                 encode(rpc::RegisterExtensionRequest{0, ext.m_state->resource_id, std::move(name)}));
+    return ext;
 }
 
 // ---- Client ----

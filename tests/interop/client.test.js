@@ -114,5 +114,40 @@ for (const cppDaemon of ['js', 'ours']) {
         assert.deepEqual(tail.lines(), ['a', 'b', 'c', 'd'])
       })
     })
+
+    it('extensions: core and network extension messages both ways with a JS client', T, async () => {
+      await withCleanup(async cleanup => {
+        const { cppHost, client } = await setup(cppDaemon, cleanup)
+        const got = { core: [], net: [] }
+        const core = client.corestore().get()
+        await core.ready()
+        const ext = core.registerExtension('chat', { onmessage: (m, peer) => got.core.push([m.toString(), peer.remotePublicKey.toString('hex')]) })
+        const net = client.network.registerExtension('chat-net', { onmessage: (m, peer) => got.net.push([m.toString(), peer.remotePublicKey.toString('hex')]) })
+        await core.append(Buffer.from('x'))
+        await client.network.configure(core.discoveryKey, { announce: true, lookup: true, flush: true })
+
+        const peer = run('CLIENT_PEER_BIN', [cppHost, core.key.toString('hex'), 'chat'], cleanup)
+        await eventually(() => assert.ok(peer.lines().some(l => l.startsWith('ready ')), peer.describe()), 30000, 'client_peer is ready')
+        const cppKey = peer.lines().find(l => l.startsWith('ready ')).split(' ')[1]
+        await eventually(() => assert.ok(core.peers.length >= 1, 'the JS side sees the peer'), 30000)
+        // C++ -> JS (repeat until the extension is known on both ends: registration travels with
+        // the channel's options).
+        await eventually(() => {
+          peer.child.stdin.write('core hi from c++\nnet net hi from c++\n')
+          assert.ok(got.core.some(([m]) => m === 'hi from c++'), JSON.stringify(got))
+          assert.ok(got.net.some(([m]) => m === 'net hi from c++'), JSON.stringify(got))
+        }, 30000, 'the JS client receives the C++ client\'s messages', 500)
+        assert.equal(got.core.find(([m]) => m === 'hi from c++')[1], cppKey)
+        // JS -> C++
+        await eventually(() => {
+          ext.broadcast(Buffer.from('hi from js'))
+          net.broadcast(Buffer.from('net hi from js'))
+          assert.ok(peer.lines().some(l => l.startsWith('core ') && l.endsWith(' hi from js')), peer.describe())
+          assert.ok(peer.lines().some(l => l.startsWith('net ') && l.endsWith(' net hi from js')), peer.describe())
+        }, 30000, 'the C++ client receives the JS client\'s messages', 500)
+        peer.child.stdin.end()
+        assert.equal(await peer.exited, 0, peer.describe())
+      })
+    })
   })
 }
