@@ -19,6 +19,9 @@
 // e.g. "ECANCELED", when it sent one), or a message saying what failed locally (no daemon at
 // the socket, connection lost, client closed) and what to do.
 //
+// Programs that run their own Asio io_context can await the same calls instead of blocking:
+// <hyperspace/asio.h>.
+//
 // Handles. RemoteCorestore and RemoteHypercore are cheap handles (copies share one session);
 // they stay usable while the Client lives. After Client::close() every call throws.
 #pragma once
@@ -145,6 +148,7 @@ class RemoteHypercore;
 namespace detail {
 struct ClientImpl;
 struct CoreState;
+struct Access;  // the library's (hyperspace/asio.h's functions reach the handles' state through it)
 }  // namespace detail
 
 // A download started by RemoteHypercore::start_download: wait for it, or cancel it.
@@ -253,6 +257,7 @@ public:
 private:
     friend class RemoteCorestore;
     friend class Client;
+    friend struct detail::Access;
     explicit RemoteHypercore(std::shared_ptr<detail::CoreState> state) : m_state(std::move(state)) {}
     std::shared_ptr<detail::CoreState> m_state;
 };
@@ -275,6 +280,7 @@ public:
 
 private:
     friend class Client;
+    friend struct detail::Access;
     RemoteCorestore(std::shared_ptr<detail::ClientImpl> impl, std::string name)
         : m_impl(std::move(impl)), m_name(std::move(name)) {}
     std::shared_ptr<detail::ClientImpl> m_impl;
@@ -297,6 +303,7 @@ public:
 
 private:
     friend class Client;
+    friend struct detail::Access;
     explicit RemoteNetworker(std::shared_ptr<detail::ClientImpl> impl) : m_impl(std::move(impl)) {}
     std::shared_ptr<detail::ClientImpl> m_impl;
 };
@@ -324,6 +331,7 @@ public:
     bool closed() const;
 
 private:
+    friend struct detail::Access;
     std::shared_ptr<detail::ClientImpl> m_impl;
     std::unique_ptr<RemoteNetworker> m_network;
 };

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include <hyperspace/asio.h>
 #include <hyperspace/client.h>
 
 #include <asio/buffer.hpp>
@@ -23,6 +24,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -241,13 +244,14 @@ struct ClientImpl : std::enable_shared_from_this<ClientImpl> {
     void start();
     void close();
 
-    // Posts a call to the I/O thread; `done` runs there with the result.
-    void call_async(Method method, Bytes payload, std::function<void(CallResult)> done);
-    // Blocks until the answer. With a timeout, `on_timeout` runs once it passed (and the call
-    // still waits for the answer, which the cancellation brings).
-    CallResult call(Method method, Bytes payload,
+    // Posts a call to the I/O thread; `done` runs there with the result. With a timeout,
+    // `on_timeout` runs on the I/O thread once it passed unanswered (the call still completes
+    // with the daemon's answer, which the cancellation it sends brings).
+    void call_async(Method method, Bytes payload, std::function<void(CallResult)> done,
                     std::optional<std::chrono::milliseconds> timeout = {},
-                    const std::function<void()>& on_timeout = {});
+                    std::function<void()> on_timeout = {});
+    // Blocks until the answer.
+    CallResult call(Method method, Bytes payload);
     template <typename Message>
     CallResult call(Method method, const Message& m) {
         return call(method, encode(m));
@@ -394,29 +398,36 @@ void ClientImpl::close() {
     events.stop();
 }
 
-void ClientImpl::call_async(Method method, Bytes payload, std::function<void(CallResult)> done) {
+void ClientImpl::call_async(Method method, Bytes payload, std::function<void(CallResult)> done,
+                            std::optional<std::chrono::milliseconds> timeout,
+                            std::function<void()> on_timeout) {
     std::lock_guard lock(mu);
     if (closed) {
         done(CallResult{false, {}, CallError{"the client is closed", {}, false}});
         return;
     }
-    asio::post(io, [this, method, payload = std::move(payload), done = std::move(done)] {
-        core.call_raw(method, payload,
-                      [done](bool ok, rpc::Payload p, CallError e) {
-                          done(CallResult{ok, std::move(p), std::move(e)});
-                      });
+    asio::post(io, [this, method, payload = std::move(payload), done = std::move(done), timeout,
+                    on_timeout = std::move(on_timeout)] {
+        std::shared_ptr<asio::steady_timer> timer;
+        if (timeout) timer = std::make_shared<asio::steady_timer>(io, *timeout);
+        core.call_raw(method, payload, [done, timer](bool ok, rpc::Payload p, CallError e) {
+            if (timer) timer->cancel();
+            done(CallResult{ok, std::move(p), std::move(e)});
+        });
+        // A call that is not answered in time runs `on_timeout` here (it cancels the request;
+        // the answer still comes, as the daemon's error).
+        if (timer)
+            timer->async_wait([timer, on_timeout](const std::error_code& ec) {
+                if (!ec && on_timeout) on_timeout();
+            });
     });
 }
 
-CallResult ClientImpl::call(Method method, Bytes payload,
-                            std::optional<std::chrono::milliseconds> timeout,
-                            const std::function<void()>& on_timeout) {
+CallResult ClientImpl::call(Method method, Bytes payload) {
     auto promise = std::make_shared<std::promise<CallResult>>();
     auto future = promise->get_future();
     call_async(method, std::move(payload),
                [promise](CallResult r) { promise->set_value(std::move(r)); });
-    if (timeout && future.wait_for(*timeout) == std::future_status::timeout && on_timeout)
-        on_timeout();
     return future.get();
 }
 
@@ -601,6 +612,311 @@ void ClientImpl::on_event(Method method, const rpc::Payload& payload) {
 
 }  // namespace detail
 
+// ---- Operations: one request and what its answer means, run blocking or awaited ----
+
+namespace detail {
+
+template <typename T>
+struct Op {
+    Method method{};
+    Bytes payload;
+    // Turns the answer into the result, or throws Error (CallResult::ok false, bad payload).
+    std::function<T(CallResult&)> finish;
+    std::optional<std::chrono::milliseconds> timeout;
+    std::function<void()> on_timeout;  // I/O thread
+};
+
+// The blocking flavour: waits on a future.
+template <typename T>
+T run(ClientImpl& impl, Op<T> op) {
+    auto promise = std::make_shared<std::promise<CallResult>>();
+    auto future = promise->get_future();
+    impl.call_async(op.method, std::move(op.payload),
+                    [promise](CallResult r) { promise->set_value(std::move(r)); }, op.timeout,
+                    std::move(op.on_timeout));
+    CallResult r = future.get();
+    return op.finish(r);
+}
+
+// The awaitable flavour: the answer is posted to the awaiting coroutine's executor.
+template <typename T>
+::asio::awaitable<T> co_run(ClientImpl& impl, Op<T> op) {
+    auto executor = co_await ::asio::this_coro::executor;
+    CallResult r = co_await ::asio::async_initiate<decltype(::asio::use_awaitable), void(CallResult)>(
+        [&impl, &op, executor](auto handler) mutable {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            impl.call_async(
+                op.method, std::move(op.payload),
+                [h, executor](CallResult r) {
+                    ::asio::post(executor, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+                },
+                op.timeout, std::move(op.on_timeout));
+        },
+        ::asio::use_awaitable);
+    co_return op.finish(r);
+}
+
+template <typename Message>
+Op<Message> simple_op(Method method, Bytes payload, std::string what, std::string_view name) {
+    Op<Message> op;
+    op.method = method;
+    op.payload = std::move(payload);
+    op.finish = [what = std::move(what), name = std::string(name)](CallResult& r) {
+        if (!r.ok) throw_call_error(r.error, what);
+        return decode_reply<Message>(r.payload, name);
+    };
+    return op;
+}
+
+void require_open(const CoreState& c) {
+    std::lock_guard lock(c.mu);
+    if (c.closed) throw Error(c.describe() + ": this session is closed");
+}
+
+Op<std::uint64_t> append_op(CoreState& c, std::vector<rpc::BytesRef> blocks) {
+    require_open(c);
+    rpc::AppendRequest req;
+    req.id = c.id;
+    req.blocks = std::move(blocks);  // borrowed: encoded right here
+    auto inner = simple_op<rpc::AppendResponse>(Method::HypercoreAppend, encode(req),
+                                                "appending to " + c.describe(), "Append");
+    Op<std::uint64_t> op;
+    op.method = inner.method;
+    op.payload = std::move(inner.payload);
+    op.finish = [f = std::move(inner.finish)](CallResult& r) { return f(r).seq; };
+    return op;
+}
+
+template <typename Strings>
+std::vector<rpc::BytesRef> borrow_all(const Strings& list) {
+    std::vector<rpc::BytesRef> blocks;
+    blocks.reserve(list.size());
+    for (const auto& b : list)
+        blocks.push_back(rpc::BytesRef::borrow(
+            ByteView(reinterpret_cast<const std::uint8_t*>(b.data()), b.size())));
+    return blocks;
+}
+
+Op<std::vector<std::uint8_t>> get_op(const std::shared_ptr<CoreState>& state, std::uint64_t seq,
+                                     const GetOptions& options) {
+    CoreState& c = *state;
+    require_open(c);
+    rpc::GetRequest req;
+    req.id = c.id;
+    req.seq = seq;
+    req.resource_id = c.impl->resource_id();
+    req.wait = options.wait;
+    req.if_available = options.if_available;
+    if (options.on_wait) {
+        std::lock_guard lock(c.mu);
+        const std::uint64_t w = c.next_on_wait++;
+        c.on_waits[w] = options.on_wait;
+        req.on_wait_id = w;
+    }
+    auto timed_out = std::make_shared<std::atomic<bool>>(false);
+    Op<std::vector<std::uint8_t>> op;
+    op.method = Method::HypercoreGet;
+    op.payload = encode(req);
+    op.timeout = options.timeout;
+    if (options.timeout) {
+        // On the I/O thread: cancel the get; the daemon then fails it (ECANCELED).
+        op.on_timeout = [state, timed_out, resource = req.resource_id] {
+            *timed_out = true;
+            state->impl->core.send(Method::HypercoreCancel,
+                                   rpc::CancelRequest{state->id, resource});
+        };
+    }
+    op.finish = [state, timed_out, seq, on_wait = req.on_wait_id,
+                 timeout = options.timeout](CallResult& r) {
+        if (on_wait) {
+            std::lock_guard lock(state->mu);
+            state->on_waits.erase(*on_wait);
+        }
+        const std::string what = "getting block " + std::to_string(seq) + " of " + state->describe();
+        if (!r.ok) {
+            if (*timed_out)
+                throw Error(what + " timed out after " + std::to_string(timeout->count()) + " ms",
+                            "ETIMEDOUT");
+            throw_call_error(r.error, what);
+        }
+        auto resp = decode_reply<rpc::GetResponse>(r.payload, "Get");
+        if (!resp.block) throw Error(what + ": the daemon answered without the block");
+        return std::move(*resp.block);
+    };
+    return op;
+}
+
+Op<bool> has_op(CoreState& c, std::uint64_t seq) {
+    require_open(c);
+    auto inner = simple_op<rpc::HasResponse>(Method::HypercoreHas, encode(rpc::HasRequest{c.id, seq}),
+                                             "has(" + std::to_string(seq) + ") on " + c.describe(), "Has");
+    Op<bool> op{inner.method, std::move(inner.payload), {}, {}, {}};
+    op.finish = [f = std::move(inner.finish)](CallResult& r) { return f(r).has; };
+    return op;
+}
+
+Op<std::uint64_t> downloaded_op(CoreState& c, std::optional<std::uint64_t> start,
+                                std::optional<std::uint64_t> end) {
+    require_open(c);
+    auto inner = simple_op<rpc::DownloadedResponse>(
+        Method::HypercoreDownloaded, encode(rpc::DownloadedRequest{c.id, start, end}),
+        "downloaded() on " + c.describe(), "Downloaded");
+    Op<std::uint64_t> op{inner.method, std::move(inner.payload), {}, {}, {}};
+    op.finish = [f = std::move(inner.finish)](CallResult& r) { return f(r).bytes; };
+    return op;
+}
+
+// Answered once the whole range is stored (never, for a live range, unless undownloaded).
+Op<rpc::Void> download_op(CoreState& c, const DownloadRange& range, std::uint64_t resource_id) {
+    require_open(c);
+    rpc::DownloadRequest req;
+    req.id = c.id;
+    req.resource_id = resource_id;
+    req.start = range.start;
+    if (!range.blocks.empty()) {
+        req.blocks = range.blocks;
+        const auto [lo, hi] = std::minmax_element(range.blocks.begin(), range.blocks.end());
+        req.start = *lo;
+        req.end = *hi + 1;
+    } else if (range.end) {
+        req.end = *range.end;
+    } else {
+        req.end = 0;  // the JS client's encoding of "no end"
+        req.live = true;
+    }
+    if (range.linear) req.linear = true;
+    return simple_op<rpc::Void>(Method::HypercoreDownload, encode(req),
+                                "downloading from " + c.describe(), "Download");
+}
+
+Op<rpc::Void> update_op(CoreState& c, const UpdateOptions& options) {
+    require_open(c);
+    rpc::UpdateRequest req;
+    req.id = c.id;
+    if (options.min_length) {
+        req.min_length = *options.min_length;
+    } else {
+        std::lock_guard lock(c.mu);
+        req.min_length = c.length + 1;
+    }
+    req.if_available = options.if_available;
+    req.hash = options.hash;
+    return simple_op<rpc::Void>(Method::HypercoreUpdate, encode(req), "updating " + c.describe(),
+                                "Update");
+}
+
+Op<SeekResult> seek_op(CoreState& c, std::uint64_t byte_offset, const SeekOptions& options) {
+    require_open(c);
+    rpc::SeekRequest req;
+    req.id = c.id;
+    req.byte_offset = byte_offset;
+    req.start = options.start;
+    req.end = options.end;
+    req.wait = options.wait;
+    req.if_available = options.if_available;
+    auto inner = simple_op<rpc::SeekResponse>(
+        Method::HypercoreSeek, encode(req),
+        "seeking to byte " + std::to_string(byte_offset) + " of " + c.describe(), "Seek");
+    Op<SeekResult> op{inner.method, std::move(inner.payload), {}, {}, {}};
+    op.finish = [f = std::move(inner.finish)](CallResult& r) {
+        auto resp = f(r);
+        return SeekResult{resp.seq, resp.block_offset};
+    };
+    return op;
+}
+
+// Marks the session closed at once; the session id is freed with the answer.
+Op<rpc::Void> close_op(const std::shared_ptr<CoreState>& state, bool& already) {
+    CoreState& c = *state;
+    {
+        std::lock_guard lock(c.mu);
+        already = c.closed;
+        c.closed = true;
+    }
+    Op<rpc::Void> op;
+    op.method = Method::HypercoreClose;
+    op.payload = encode(rpc::CloseRequest{c.id});
+    op.finish = [state](CallResult& r) {
+        state->impl->free_session(state->id);
+        if (!r.ok) throw_call_error(r.error, "closing " + state->describe());
+        return rpc::Void{};
+    };
+    return op;
+}
+
+Op<std::shared_ptr<CoreState>> open_op(const std::shared_ptr<ClientImpl>& impl,
+                                       const GetCoreOptions& options) {
+    auto state = std::make_shared<CoreState>();
+    state->impl = impl;
+    state->weak = options.weak;
+    state->id = impl->alloc_session(state);
+    rpc::OpenRequest req;
+    req.id = state->id;
+    if (options.key) req.key = Bytes(options.key->begin(), options.key->end());
+    req.name = options.name;
+    if (options.weak) req.weak = true;
+    std::string what = options.key    ? "opening core " + to_hex(*options.key)
+                       : options.name ? "opening the core named '" + *options.name + "'"
+                                      : std::string("creating a core");
+    Op<std::shared_ptr<CoreState>> op;
+    op.method = Method::CorestoreOpen;
+    op.payload = encode(req);
+    op.finish = [state, what](CallResult& r) {
+        if (!r.ok) {
+            state->closed = true;  // nothing to close on the daemon
+            state->impl->free_session(state->id);
+            throw_call_error(r.error, what);
+        }
+        auto resp = decode_reply<rpc::OpenResponse>(r.payload, "Open");
+        state->key = key_of(resp.key, "core key");
+        // JS daemons always send it; we compute nothing here rather than guess.
+        if (!resp.discovery_key) throw Error(what + ": the daemon sent no discovery key");
+        state->discovery_key = key_of(*resp.discovery_key, "discovery key");
+        state->writable = resp.writable;
+        std::lock_guard lock(state->mu);
+        // Appends may have raised the length through events already; keep the larger.
+        state->length = std::max(state->length, resp.length);
+        state->byte_length = std::max(state->byte_length, resp.byte_length);
+        for (const auto& p : resp.peers) state->peers.push_back(peer_of(p));
+        return state;
+    };
+    return op;
+}
+
+Op<rpc::Void> configure_op(ClientImpl& impl, const Key& discovery_key,
+                           const NetworkConfiguration& config) {
+    (void)impl;
+    rpc::ConfigureNetworkRequest req;
+    req.configuration.discovery_key = Bytes(discovery_key.begin(), discovery_key.end());
+    req.configuration.announce = config.announce;
+    req.configuration.lookup = config.lookup;
+    req.configuration.remember = config.remember;
+    req.flush = config.flush;
+    auto inner = simple_op<rpc::NetworkStatusResponse>(
+        Method::NetworkConfigure, encode(req),
+        "configuring the network for discovery key " + to_hex(discovery_key), "Network.Configure");
+    Op<rpc::Void> op{inner.method, std::move(inner.payload), {}, {}, {}};
+    op.finish = [f = std::move(inner.finish)](CallResult& r) {
+        (void)f(r);
+        return rpc::Void{};
+    };
+    return op;
+}
+
+Op<Status> status_op() {
+    auto inner = simple_op<rpc::HyperspaceStatusResponse>(
+        Method::HyperspaceStatus, encode(rpc::Void{}), "asking the daemon for its status", "Status");
+    Op<Status> op{inner.method, std::move(inner.payload), {}, {}, {}};
+    op.finish = [f = std::move(inner.finish)](CallResult& r) {
+        auto s = f(r);
+        return Status{s.version.value_or(""), s.api_version, s.holepunchable.value_or(false),
+                      s.remote_address.value_or("")};
+    };
+    return op;
+}
+
+}  // namespace detail
+
 // ---- Download / Lock ----
 
 struct Download::State {
@@ -712,10 +1028,6 @@ detail::CoreState& state_of(const std::shared_ptr<detail::CoreState>& s) {
     if (!s) throw Error("this RemoteHypercore handle is empty");
     return *s;
 }
-void require_open(const detail::CoreState& c) {
-    std::lock_guard lock(c.mu);
-    if (c.closed) throw Error(c.describe() + ": this session is closed");
-}
 }  // namespace
 
 const Key& RemoteHypercore::key() const { return state_of(m_state).key; }
@@ -742,117 +1054,47 @@ std::uint64_t RemoteHypercore::append(std::string_view block) {
     return append(std::span<const std::uint8_t>(
         reinterpret_cast<const std::uint8_t*>(block.data()), block.size()));
 }
-
-namespace {
-std::uint64_t append_blocks(detail::CoreState& c, std::vector<rpc::BytesRef> blocks) {
-    require_open(c);
-    rpc::AppendRequest req;
-    req.id = c.id;
-    req.blocks = std::move(blocks);
-    auto r = c.impl->call(Method::HypercoreAppend, req);
-    if (!r.ok) throw_call_error(r.error, "appending to " + c.describe());
-    return decode_reply<rpc::AppendResponse>(r.payload, "Append").seq;
-}
-}  // namespace
-
 std::uint64_t RemoteHypercore::append(std::span<const std::uint8_t> block) {
     std::vector<rpc::BytesRef> blocks;
     blocks.push_back(rpc::BytesRef::borrow(ByteView(block.data(), block.size())));
-    return append_blocks(state_of(m_state), std::move(blocks));
+    auto& c = state_of(m_state);
+    return detail::run(*c.impl, detail::append_op(c, std::move(blocks)));
 }
 std::uint64_t RemoteHypercore::append(const std::vector<std::string>& list) {
-    std::vector<rpc::BytesRef> blocks;
-    for (const auto& b : list)
-        blocks.push_back(rpc::BytesRef::borrow(
-            ByteView(reinterpret_cast<const std::uint8_t*>(b.data()), b.size())));
-    return append_blocks(state_of(m_state), std::move(blocks));
+    auto& c = state_of(m_state);
+    return detail::run(*c.impl, detail::append_op(c, detail::borrow_all(list)));
 }
 std::uint64_t RemoteHypercore::append(const std::vector<std::vector<std::uint8_t>>& list) {
-    std::vector<rpc::BytesRef> blocks;
-    for (const auto& b : list) blocks.push_back(rpc::BytesRef::borrow(ByteView(b.data(), b.size())));
-    return append_blocks(state_of(m_state), std::move(blocks));
+    auto& c = state_of(m_state);
+    return detail::run(*c.impl, detail::append_op(c, detail::borrow_all(list)));
 }
 
 std::vector<std::uint8_t> RemoteHypercore::get(std::uint64_t seq, const GetOptions& options) {
     auto& c = state_of(m_state);
-    require_open(c);
-    rpc::GetRequest req;
-    req.id = c.id;
-    req.seq = seq;
-    req.resource_id = c.impl->resource_id();
-    req.wait = options.wait;
-    req.if_available = options.if_available;
-    if (options.on_wait) {
-        std::lock_guard lock(c.mu);
-        const std::uint64_t w = c.next_on_wait++;
-        c.on_waits[w] = options.on_wait;
-        req.on_wait_id = w;
-    }
-    bool timed_out = false;
-    auto r = c.impl->call(Method::HypercoreGet, encode(req), options.timeout, [&] {
-        timed_out = true;
-        c.impl->send(Method::HypercoreCancel, encode(rpc::CancelRequest{c.id, req.resource_id}));
-    });
-    if (req.on_wait_id) {
-        std::lock_guard lock(c.mu);
-        c.on_waits.erase(*req.on_wait_id);
-    }
-    const std::string what = "getting block " + std::to_string(seq) + " of " + c.describe();
-    if (!r.ok) {
-        if (timed_out)
-            throw Error(what + " timed out after " + std::to_string(options.timeout->count()) +
-                            " ms",
-                        "ETIMEDOUT");
-        throw_call_error(r.error, what);
-    }
-    auto resp = decode_reply<rpc::GetResponse>(r.payload, "Get");
-    if (!resp.block) throw Error(what + ": the daemon answered without the block");
-    return std::move(*resp.block);
+    return detail::run(*c.impl, detail::get_op(m_state, seq, options));
 }
 
 bool RemoteHypercore::has(std::uint64_t seq) {
     auto& c = state_of(m_state);
-    require_open(c);
-    auto r = c.impl->call(Method::HypercoreHas, rpc::HasRequest{c.id, seq});
-    if (!r.ok) throw_call_error(r.error, "has(" + std::to_string(seq) + ") on " + c.describe());
-    return decode_reply<rpc::HasResponse>(r.payload, "Has").has;
+    return detail::run(*c.impl, detail::has_op(c, seq));
 }
 
 std::uint64_t RemoteHypercore::downloaded(std::optional<std::uint64_t> start,
                                           std::optional<std::uint64_t> end) {
     auto& c = state_of(m_state);
-    require_open(c);
-    auto r = c.impl->call(Method::HypercoreDownloaded, rpc::DownloadedRequest{c.id, start, end});
-    if (!r.ok) throw_call_error(r.error, "downloaded() on " + c.describe());
-    return decode_reply<rpc::DownloadedResponse>(r.payload, "Downloaded").bytes;
+    return detail::run(*c.impl, detail::downloaded_op(c, start, end));
 }
 
 Download RemoteHypercore::start_download(const DownloadRange& range) {
     auto& c = state_of(m_state);
-    require_open(c);
-    rpc::DownloadRequest req;
-    req.id = c.id;
-    req.resource_id = c.impl->resource_id();
-    req.start = range.start;
-    if (!range.blocks.empty()) {
-        req.blocks = range.blocks;
-        const auto [lo, hi] = std::minmax_element(range.blocks.begin(), range.blocks.end());
-        req.start = *lo;
-        req.end = *hi + 1;
-    } else if (range.end) {
-        req.end = *range.end;
-    } else {
-        req.end = 0;  // the JS client's encoding of "no end"
-        req.live = true;
-    }
-    if (range.linear) req.linear = true;
-    auto promise = std::make_shared<std::promise<CallResult>>();
     Download d;
     d.m_state = std::make_shared<Download::State>();
     d.m_state->core = m_state;
-    d.m_state->resource_id = req.resource_id;
+    d.m_state->resource_id = c.impl->resource_id();
+    auto op = detail::download_op(c, range, d.m_state->resource_id);
+    auto promise = std::make_shared<std::promise<CallResult>>();
     d.m_state->result = promise->get_future().share();
-    c.impl->call_async(Method::HypercoreDownload, encode(req),
+    c.impl->call_async(op.method, std::move(op.payload),
                        [promise](CallResult r) { promise->set_value(std::move(r)); });
     return d;
 }
@@ -861,37 +1103,17 @@ void RemoteHypercore::download(const DownloadRange& range) { start_download(rang
 
 void RemoteHypercore::update(const UpdateOptions& options) {
     auto& c = state_of(m_state);
-    require_open(c);
-    rpc::UpdateRequest req;
-    req.id = c.id;
-    req.min_length = options.min_length ? *options.min_length : length() + 1;
-    req.if_available = options.if_available;
-    req.hash = options.hash;
-    auto r = c.impl->call(Method::HypercoreUpdate, req);
-    if (!r.ok) throw_call_error(r.error, "updating " + c.describe());
+    detail::run(*c.impl, detail::update_op(c, options));
 }
 
 SeekResult RemoteHypercore::seek(std::uint64_t byte_offset, const SeekOptions& options) {
     auto& c = state_of(m_state);
-    require_open(c);
-    rpc::SeekRequest req;
-    req.id = c.id;
-    req.byte_offset = byte_offset;
-    req.start = options.start;
-    req.end = options.end;
-    req.wait = options.wait;
-    req.if_available = options.if_available;
-    auto r = c.impl->call(Method::HypercoreSeek, req);
-    if (!r.ok)
-        throw_call_error(r.error, "seeking to byte " + std::to_string(byte_offset) + " of " +
-                                      c.describe());
-    auto resp = decode_reply<rpc::SeekResponse>(r.payload, "Seek");
-    return SeekResult{resp.seq, resp.block_offset};
+    return detail::run(*c.impl, detail::seek_op(c, byte_offset, options));
 }
 
 Lock RemoteHypercore::lock() {
     auto& c = state_of(m_state);
-    require_open(c);
+    detail::require_open(c);
     auto r = c.impl->call(Method::HypercoreAcquireLock, rpc::LockRequest{c.id});
     if (!r.ok) throw_call_error(r.error, "locking " + c.describe());
     Lock l;
@@ -901,14 +1123,9 @@ Lock RemoteHypercore::lock() {
 
 void RemoteHypercore::close() {
     auto& c = state_of(m_state);
-    {
-        std::lock_guard lock(c.mu);
-        if (c.closed) return;
-        c.closed = true;
-    }
-    auto r = c.impl->call(Method::HypercoreClose, rpc::CloseRequest{c.id});
-    c.impl->free_session(c.id);
-    if (!r.ok) throw_call_error(r.error, "closing " + c.describe());
+    bool already = false;
+    auto op = detail::close_op(m_state, already);
+    if (!already) detail::run(*c.impl, std::move(op));
 }
 
 void RemoteHypercore::on_append(std::function<void()> fn) {
@@ -957,7 +1174,7 @@ void RemoteHypercore::on_close(std::function<void()> fn) {
 
 Extension RemoteHypercore::register_extension(std::string name, Extension::OnMessage on_message) {
     auto& c = state_of(m_state);
-    require_open(c);
+    detail::require_open(c);
     Extension ext;
     ext.m_state = std::make_shared<Extension::State>();
     ext.m_state->impl = c.impl;
@@ -976,42 +1193,7 @@ Extension RemoteHypercore::register_extension(std::string name, Extension::OnMes
 // ---- RemoteCorestore ----
 
 RemoteHypercore RemoteCorestore::get(const GetCoreOptions& options) {
-    auto state = std::make_shared<detail::CoreState>();
-    state->impl = m_impl;
-    state->weak = options.weak;
-    state->id = m_impl->alloc_session(state);
-    rpc::OpenRequest req;
-    req.id = state->id;
-    if (options.key) req.key = Bytes(options.key->begin(), options.key->end());
-    req.name = options.name;
-    if (options.weak) req.weak = true;
-    auto r = m_impl->call(Method::CorestoreOpen, req);
-    const std::string what =
-        options.key ? "opening core " + to_hex(*options.key)
-                    : options.name ? "opening the core named '" + *options.name + "'"
-                                   : std::string("creating a core");
-    if (!r.ok) {
-        state->closed = true;  // nothing to close on the daemon
-        m_impl->free_session(state->id);
-        throw_call_error(r.error, what);
-    }
-    auto resp = decode_reply<rpc::OpenResponse>(r.payload, "Open");
-    state->key = key_of(resp.key, "core key");
-    if (resp.discovery_key) {
-        state->discovery_key = key_of(*resp.discovery_key, "discovery key");
-    } else {
-        // JS daemons always send it; compute nothing here rather than guess.
-        throw Error(what + ": the daemon sent no discovery key");
-    }
-    state->writable = resp.writable;
-    {
-        std::lock_guard lock(state->mu);
-        // Appends may have raised the length through events already; keep the larger.
-        state->length = std::max(state->length, resp.length);
-        state->byte_length = std::max(state->byte_length, resp.byte_length);
-        for (const auto& p : resp.peers) state->peers.push_back(peer_of(p));
-    }
-    return RemoteHypercore(std::move(state));
+    return RemoteHypercore(detail::run(*m_impl, detail::open_op(m_impl, options)));
 }
 
 RemoteHypercore RemoteCorestore::default_core() {
@@ -1044,16 +1226,7 @@ std::vector<Peer> RemoteNetworker::peers() {
 }
 
 void RemoteNetworker::configure(const Key& discovery_key, const NetworkConfiguration& config) {
-    rpc::ConfigureNetworkRequest req;
-    req.configuration.discovery_key = Bytes(discovery_key.begin(), discovery_key.end());
-    req.configuration.announce = config.announce;
-    req.configuration.lookup = config.lookup;
-    req.configuration.remember = config.remember;
-    req.flush = config.flush;
-    auto r = m_impl->call(Method::NetworkConfigure, req);
-    if (!r.ok)
-        throw_call_error(r.error, "configuring the network for discovery key " +
-                                      to_hex(discovery_key));
+    detail::run(*m_impl, detail::configure_op(*m_impl, discovery_key, config));
 }
 
 void RemoteNetworker::configure(const RemoteHypercore& core, const NetworkConfiguration& config) {
@@ -1134,13 +1307,7 @@ Client::Client(const Endpoint& endpoint, const ClientOptions& options)
 
 Client::~Client() { close(); }
 
-Status Client::status() {
-    auto r = m_impl->call(Method::HyperspaceStatus, rpc::Void{});
-    if (!r.ok) throw_call_error(r.error, "asking the daemon for its status");
-    auto s = decode_reply<rpc::HyperspaceStatusResponse>(r.payload, "Status");
-    return Status{s.version.value_or(""), s.api_version, s.holepunchable.value_or(false),
-                  s.remote_address.value_or("")};
-}
+Status Client::status() { return detail::run(*m_impl, detail::status_op()); }
 
 RemoteCorestore Client::corestore(std::string_view name) {
     return RemoteCorestore(m_impl, std::string(name));
@@ -1165,5 +1332,90 @@ bool Client::closed() const {
     std::lock_guard lock(m_impl->mu);
     return m_impl->closed;
 }
+
+// ---- The awaitable flavour (hyperspace/asio.h): the same operations, awaited ----
+
+namespace detail {
+struct Access {
+    static const std::shared_ptr<CoreState>& state(const RemoteHypercore& core) {
+        if (!core.m_state) throw Error("this RemoteHypercore handle is empty");
+        return core.m_state;
+    }
+    static const std::shared_ptr<ClientImpl>& impl(const RemoteCorestore& store) { return store.m_impl; }
+    static const std::shared_ptr<ClientImpl>& impl(const RemoteNetworker& n) { return n.m_impl; }
+    static const std::shared_ptr<ClientImpl>& impl(const Client& c) { return c.m_impl; }
+    static RemoteHypercore handle(std::shared_ptr<CoreState> s) { return RemoteHypercore(std::move(s)); }
+};
+}  // namespace detail
+
+namespace co {
+
+using detail::Access;
+
+::asio::awaitable<Status> status(Client& client) {
+    co_return co_await detail::co_run(*Access::impl(client), detail::status_op());
+}
+
+::asio::awaitable<RemoteHypercore> get(RemoteCorestore store, GetCoreOptions options) {
+    const auto& impl = Access::impl(store);
+    auto state = co_await detail::co_run(*impl, detail::open_op(impl, options));
+    co_return Access::handle(std::move(state));
+}
+
+::asio::awaitable<std::uint64_t> append(RemoteHypercore core, std::vector<std::string> blocks) {
+    const auto& state = Access::state(core);
+    // The op encodes the borrowed blocks before the first suspension.
+    co_return co_await detail::co_run(*state->impl,
+                                      detail::append_op(*state, detail::borrow_all(blocks)));
+}
+
+::asio::awaitable<std::vector<std::uint8_t>> get(RemoteHypercore core, std::uint64_t seq,
+                                                 GetOptions options) {
+    const auto& state = Access::state(core);
+    co_return co_await detail::co_run(*state->impl, detail::get_op(state, seq, options));
+}
+
+::asio::awaitable<bool> has(RemoteHypercore core, std::uint64_t seq) {
+    const auto& state = Access::state(core);
+    co_return co_await detail::co_run(*state->impl, detail::has_op(*state, seq));
+}
+
+::asio::awaitable<std::uint64_t> downloaded(RemoteHypercore core, std::optional<std::uint64_t> start,
+                                            std::optional<std::uint64_t> end) {
+    const auto& state = Access::state(core);
+    co_return co_await detail::co_run(*state->impl, detail::downloaded_op(*state, start, end));
+}
+
+::asio::awaitable<void> download(RemoteHypercore core, DownloadRange range) {
+    const auto& state = Access::state(core);
+    co_await detail::co_run(*state->impl,
+                            detail::download_op(*state, range, state->impl->resource_id()));
+}
+
+::asio::awaitable<void> update(RemoteHypercore core, UpdateOptions options) {
+    const auto& state = Access::state(core);
+    co_await detail::co_run(*state->impl, detail::update_op(*state, options));
+}
+
+::asio::awaitable<SeekResult> seek(RemoteHypercore core, std::uint64_t byte_offset,
+                                   SeekOptions options) {
+    const auto& state = Access::state(core);
+    co_return co_await detail::co_run(*state->impl, detail::seek_op(*state, byte_offset, options));
+}
+
+::asio::awaitable<void> close(RemoteHypercore core) {
+    const auto& state = Access::state(core);
+    bool already = false;
+    auto op = detail::close_op(state, already);
+    if (!already) co_await detail::co_run(*state->impl, std::move(op));
+}
+
+::asio::awaitable<void> configure(RemoteNetworker& network, Key discovery_key,
+                                  NetworkConfiguration configuration) {
+    const auto& impl = Access::impl(network);
+    co_await detail::co_run(*impl, detail::configure_op(*impl, discovery_key, configuration));
+}
+
+}  // namespace co
 
 }  // namespace hyperspace

@@ -3,7 +3,12 @@
 // calls, a daemon that goes away mid-call, and closing. The same client against the JS daemon is
 // tests/interop/client.test.js.
 #include <gtest/gtest.h>
+#include <hyperspace/asio.h>
 #include <hyperspace/client.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -311,6 +316,59 @@ TEST_F(ClientTest, FeedEventsAndManyThreads) {
     EXPECT_EQ(core.downloaded(), 400u);
     client.corestore().get({.name = "another"});
     EXPECT_TRUE(eventually([&] { return feeds.load() >= 1; }));
+}
+
+// The awaitable flavour on a program's own io_context: the same calls, awaited; the coroutine
+// resumes on its executor (this thread).
+asio::awaitable<std::string> awaited_calls(hyperspace::Client& client, std::thread::id loop) {
+    std::string log;
+    const auto status = co_await hyperspace::co::status(client);
+    log += status.api_version.empty() ? "no-api " : "status ";
+    hyperspace::GetCoreOptions named;
+    named.name = "co";
+    auto core = co_await hyperspace::co::get(client.corestore(), named);
+    std::vector<std::string> blocks;  // (GCC 12 cannot brace-init strings inside a coroutine)
+    blocks.push_back("x");
+    blocks.push_back("yy");
+    const std::uint64_t seq = co_await hyperspace::co::append(core, blocks);
+    log += "seq=" + std::to_string(seq) + " ";
+    const auto block = co_await hyperspace::co::get(core, 1);
+    log += "block=" + text(block) + " ";
+    const bool has = co_await hyperspace::co::has(core, 1);
+    log += has ? "has " : "hasnt ";
+    const std::uint64_t stored = co_await hyperspace::co::downloaded(core);
+    log += "downloaded=" + std::to_string(stored) + " ";
+    hyperspace::DownloadRange range;
+    range.end = 2;
+    co_await hyperspace::co::download(core, range);
+    const auto at = co_await hyperspace::co::seek(core, 2);
+    log += "seek=" + std::to_string(at.seq) + "/" + std::to_string(at.block_offset) + " ";
+    hyperspace::NetworkConfiguration config;
+    config.announce = config.lookup = true;
+    co_await hyperspace::co::configure(client.network(), core.discovery_key(), config);
+    hyperspace::GetOptions no_wait;
+    no_wait.wait = false;
+    bool failed = false;
+    try {
+        (void)co_await hyperspace::co::get(core, 9, no_wait);
+    } catch (const hyperspace::Error&) {
+        failed = true;
+    }
+    log += failed ? "error " : "no-error ";
+    log += std::this_thread::get_id() == loop ? "same-thread " : "other-thread ";
+    co_await hyperspace::co::close(core);
+    co_return log;
+}
+
+TEST_F(ClientTest, AwaitableFlavourOnTheProgramsOwnIoContext) {
+    hyperspace::Client client(endpoint());
+    asio::io_context io;
+    auto result = asio::co_spawn(io, awaited_calls(client, std::this_thread::get_id()), asio::use_future);
+    io.run();
+    EXPECT_EQ(result.get(),
+              "status seq=0 block=yy has downloaded=2 seek=1/1 error same-thread ");
+    // The blocking and the awaitable calls share one connection and its sessions.
+    EXPECT_TRUE(client.network().status(client.corestore().get({.name = "co"}).discovery_key()));
 }
 
 }  // namespace
