@@ -18,7 +18,7 @@ const assert = require('node:assert/strict')
 const fs = require('fs')
 const path = require('path')
 
-const { hypBin, runHyp, hypOk, hypFail, describeRun } = require('./lib/hyp')
+const { hypBin, runHyp, hypOk, hypFail, describeRun, lsArray } = require('./lib/hyp')
 const { startHyp, waitListening, waitExit, killAll } = require('./lib/hypproc')
 const js = require('./lib/jsstore')
 const jp = require('./lib/jspeer')
@@ -107,14 +107,7 @@ async function oursAppendKey (dir, key, blocks) {
 // `hyp storage ls --json` entry of key (or null when not listed).
 async function lsEntry (dir, key) {
   const res = await hypOk(['storage', 'ls', '--storage', dir, '--json'])
-  let arr
-  try {
-    arr = JSON.parse(res.stdout.toString())
-  } catch (err) {
-    assert.fail('ls --json did not print one JSON document: ' + describeRun(res))
-  }
-  assert.ok(Array.isArray(arr), 'ls --json prints an array')
-  return arr.find(e => e.key === key) || null
+  return lsArray(res).find(e => e.key === key) || null
 }
 
 function rangeArgs (start, end) {

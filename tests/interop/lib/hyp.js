@@ -81,4 +81,17 @@ async function hypFail (args, opts) {
   return res
 }
 
-module.exports = { hypBin, runHyp, hypOk, hypFail, describeRun }
+// The array `hyp storage ls --json` printed (res: its runHyp result); throws unless stdout is one
+// JSON array.
+function lsArray (res) {
+  let arr
+  try {
+    arr = JSON.parse(res.stdout.toString())
+  } catch (err) {
+    throw new Error('ls --json did not print one JSON document: ' + describeRun(res))
+  }
+  if (!Array.isArray(arr)) throw new Error('ls --json prints an array: ' + describeRun(res))
+  return arr
+}
+
+module.exports = { hypBin, runHyp, hypOk, hypFail, describeRun, lsArray }
