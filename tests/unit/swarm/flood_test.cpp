@@ -20,11 +20,10 @@
 #include <gtest/gtest.h>
 
 #include "testutil/feed_pair.h"
+#include "testutil/io_loop.h"
 
 #include "testutil/raw_socket.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include "crypto/derive.h"
@@ -162,25 +161,14 @@ struct Fixture {
         server.networker->configure(writer->discovery_key(), true, false);
     }
     ~Fixture() {
-        bool done = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                if (client) co_await client->networker->close();
-                co_await server.networker->close();
-                done = true;
-            },
-            asio::detached);
-        run_until([&] { return done; }, std::chrono::seconds(30));
+        std::vector<Networker*> open;
+        if (client) open.push_back(client->networker.get());
+        open.push_back(server.networker.get());
+        EXPECT_TRUE(testutil::run_task(io, testutil::close_each(std::move(open)), std::chrono::seconds(30)));
     }
     template <typename Cond>
     bool run_until(Cond cond, std::chrono::milliseconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            io.run_for(std::chrono::milliseconds(5));
-        }
-        return true;
+        return testutil::run_until(io, cond, limit, std::chrono::milliseconds(5));
     }
 
     // The real peer dials from `address` and downloads the core. Returns the seconds it took
