@@ -88,7 +88,7 @@ function daemonArgs (name, storage, bootstrap) {
 }
 
 // Starts our daemon under strace, failing the `when`-th pwrite64 (and pwritev: strace counts
-// each syscall on its own) on `file` with `error`. Same handle as lib/daemon.js startDaemon, plus
+// each syscall on its own) on `file` with `error`. The handle of lib/daemon.js (watchDaemon), plus
 // `tracee` (the daemon's pid) and `log` (strace's output file).
 function startTraced ({ name, storage, bootstrap, file, error, when }) {
   const log = path.join(TMP, name + '.strace')
@@ -96,31 +96,8 @@ function startTraced ({ name, storage, bootstrap, file, error, when }) {
     '-e', 'trace=pwrite64,pwritev', '-e', 'inject=pwrite64,pwritev:error=' + error + ':when=' + when,
     '--', HYPERSPACE, ...daemonArgs(name, storage, bootstrap)]
   const child = spawn(STRACE, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const handle = { name, args: [STRACE, ...args], child, stdout: '', stderr: '', log, exitCode: undefined }
-  handle.exited = new Promise(resolve => {
-    child.on('close', (code, signal) => {
-      handle.exitCode = code
-      handle.signal = signal
-      resolve({ code, signal })
-    })
-  })
-  child.stderr.on('data', c => { handle.stderr += c })
-  handle.listening = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('traced daemon did not start within 15 s: ' + d.describe(handle))), 15000)
-    child.stdout.on('data', c => {
-      handle.stdout += c
-      if (/Listening on /.test(handle.stdout)) {
-        clearTimeout(timer)
-        resolve(handle)
-      }
-    })
-    handle.exited.then(() => {
-      clearTimeout(timer)
-      reject(new Error('traced daemon exited before listening (is ptrace allowed here?): ' + d.describe(handle)))
-    })
-  })
-  handle.listening.catch(() => {})
-  return handle
+  return d.watchDaemon({ name, args: [STRACE, ...args], child, log },
+    { what: 'traced daemon', hint: 'is ptrace allowed here?' })
 }
 
 // The daemon strace started: SIGTERM to strace itself would only detach it.
