@@ -25,7 +25,7 @@ const { spawn } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, noop, parseFlags, parseSizes, checkRepetitions, parseSides, makeBlocks,
   procMemory, procCpu, selfCpu, track, killAll, spawnWaiting, stopChild, dhtBootstrapRole, connectClient,
-  checkLoopbackOnly, tempBase, median, sizeLabel, fmtNum, loadText, printTable, aimCell
+  checkLoopbackOnly, tempBase, median, sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
 } = require('./lib/common')
 
 const CASES = ['append1', 'append100', 'get1']
@@ -299,22 +299,12 @@ async function main () {
     const ver = requireJs('hyperspace/package.json').version
     const cver = requireJs('@hyperspace/client/package.json').version
     console.log(`daemon bench: @hyperspace/client ${cver} against hyperspace ${ver} (node ${process.version}) and ` +
-      `${path.relative(ROOT, o.hyperspace) || o.hyperspace}; median of ${o.reps} after ${o.warmup} warm-up; ` +
-      `${os.cpus().length} cores; ${loadText(loadBefore, loadAfter)}`)
+      `${path.relative(ROOT, o.hyperspace) || o.hyperspace}; ${runText(o, loadBefore, loadAfter)}`)
     printReport(rows, memRows)
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every append returned the expected seq, every get the block size; length and byteLength ' +
-        'matched; every block (warm-up) or a sample (other reps) read back equal to what was appended')
+    printChecks(problems, 'checks: every append returned the expected seq, every get the block size; length and ' +
+      'byteLength matched; every block (warm-up) or a sample (other reps) read back equal to what was appended')
     console.log(JSON.stringify({
-      bench: 'daemon',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
-      reps: o.reps,
-      warmup: o.warmup,
+      ...jsonHead('daemon', o, loadBefore, loadAfter),
       batch: o.batch,
       checks_ok: problems.length === 0,
       problems,

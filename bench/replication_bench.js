@@ -21,8 +21,8 @@ const path = require('path')
 const { spawn, spawnSync } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, noop, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, track,
-  killAll, spawnWaiting, stopChild, checkLoopbackOnly, tempBase, privateCopy, median, sizeLabel, fmtNum, loadText,
-  printTable, aimCell
+  killAll, spawnWaiting, stopChild, checkLoopbackOnly, tempBase, privateCopy, median, sizeLabel, fmtNum, runText,
+  printChecks, jsonHead, printTable, aimCell
 } = require('./lib/common')
 const hypercore = requireJs('hypercore')
 
@@ -388,22 +388,14 @@ async function main () {
     }
     const loadAfter = os.loadavg()
     console.log(`replication bench: hypercore 9.12.0 (node ${process.version}) vs ${path.relative(ROOT, hypSource) || hypSource} (${hypMtime}); ` +
-      `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; ${loadText(loadBefore, loadAfter)}`)
+      runText(o, loadBefore, loadAfter))
     printReport(rows)
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled blocks equal the source')
+    printChecks(problems, 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled ' +
+      'blocks equal the source')
     console.log(JSON.stringify({
-      bench: 'replication',
-      date: new Date().toISOString(),
-      node: process.version,
+      ...jsonHead('replication', o, loadBefore, loadAfter),
       hyp: hypSource,
       hyp_mtime: hypMtime,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
-      reps: o.reps,
-      warmup: o.warmup,
       checks_ok: problems.length === 0,
       problems,
       rows

@@ -18,7 +18,7 @@ const path = require('path')
 const { execFileSync } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, tempBase, median,
-  sizeLabel, fmtNum, printTable, aimCell
+  sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
 } = require('./lib/common')
 const hypercore = requireJs('hypercore')
 const hypercoreCrypto = requireJs('hypercore-crypto')
@@ -302,25 +302,16 @@ async function main () {
       }
     })
     const problems = ours ? compareChecks(js.check, ours.check) : []
-    console.log(`storage bench: hypercore 9.12.0 (node ${process.version}) vs hs ` +
-      `${ours ? ours.version : '-'}; median of ${o.reps} after ${o.warmup} warm-up; ` +
-      `${os.cpus().length} cores; load average ${loadBefore.toFixed(2)} before, ` +
-      `${os.loadavg()[0].toFixed(2)} after (other processes skew the figures)`)
+    const loadAfter = os.loadavg()[0]
+    console.log(`storage bench: hypercore 9.12.0 (node ${process.version}) vs hs ${ours ? ours.version : '-'}; ` +
+      runText(o, loadBefore, loadAfter) + ' (other processes skew the figures)')
     printReport(rows)
     if (ours) {
-      console.log(problems.length
-        ? 'CHECKS FAILED:\n  ' + problems.join('\n  ')
-        : 'checks: every get() matched the appended bytes on both sides; SLEEP files and final signatures identical to JS')
+      printChecks(problems, 'checks: every get() matched the appended bytes on both sides; SLEEP files and final ' +
+        'signatures identical to JS', 'CHECKS FAILED')
     }
     console.log(JSON.stringify({
-      bench: 'storage',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: os.loadavg()[0],
-      reps: o.reps,
-      warmup: o.warmup,
+      ...jsonHead('storage', o, loadBefore, loadAfter),
       checks_ok: ours ? problems.length === 0 : null,
       problems,
       rows: rows.map(({ label, ...r }) => r)

@@ -30,7 +30,7 @@ const { spawn, execFileSync } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, noop, sleep, parseFlags, parseSizes, checkRepetitions, parseSides, makeBlocks,
   procMemory, procCpu, track, killAll, spawnWaiting, stopChild, dhtBootstrapRole, connectClient, tempBase,
-  privateCopy, median, sizeLabel, loadText, printTable
+  privateCopy, median, sizeLabel, runText, printChecks, jsonHead, printTable
 } = require('./lib/common')
 
 const SIDE_LABEL = { js: 'JS', hs: 'ours' }
@@ -458,7 +458,7 @@ async function main () {
     console.log(`swarm bench: two hyperspace ${ver} (node ${process.version}) daemons against two of ours ` +
       `(${path.relative(ROOT, o.hyperspace) || o.hyperspace}), driven by @hyperspace/client ${cver}; ` +
       `bootstrap ${o.bootstrapImpl === 'hyp' ? 'our hyp dht' : 'JS @hyperswarm/dht'}; ${net.describe}; ` +
-      `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; ${loadText(loadBefore, loadAfter)}`)
+      runText(o, loadBefore, loadAfter))
     printReport(rows)
     for (const r of rows.filter(r => r.case === 'download')) {
       const cpu = s => r[s] ? `${SIDE_LABEL[s]} writer ${(r[s].writer_cpu_s / r[s].seconds * 100).toFixed(0)} % / ` +
@@ -466,22 +466,13 @@ async function main () {
       console.log(`daemon CPU during ${r.label}: ${o.sideList.map(cpu).filter(Boolean).join('; ')}`)
     }
     console.log('ours vs JS: MB/s ours / JS for downloads; JS / ours for the first-block (time) and RSS rows (> 1: ours better)')
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every first block and every downloaded core read back equal to what the writer appended ' +
-        '(all blocks in rep 0, a sample after), reader length and downloaded(0, N) = N')
+    printChecks(problems, 'checks: every first block and every downloaded core read back equal to what the writer ' +
+      'appended (all blocks in rep 0, a sample after), reader length and downloaded(0, N) = N')
     console.log(JSON.stringify({
-      bench: 'swarm',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
+      ...jsonHead('swarm', o, loadBefore, loadAfter),
       bootstrap: o.bootstrapImpl,
       network: net.describe,
       binaries: binInfo,
-      reps: o.reps,
-      warmup: o.warmup,
       settle_ms: o.settle,
       checks_ok: problems.length === 0,
       problems,

@@ -285,8 +285,34 @@ function median (v) {
 
 function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
 function fmtNum (x) { return x === null ? '-' : Math.round(x).toLocaleString('en-US') }
+// before, after: os.loadavg() or one of its figures
 function loadText (before, after) {
-  return `load average ${before.map(x => x.toFixed(2)).join(' ')} before, ${after.map(x => x.toFixed(2)).join(' ')} after`
+  const fmt = v => [].concat(v).map(x => x.toFixed(2)).join(' ')
+  return `load average ${fmt(before)} before, ${fmt(after)} after`
+}
+
+// The end of every driver's first output line: "median of 3 after 1 warm-up; 2 cores; load …".
+function runText (o, loadBefore, loadAfter) {
+  return `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; ${loadText(loadBefore, loadAfter)}`
+}
+
+// Prints the failed checks under `failed`, or okText (what was checked) when none failed.
+function printChecks (problems, okText, failed = 'FAILURES') {
+  console.log(problems.length ? failed + ':\n  ' + problems.join('\n  ') : okText)
+}
+
+// The fields every driver's JSON line starts with.
+function jsonHead (bench, o, loadBefore, loadAfter) {
+  return {
+    bench,
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: os.cpus().length,
+    loadavg_before: loadBefore,
+    loadavg_after: loadAfter,
+    reps: o.reps,
+    warmup: o.warmup
+  }
 }
 
 // Prints sections ([[head, body rows], …], all cells strings) as one table with one set of column
@@ -339,6 +365,9 @@ module.exports = {
   sizeLabel,
   fmtNum,
   loadText,
+  runText,
+  printChecks,
+  jsonHead,
   printTable,
   aimCell
 }
