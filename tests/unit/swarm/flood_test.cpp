@@ -213,47 +213,39 @@ struct Fixture {
     }
 };
 
-TEST(Flood, ARealPeerFromAnotherAddressReplicatesDuringAFlood) {
+// A flood from 127.0.0.2 (each socket reopened as soon as the server closes it, when `reopen`),
+// then a real peer from `peer_address` replicates the core; `label` names the case in the
+// figures. Prints how many flood sockets the server closed, for the reopening floods.
+void replicate_during_flood(bool reopen, const char* peer_address, const char* label) {
     raise_file_limit(kFilesNeeded);
     Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", false);
+    Flooder flood(f.server.endpoint(), "127.0.0.2", reopen);
     ASSERT_NO_FATAL_FAILURE(flood.open());
     f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.3", "static flood from 127.0.0.2"));
+    ASSERT_NO_FATAL_FAILURE(f.replicate_from(peer_address, label));
+    if (reopen) {
+        std::printf("flood: the server closed %d flood sockets (each reopened)\n",
+                    flood.closed_by_server());
+    }
+}
+
+TEST(Flood, ARealPeerFromAnotherAddressReplicatesDuringAFlood) {
+    replicate_during_flood(false, "127.0.0.3", "static flood from 127.0.0.2");
 }
 
 TEST(Flood, ARealPeerFromTheFloodingAddressReplicatesDuringAFlood) {
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", false);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.2", "static flood from the same address"));
+    replicate_during_flood(false, "127.0.0.2", "static flood from the same address");
 }
 
 TEST(Flood, ARealPeerReplicatesDuringASlowlorisThatReopensEverySocket) {
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", true);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.3", "reopening flood from 127.0.0.2"));
-    std::printf("flood: the server closed %d flood sockets (each reopened)\n",
-                flood.closed_by_server());
+    replicate_during_flood(true, "127.0.0.3", "reopening flood from 127.0.0.2");
 }
 
 TEST(Flood, ARealPeerFromTheAddressOfASlowlorisReplicates) {
     // The hardest case for the per-address cap: the flooder reopens every socket the server
     // evicts, from the real peer's own address. The real peer is the newest connection of its
     // address, so it survives as long as its handshake completes before 31 newer ones arrive.
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", true);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.2", "reopening flood from the same address"));
-    std::printf("flood: the server closed %d flood sockets (each reopened)\n",
-                flood.closed_by_server());
+    replicate_during_flood(true, "127.0.0.2", "reopening flood from the same address");
 }
 
 }  // namespace
