@@ -26,13 +26,12 @@ const path = require('path')
 const { spawn, spawnSync } = require('child_process')
 
 const d = require('./lib/daemon')
+const { connect, jsServerClient } = require('./lib/daemon_helpers')
 const { runHyp, describeRun } = require('./lib/hyp')
 
 const HYPERSPACE = d.hyperspaceBin() // fails at once with a clear message when unset
 const STRACE = straceBin()
 const TMP = fs.realpathSync(d.setTmpdir()) // strace -P compares resolved paths
-const Client = require('@hyperspace/client')
-const { Server } = require('hyperspace')
 const createDht = require('@hyperswarm/dht')
 
 const T = { timeout: 60000 }
@@ -62,12 +61,6 @@ async function withCleanup (fn) {
       try { await c() } catch (_) {}
     }
   }
-}
-
-function connect (daemon, cleanup) {
-  const client = new Client({ host: daemon.name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
 }
 
 const { eventually } = require('./lib/util')
@@ -231,18 +224,7 @@ async function faultScenario (v) {
     for (const kind of v.readers) {
       let readerClient
       if (kind === 'js') {
-        const jsName = d.uniqueName('jsr')
-        const server = new Server({
-          storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-          host: jsName,
-          noMigrate: true,
-          network: { bootstrap: [dht.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-        })
-        server.on('client-open', c => c.on('error', () => {}))
-        await server.ready()
-        cleanup.push(() => server.close())
-        readerClient = new Client({ host: jsName })
-        cleanup.push(async () => { try { await readerClient.close() } catch (_) {} })
+        readerClient = await jsServerClient(dht.address, cleanup, 'jsr')
       } else {
         const reader = await d.runningDaemon({
           label: 'rd',

@@ -18,11 +18,11 @@ const path = require('path')
 const { spawn } = require('child_process')
 
 const d = require('./lib/daemon')
+const { connect, jsServerClient, withCleanup } = require('./lib/daemon_helpers')
 
 d.hyperspaceBin()
 const TMP = d.setTmpdir()
 const Client = require('@hyperspace/client')
-const { Server } = require('hyperspace')
 const createDht = require('@hyperswarm/dht')
 
 after(d.cleanupTmpdir)
@@ -92,26 +92,11 @@ async function ourDaemon (bootstrap, cleanup, opts = {}) {
   return daemon
 }
 
-function connect (daemon, cleanup) {
-  const client = new Client({ host: daemon.name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
-}
-
 // What client.replicate(core) configures, but waiting for the flush: the writer's announce must
 // have reached the DHT before a reader's first lookup, or that lookup finds nobody (ifAvailable
 // then fails; our daemon looks again within a second, but the request has already decided).
 async function announceFlushed (client, core) {
   await client.network.configure(core.discoveryKey, { announce: true, lookup: true, flush: true })
-}
-
-async function withCleanup (fn) {
-  const cleanup = []
-  try {
-    await fn(cleanup)
-  } finally {
-    for (const c of cleanup.reverse()) await c()
-  }
 }
 
 const { eventually } = require('./lib/util')
@@ -175,21 +160,23 @@ describe('seed walkthrough: two of our daemons through a DHT', () => {
   })
 })
 
-// A JS hyperspace 3.19 server on the test's DHT (no LAN discovery) and a client of it.
-async function jsServer (boot, cleanup, label) {
-  const name = d.uniqueName(label)
-  const server = new Server({
-    storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-    host: name,
-    noMigrate: true,
-    network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-  })
-  server.on('client-open', c => c.on('error', () => {}))
-  await server.ready()
-  cleanup.push(() => server.close())
-  const client = new Client({ host: name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
+// A new core written through `writer` (blocks 'from' and `word`), announced, is replicated by
+// `reader`, and so is a live append ('live-<word>') made after that.
+async function writtenIsRead (writer, reader, word, what) {
+  const core = writer.corestore().get()
+  await core.ready()
+  await core.append([Buffer.from('from'), Buffer.from(word)])
+  await announceFlushed(writer, core)
+  const mirror = reader.corestore().get(core.key)
+  await mirror.ready()
+  await reader.replicate(mirror)
+  await eventually(async () => {
+    assert.equal((await mirror.get(0)).toString(), 'from')
+  }, 30000, what)
+  assert.equal((await mirror.get(1, { ifAvailable: false })).toString(), word)
+  await core.append(Buffer.from('live-' + word))
+  await mirror.update({ ifAvailable: false })
+  assert.equal((await mirror.get(2, { ifAvailable: false })).toString(), 'live-' + word)
 }
 
 describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
@@ -197,41 +184,12 @@ describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
     const boot = await startHypDht()
     await withCleanup(async cleanup => {
       cleanup.push(() => boot.stop())
-      const jsClient = await jsServer(boot, cleanup, 'js')
+      const jsClient = await jsServerClient(boot.address, cleanup, 'js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'mixed', bind: '127.0.0.2' })
       const ourClient = connect(ours, cleanup)
 
-      // JS -> ours
-      const jsCore = jsClient.corestore().get()
-      await jsCore.ready()
-      await jsCore.append([Buffer.from('from'), Buffer.from('js')])
-      await announceFlushed(jsClient, jsCore)
-      const mirror = ourClient.corestore().get(jsCore.key)
-      await mirror.ready()
-      await ourClient.replicate(mirror)
-      await eventually(async () => {
-        assert.equal((await mirror.get(0)).toString(), 'from')
-      }, 30000, 'our daemon reads the JS core')
-      assert.equal((await mirror.get(1, { ifAvailable: false })).toString(), 'js')
-      await jsCore.append(Buffer.from('live-js'))
-      await mirror.update({ ifAvailable: false })
-      assert.equal((await mirror.get(2, { ifAvailable: false })).toString(), 'live-js')
-
-      // ours -> JS
-      const ourCore = ourClient.corestore().get()
-      await ourCore.ready()
-      await ourCore.append([Buffer.from('from'), Buffer.from('cpp')])
-      await announceFlushed(ourClient, ourCore)
-      const jsMirror = jsClient.corestore().get(ourCore.key)
-      await jsMirror.ready()
-      await jsClient.replicate(jsMirror)
-      await eventually(async () => {
-        assert.equal((await jsMirror.get(0)).toString(), 'from')
-      }, 30000, 'the JS server reads our core')
-      assert.equal((await jsMirror.get(1, { ifAvailable: false })).toString(), 'cpp')
-      await ourCore.append(Buffer.from('live-cpp'))
-      await jsMirror.update({ ifAvailable: false })
-      assert.equal((await jsMirror.get(2, { ifAvailable: false })).toString(), 'live-cpp')
+      await writtenIsRead(jsClient, ourClient, 'js', 'our daemon reads the JS core')
+      await writtenIsRead(ourClient, jsClient, 'cpp', 'the JS server reads our core')
     })
   })
 })
@@ -416,7 +374,7 @@ describe('update() fetches only the proof: watch downloads, uploads and appends'
     const boot = await startHypDht()
     await withCleanup(async cleanup => {
       cleanup.push(() => boot.stop())
-      const js = await jsServer(boot, cleanup, 'watch-js')
+      const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-r', bind: '127.0.0.2' })
       await watchScenario(js, connect(ours, cleanup))
     })
@@ -427,7 +385,7 @@ describe('update() fetches only the proof: watch downloads, uploads and appends'
     await withCleanup(async cleanup => {
       cleanup.push(() => boot.stop())
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-w', bind: '127.0.0.2' })
-      const js = await jsServer(boot, cleanup, 'watch-js')
+      const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       await watchScenario(connect(ours, cleanup), js)
     })
   })

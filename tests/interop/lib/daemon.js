@@ -9,19 +9,11 @@ const os = require('os')
 const path = require('path')
 const { spawn } = require('child_process')
 
+const { executableFromEnv } = require('./util')
+
 function hyperspaceBin () {
-  const bin = process.env.HYPERSPACE_BIN
-  if (!bin) {
-    throw new Error('HYPERSPACE_BIN is not set: point it at our C++ hyperspace binary, e.g. ' +
-      'HYPERSPACE_BIN=/work/main/build/hyperspace HYP_BIN=/work/main/build/hyp node --test tests/interop/daemon.test.js')
-  }
-  const abs = path.resolve(bin)
-  try {
-    fs.accessSync(abs, fs.constants.X_OK)
-  } catch (err) {
-    throw new Error('HYPERSPACE_BIN=' + bin + ' is not an executable file (' + err.code + ')')
-  }
-  return abs
+  return executableFromEnv('HYPERSPACE_BIN', 'point it at our C++ hyperspace binary, e.g. ' +
+    'HYPERSPACE_BIN=/work/main/build/hyperspace HYP_BIN=/work/main/build/hyp node --test tests/interop/daemon.test.js')
 }
 
 // A private temp folder used as TMPDIR by this process, its daemons and its hyp runs.

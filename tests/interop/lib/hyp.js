@@ -2,22 +2,14 @@
 
 // Runs our C++ `hyp` binary as a black box.
 
-const fs = require('fs')
 const path = require('path')
 const { spawn } = require('child_process')
 
+const { executableFromEnv } = require('./util')
+
 function hypBin () {
-  const bin = process.env.HYP_BIN
-  if (!bin) {
-    throw new Error('HYP_BIN is not set: point it at our C++ hyp binary, e.g. HYP_BIN=/work/main/build/hyp node --test tests/interop/storage.test.js')
-  }
-  const abs = path.resolve(bin)
-  try {
-    fs.accessSync(abs, fs.constants.X_OK)
-  } catch (err) {
-    throw new Error('HYP_BIN=' + bin + ' is not an executable file (' + err.code + ')')
-  }
-  return abs
+  return executableFromEnv('HYP_BIN', 'point it at our C++ hyp binary, e.g. HYP_BIN=/work/main/build/hyp node --test ' +
+    'tests/interop/storage.test.js')
 }
 
 function fmtCmd (args) {
