@@ -92,6 +92,23 @@ async function ourDaemon (bootstrap, cleanup, opts = {}) {
   return daemon
 }
 
+// Runs fn(boot, cleanup) with a fresh `hyp dht` bootstrap node, stopped (last) with everything
+// the test registered in cleanup.
+async function withHypDht (fn) {
+  const boot = await startHypDht()
+  await withCleanup(async cleanup => {
+    cleanup.push(() => boot.stop())
+    await fn(boot, cleanup)
+  })
+}
+
+// Two of our daemons on `boot` (labels <label>-a and <label>-b) and a client of each.
+async function twoDaemons (boot, cleanup, label) {
+  const a = await ourDaemon(boot.address, cleanup, { label: label + '-a' })
+  const b = await ourDaemon(boot.address, cleanup, { label: label + '-b' })
+  return { a, b, ca: connect(a, cleanup), cb: connect(b, cleanup) }
+}
+
 // What client.replicate(core) configures, but waiting for the flush: the writer's announce must
 // have reached the DHT before a reader's first lookup, or that lookup finds nobody (ifAvailable
 // then fails; our daemon looks again within a second, but the request has already decided).
@@ -181,9 +198,7 @@ async function writtenIsRead (writer, reader, word, what) {
 
 describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
   it('replicate a core in each direction, with live appends', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const jsClient = await jsServerClient(boot.address, cleanup, 'js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'mixed', bind: '127.0.0.2' })
       const ourClient = connect(ours, cleanup)
@@ -196,13 +211,8 @@ describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
 
 describe('deduplication', () => {
   it('two daemons that find each other on two topics keep one connection', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'dedup-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'dedup-b' })
-      const ca = connect(a, cleanup)
-      const cb = connect(b, cleanup)
+    await withHypDht(async (boot, cleanup) => {
+      const { ca, cb } = await twoDaemons(boot, cleanup, 'dedup')
       // Two cores, each announced and looked up on both sides: each daemon dials the other.
       const x = ca.corestore().get()
       const y = cb.corestore().get()
@@ -233,13 +243,8 @@ describe('deduplication', () => {
 
 describe('events and extensions between two daemons', () => {
   it('OnPeerOpen/OnPeerRemove, Watch downloads and uploads, core and network extensions', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'ev-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'ev-b' })
-      const ca = connect(a, cleanup)
-      const cb = connect(b, cleanup)
+    await withHypDht(async (boot, cleanup) => {
+      const { a, ca, cb } = await twoDaemons(boot, cleanup, 'ev')
 
       const core1 = ca.corestore().get()
       await core1.ready()
@@ -361,19 +366,14 @@ async function watchScenario (writerClient, readerClient) {
 
 describe('update() fetches only the proof: watch downloads, uploads and appends', () => {
   it('two of our daemons', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'watch-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'watch-b' })
-      await watchScenario(connect(a, cleanup), connect(b, cleanup))
+    await withHypDht(async (boot, cleanup) => {
+      const { ca, cb } = await twoDaemons(boot, cleanup, 'watch')
+      await watchScenario(ca, cb)
     })
   })
 
   it('a JS hyperspace writer, our reader (our hash-only Request to JS hypercore 9)', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-r', bind: '127.0.0.2' })
       await watchScenario(js, connect(ours, cleanup))
@@ -381,9 +381,7 @@ describe('update() fetches only the proof: watch downloads, uploads and appends'
   })
 
   it('our writer, a JS hyperspace reader (the reference behaviour, and our hash-only answers)', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-w', bind: '127.0.0.2' })
       const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       await watchScenario(connect(ours, cleanup), js)
@@ -393,9 +391,7 @@ describe('update() fetches only the proof: watch downloads, uploads and appends'
 
 describe('remembered configurations', () => {
   it('a restarted daemon rejoins what it remembered and serves it', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const storage = fs.mkdtempSync(path.join(TMP, 'st-'))
       const network = ['--network-port', '0', '--no-local-discovery', '--bootstrap', boot.address]
       const a1 = await d.runningDaemon({ label: 'rem', storage, network })
@@ -428,9 +424,7 @@ describe('bad input on the peer port', () => {
     const net = require('net')
     const dgram = require('dgram')
     const crypto = require('crypto')
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const a = await ourDaemon(boot.address, cleanup, { label: 'bad-a' })
       const b = await ourDaemon(boot.address, cleanup, { label: 'bad-b' })
       const port = Number(a.stdout.match(/Listening for peers on \S+:(\d+)/)[1])
