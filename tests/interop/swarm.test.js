@@ -158,23 +158,19 @@ async function seedWalkthrough (bootstrap) {
 }
 
 describe('seed walkthrough: two of our daemons through a DHT', () => {
-  it('with our hyp dht as the bootstrap node', T, async () => {
-    const boot = await startHypDht()
-    try {
-      await seedWalkthrough(boot)
-    } finally {
-      await boot.stop()
-    }
-  })
-
-  it('with a JS @hyperswarm/dht 4 bootstrap node', T, async () => {
-    const boot = await startJsDht()
-    try {
-      await seedWalkthrough(boot)
-    } finally {
-      await boot.stop()
-    }
-  })
+  for (const [name, startBootstrap] of [
+    ['with our hyp dht as the bootstrap node', startHypDht],
+    ['with a JS @hyperswarm/dht 4 bootstrap node', startJsDht]
+  ]) {
+    it(name, T, async () => {
+      const boot = await startBootstrap()
+      try {
+        await seedWalkthrough(boot)
+      } finally {
+        await boot.stop()
+      }
+    })
+  }
 })
 
 // A new core written through `writer` (blocks 'from' and `word`), announced, is replicated by
