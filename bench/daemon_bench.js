@@ -22,91 +22,39 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const { spawn } = require('child_process')
-const { createRequire } = require('module')
-
-const ROOT = path.resolve(__dirname, '..')
-const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
-const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const {
+  ROOT, requireJs, now, secondsSince, noop, parseFlags, parseSizes, checkRepetitions, parseSides, makeBlocks,
+  procMemory, procCpu, selfCpu, track, killAll, spawnWaiting, stopChild, dhtBootstrapRole, connectClient,
+  checkLoopbackOnly, tempBase, median, sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
+} = require('./lib/common')
 
 const CASES = ['append1', 'append100', 'get1']
 const CASE_LABEL = { append1: 'append 1/call', append100: 'append 100/call', get1: 'get 1/call' }
 const AIM = { append1: 6, append100: 5, get1: 10, rss: 10 } // issue 4; rss: JS RSS / ours
-const SIDES = ['js', 'hs'] // 'hs' is ours
-
-function now () { return process.hrtime.bigint() }
-function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
-function noop () {}
 
 function parseArgs (argv) {
-  const o = {
+  const o = parseFlags(argv, {
     hyperspace: process.env.HYPERSPACE_BIN || path.join(ROOT, 'build', 'hyperspace'),
     sizes: '1024:20000,65536:5000',
     reps: 3,
     warmup: 1,
     batch: 100,
-    sides: SIDES.join(','),
+    sides: 'js,hs',
     tmp: null,
     perf: null,
     perfArgs: '--call-graph dwarf -F 499'
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
-      return argv[++i]
-    }
-    if (a === '--hyperspace') o.hyperspace = val()
-    else if (a === '--sizes') o.sizes = val()
-    else if (a === '--reps') o.reps = Number(val())
-    else if (a === '--warmup') o.warmup = Number(val())
-    else if (a === '--batch') o.batch = Number(val())
-    else if (a === '--sides') o.sides = val()
-    else if (a === '--tmp') o.tmp = val()
-    else if (a === '--perf') o.perf = path.resolve(val())
-    else if (a === '--perf-args') o.perfArgs = val()
-    else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 19).join('\n'))
-      process.exit(0)
-    } else throw new Error('unknown argument ' + a)
-  }
+  }, { '--perf': ['perf', path.resolve] }, __filename)
   if (!(o.batch >= 1)) throw new Error('--batch must be >= 1')
-  o.workloads = o.sizes.split(',').map(s => {
-    const [bytes, blocks] = s.split(':').map(Number)
-    if (!(bytes >= 1) || !(blocks >= 2) || blocks % o.batch !== 0) {
-      throw new Error('--sizes wants BYTES:BLOCKS with BLOCKS a multiple of --batch, got ' + s)
-    }
-    return { blockBytes: bytes, blocks }
-  })
-  o.sideList = o.sides.split(',')
-  for (const s of o.sideList) if (!SIDES.includes(s)) throw new Error('unknown side ' + s + ' (js, hs)')
-  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
-  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  o.workloads = parseSizes(o.sizes, { minBlocks: 2, batch: o.batch })
+  o.sideList = parseSides(o.sides)
+  checkRepetitions(o)
   return o
 }
 
 // --- deterministic content ----------------------------------------------------------------------
 // Block i (0 … 2N-1): xorshift32 seeded (i + 1) * 0x9E3779B1 mod 2^32 (0 -> 1), 32-bit words
-// little-endian, as bench/storage_bench.js. Blocks 0 … N-1 go in one per call, N … 2N-1 in
-// calls of --batch.
-
-function fillBlock (i, out) {
-  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
-  if (x === 0) x = 1
-  for (let j = 0; j < out.length; j += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
-    for (let k = 0; k < 4 && j + k < out.length; k++) out[j + k] = (x >>> (8 * k)) & 0xff
-  }
-}
-
-function makeBlocks (count, bytes) {
-  const data = Buffer.alloc(count * bytes)
-  const blocks = new Array(count)
-  for (let i = 0; i < count; i++) {
-    blocks[i] = data.subarray(i * bytes, (i + 1) * bytes)
-    fillBlock(i, blocks[i])
-  }
-  return blocks
-}
+// little-endian (makeBlocks in bench/lib/common.js, as bench/storage_bench.js). Blocks 0 … N-1 go
+// in one per call, N … 2N-1 in calls of --batch.
 
 function sampleIndices (total) {
   const n = total / 2
@@ -119,98 +67,11 @@ function sampleIndices (total) {
   return [...s].filter(i => i >= 0 && i < total).sort((a, b) => a - b)
 }
 
-// --- /proc readings -----------------------------------------------------------------------------
-
-// VmRSS (resident now) and VmHWM (peak resident) of a process, in bytes
-function procMemory (pid) {
-  const status = fs.readFileSync('/proc/' + pid + '/status', 'utf8')
-  const kb = key => {
-    const m = new RegExp('^' + key + ':\\s+(\\d+) kB', 'm').exec(status)
-    return m ? Number(m[1]) * 1024 : null
-  }
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
-}
-
-// CPU time of a process in seconds, summed over its threads (schedstat: nanoseconds on CPU)
-function procCpu (pid) {
-  let ns = 0
-  for (const t of fs.readdirSync('/proc/' + pid + '/task')) {
-    try {
-      ns += Number(fs.readFileSync('/proc/' + pid + '/task/' + t + '/schedstat', 'utf8').split(' ')[0])
-    } catch (_) {} // the thread ended meanwhile
-  }
-  return ns / 1e9
-}
-
-function selfCpu () {
-  const u = process.cpuUsage()
-  return (u.user + u.system) / 1e6
-}
-
 // --- child processes ------------------------------------------------------------------------------
 
-const children = new Set()
-
-function track (child) {
-  children.add(child)
-  child.on('exit', () => children.delete(child))
-  child.on('error', () => children.delete(child))
-  return child
-}
-
-function killAll () {
-  for (const c of children) {
-    try { c.kill('SIGKILL') } catch (_) {}
-  }
-}
-
-// Spawns cmd and resolves { child, out: () => text } once a stdout line matches re.
-function spawnWaiting (label, cmd, args, env, re, timeoutS = 60) {
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }))
-    let out = ''
-    let settled = false
-    const timer = setTimeout(() => fail(new Error(label + ' did not print ' + re + ' in ' + timeoutS + ' s')), timeoutS * 1000)
-    function fail (err) {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      child.kill('SIGKILL')
-      reject(new Error(err.message + (out ? '\n' + out.slice(-4000) : '')))
-    }
-    const keep = d => {
-      out += d
-      if (out.length > 1 << 20) out = out.slice(-65536)
-    }
-    child.stdout.setEncoding('utf8')
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', keep)
-    child.stdout.on('data', d => {
-      keep(d)
-      const m = re.exec(out)
-      if (m && !settled) {
-        settled = true
-        clearTimeout(timer)
-        resolve({ label, child, pid: child.pid, match: m, out: () => out })
-      }
-    })
-    child.on('error', fail)
-    child.on('exit', (code, signal) => fail(new Error(label + ' exited early (' + (signal || code) + ')')))
-  })
-}
-
-function stopChild (c, ms = 15000) {
-  return new Promise(resolve => {
-    const ch = c.child
-    if (ch.exitCode !== null || ch.signalCode !== null) return resolve(ch.exitCode)
-    const timer = setTimeout(() => ch.kill('SIGKILL'), ms)
-    ch.on('exit', code => { clearTimeout(timer); resolve(code) })
-    ch.kill('SIGTERM')
-  })
-}
-
 function startBootstrap () {
-  return spawnWaiting('DHT bootstrap', process.execPath, [__filename, '--role', 'bootstrap'], process.env, /^port (\d+)$/m)
+  return spawnWaiting('DHT bootstrap', process.execPath, [__filename, '--role', 'bootstrap'], process.env,
+    /^listening on \S+:(\d+)$/m)
 }
 
 // A daemon listening on the UNIX socket <TMPDIR>/<name>.sock, storage in dir.
@@ -311,20 +172,11 @@ async function runRep (o, w, d, client, rep, blocks, problems) {
 
 // --- report -----------------------------------------------------------------------------------------
 
-function median (v) {
-  const s = [...v].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
-function fmtNum (x) { return x === null ? '-' : Math.round(x).toLocaleString('en-US') }
 function fmtMB (x) { return x === null ? '-' : (x / 1e6).toFixed(1) }
 function fmtUs (x) { return x === null ? '-' : x.toFixed(1) }
 
-function printTable (rows, memRows) {
+function printReport (rows, memRows) {
   const head = ['case', 'JS blocks/s', 'ours blocks/s', 'ratio', 'JS daemon CPU µs/blk', 'ours daemon CPU µs/blk', 'aim']
-  const aimCell = (aim, ratio) => aim === null || ratio === null ? '' : '>= ' + aim + 'x ' + (ratio >= aim ? 'met' : 'NOT met')
   const body = rows.map(r => [
     CASE_LABEL[r.case] + ', ' + sizeLabel(r.block_bytes),
     fmtNum(r.js ? r.js.blocks_per_s : null),
@@ -342,34 +194,14 @@ function printTable (rows, memRows) {
     body2.push(['peak RSS (VmHWM), ' + sizeLabel(m.block_bytes), fmtMB(m.js ? m.js.hwm : null),
       fmtMB(m.hs ? m.hs.hwm : null), m.hwm_ratio === null ? '-' : m.hwm_ratio.toFixed(1) + 'x', '', '', ''])
   }
-  const all = [head, ...body, head2, ...body2]
-  const widths = head.map((h, i) => Math.max(...all.map(b => b[i].length)))
-  const pad = (c, i) => i === 0 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
-  const line = cells => cells.map(pad).join('  ').trimEnd()
-  console.log(line(head))
-  console.log(widths.map(w => '-'.repeat(w)).join('  '))
-  for (const b of body) console.log(line(b))
-  console.log(line(head2))
-  console.log(widths.map(w => '-'.repeat(w)).join('  '))
-  for (const b of body2) console.log(line(b))
+  printTable([[head, body], [head2, body2]], i => i === 0 || i === head.length - 1)
 }
 
 // --- driver -----------------------------------------------------------------------------------------
 
-function checkNamespace () {
-  const names = Object.keys(os.networkInterfaces())
-  const others = names.filter(n => n !== 'lo')
-  if (others.length) {
-    throw new Error('refusing to run outside a loopback-only network namespace (interfaces: ' + names.join(', ') +
-      '); use bench/run-daemon.sh')
-  }
-}
-
-async function runWorkload (o, w, base, bootstrapPort, problems) {
-  const Client = requireJs('@hyperspace/client')
+async function runWorkload (o, w, base, env, bootstrapPort, problems) {
   const tag = w.blockBytes + 'x' + w.blocks
   const blocks = makeBlocks(2 * w.blocks, w.blockBytes)
-  const env = { ...process.env, TMPDIR: base, HOME: path.join(base, 'home') }
   const out = {}
   const daemons = {}
   const clients = {}
@@ -377,9 +209,7 @@ async function runWorkload (o, w, base, bootstrapPort, problems) {
     for (const side of o.sideList) {
       const dir = path.join(base, side + '-' + tag)
       daemons[side] = await startDaemon(o, side, 'hsdb-' + side + '-' + tag, dir, bootstrapPort, env)
-      clients[side] = new Client({ host: daemons[side].name })
-      if (clients[side]._client) clients[side]._client.on('error', noop)
-      await clients[side].ready()
+      clients[side] = await connectClient(daemons[side].name)
       out[side] = { idle: procMemory(daemons[side].pid), reps: [] }
     }
     process.stderr.write(`${tag}: daemons up (${o.sideList.map(s => s + ' pid ' + daemons[s].pid).join(', ')})\n`)
@@ -417,24 +247,13 @@ async function runWorkload (o, w, base, bootstrapPort, problems) {
 
 async function main () {
   const o = parseArgs(process.argv.slice(2))
-  checkNamespace()
+  checkLoopbackOnly('bench/run-daemon.sh')
   if (o.sideList.includes('hs') && !fs.existsSync(o.hyperspace)) {
     throw new Error(o.hyperspace + ' does not exist: build it (bench/run-daemon.sh) or pass --hyperspace')
   }
   if (o.perf) fs.mkdirSync(o.perf, { recursive: true })
   // Short path: socket paths must stay under 108 bytes.
-  const base = fs.mkdtempSync(path.join(o.tmp || '/tmp', 'hsdb-'))
-  fs.mkdirSync(path.join(base, 'home'))
-  process.env.TMPDIR = base // @hyperspace/client finds <os.tmpdir()>/<name>.sock
-  let cleaned = false
-  const cleanup = () => {
-    if (cleaned) return
-    cleaned = true
-    killAll()
-    fs.rmSync(base, { recursive: true, force: true })
-  }
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130) })
-  process.on('exit', cleanup)
+  const { base, env, cleanup } = tempBase({ tmp: o.tmp || '/tmp', prefix: 'hsdb-', daemonEnv: true })
   const loadBefore = os.loadavg()
   const problems = []
   const rows = []
@@ -445,7 +264,7 @@ async function main () {
     bootstrap = await startBootstrap()
     const bootstrapPort = Number(bootstrap.match[1])
     for (const w of o.workloads) {
-      const out = await runWorkload(o, w, base, bootstrapPort, problems)
+      const out = await runWorkload(o, w, base, env, bootstrapPort, problems)
       sides[w.blockBytes + 'x' + w.blocks] = out
       for (const c of CASES) {
         const blocksPerCase = w.blocks
@@ -480,23 +299,12 @@ async function main () {
     const ver = requireJs('hyperspace/package.json').version
     const cver = requireJs('@hyperspace/client/package.json').version
     console.log(`daemon bench: @hyperspace/client ${cver} against hyperspace ${ver} (node ${process.version}) and ` +
-      `${path.relative(ROOT, o.hyperspace) || o.hyperspace}; median of ${o.reps} after ${o.warmup} warm-up; ` +
-      `${os.cpus().length} cores; load average ${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ` +
-      `${loadAfter.map(x => x.toFixed(2)).join(' ')} after`)
-    printTable(rows, memRows)
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every append returned the expected seq, every get the block size; length and byteLength ' +
-        'matched; every block (warm-up) or a sample (other reps) read back equal to what was appended')
+      `${path.relative(ROOT, o.hyperspace) || o.hyperspace}; ${runText(o, loadBefore, loadAfter)}`)
+    printReport(rows, memRows)
+    printChecks(problems, 'checks: every append returned the expected seq, every get the block size; length and ' +
+      'byteLength matched; every block (warm-up) or a sample (other reps) read back equal to what was appended')
     console.log(JSON.stringify({
-      bench: 'daemon',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
-      reps: o.reps,
-      warmup: o.warmup,
+      ...jsonHead('daemon', o, loadBefore, loadAfter),
       batch: o.batch,
       checks_ok: problems.length === 0,
       problems,
@@ -511,23 +319,12 @@ async function main () {
   }
 }
 
-async function bootstrapRole () {
-  const dht = requireJs('@hyperswarm/dht')({ bootstrap: false, ephemeral: false })
-  dht.listen(0, '127.0.0.1', () => console.log('port ' + dht.address().port))
-  const stop = () => { dht.destroy(); process.exit(0) }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
-}
-
 if (process.argv[2] === '--role') {
   if (process.argv[3] !== 'bootstrap') {
     console.error('unknown role ' + process.argv[3])
     process.exit(1)
   }
-  bootstrapRole().catch(err => {
-    console.error('bootstrap:', err && err.stack ? err.stack : err)
-    process.exit(1)
-  })
+  dhtBootstrapRole()
 } else {
   // Exit explicitly: a client socket to a daemon that did not stop would keep Node alive.
   main().then(() => process.exit(), err => {

@@ -19,11 +19,11 @@ const os = require('os')
 const net = require('net')
 const path = require('path')
 const { spawn, spawnSync } = require('child_process')
-const { createRequire } = require('module')
-
-const ROOT = path.resolve(__dirname, '..')
-const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
-const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const {
+  ROOT, requireJs, now, secondsSince, noop, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, track,
+  killAll, spawnWaiting, stopChild, checkLoopbackOnly, tempBase, privateCopy, median, sizeLabel, fmtNum, runText,
+  printChecks, jsonHead, printTable, aimCell
+} = require('./lib/common')
 const hypercore = requireJs('hypercore')
 
 const HOST = '127.0.0.1' // servers listen here
@@ -32,15 +32,8 @@ const BIND = '127.0.0.2' // downloaders connect from here
 const CASES = { 'js-js': ['js', 'js'], 'js-hs': ['js', 'hs'], 'hs-js': ['hs', 'js'], 'hs-hs': ['hs', 'hs'] }
 const AIM = { 1024: 10, 65536: 4 } // ours→ours / JS→JS, per block size (issue 3)
 
-function now () { return process.hrtime.bigint() }
-function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
-function p (fn) {
-  return new Promise((resolve, reject) => fn((err, v) => err ? reject(err) : resolve(v)))
-}
-function noop () {}
-
 function parseArgs (argv) {
-  const o = {
+  const o = parseFlags(argv, {
     hyp: process.env.HS_HYP || path.join(ROOT, 'build', 'hyp'),
     sizes: '1024:50000,65536:1600',
     reps: 3,
@@ -48,34 +41,11 @@ function parseArgs (argv) {
     cases: Object.keys(CASES).join(','),
     tmp: null,
     timeout: 300
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
-      return argv[++i]
-    }
-    if (a === '--hyp') o.hyp = val()
-    else if (a === '--sizes') o.sizes = val()
-    else if (a === '--reps') o.reps = Number(val())
-    else if (a === '--warmup') o.warmup = Number(val())
-    else if (a === '--cases') o.cases = val()
-    else if (a === '--tmp') o.tmp = val()
-    else if (a === '--timeout') o.timeout = Number(val())
-    else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 15).join('\n'))
-      process.exit(0)
-    } else throw new Error('unknown argument ' + a)
-  }
-  o.workloads = o.sizes.split(',').map(s => {
-    const [bytes, blocks] = s.split(':').map(Number)
-    if (!(bytes >= 1) || !(blocks >= 1)) throw new Error('--sizes wants BYTES:BLOCKS[,...], got ' + s)
-    return { blockBytes: bytes, blocks }
-  })
+  }, {}, __filename)
+  o.workloads = parseSizes(o.sizes)
   o.caseList = o.cases.split(',')
   for (const c of o.caseList) if (!CASES[c]) throw new Error('unknown case ' + c + ' (js-js, js-hs, hs-js, hs-hs)')
-  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
-  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  checkRepetitions(o)
   if (!(o.timeout > 0)) throw new Error('--timeout must be > 0')
   return o
 }
@@ -87,45 +57,13 @@ function parseArgs (argv) {
 
 const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
 
-function fillBlock (i, out) {
-  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
-  if (x === 0) x = 1
-  for (let j = 0; j < out.length; j += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
-    for (let k = 0; k < 4 && j + k < out.length; k++) out[j + k] = ALPHABET[(x >>> (8 * k)) & 63]
-  }
-}
-
-function makeBlocks (w) {
-  const data = Buffer.alloc(w.blockBytes * w.blocks)
-  const blocks = new Array(w.blocks)
-  for (let i = 0; i < w.blocks; i++) {
-    blocks[i] = data.subarray(i * w.blockBytes, (i + 1) * w.blockBytes)
-    fillBlock(i, blocks[i])
-  }
-  return blocks
-}
+function blocksOf (w) { return makeBlocks(w.blocks, w.blockBytes, ALPHABET) }
 
 function sampleIndices (n) {
   return [...new Set([0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 2, n - 1])].filter(i => i >= 0 && i < n)
 }
 
 // --- child processes ------------------------------------------------------------------------------
-
-const children = new Set()
-
-function track (child) {
-  children.add(child)
-  child.on('exit', () => children.delete(child))
-  child.on('error', () => children.delete(child))
-  return child
-}
-
-function killAll () {
-  for (const c of children) {
-    try { c.kill('SIGKILL') } catch (_) {}
-  }
-}
 
 // Resolves with { code, signal, stdout, stderr, seconds } where seconds runs from just before
 // spawn() to the 'exit' event; kills the child after timeoutS.
@@ -159,47 +97,17 @@ function runChild (cmd, args, timeoutS, opts = {}) {
 
 // Starts a server (ours: `hyp replicate --listen`; JS: this script with --role js-serve) and
 // waits for its "listening HOST:PORT" line on stderr.
-function startServer (o, side, dir, key) {
+async function startServer (o, side, dir, key) {
   const [cmd, args] = side === 'hs'
     ? [o.hyp, ['replicate', '--storage', dir, key, '--listen', HOST + ':0']]
     : [process.execPath, [__filename, '--role', 'js-serve', '--dir', dir]]
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }))
-    let stderr = ''
-    let settled = false
-    const timer = setTimeout(() => fail(new Error(side + ' server did not print "listening" in 30 s')), 30000)
-    function fail (err) {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      child.kill('SIGKILL')
-      reject(new Error(err.message + (stderr ? '\n' + stderr : '')))
-    }
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', d => {
-      stderr += d
-      const m = /^listening (\S+):(\d+)$/m.exec(stderr)
-      if (m && !settled) {
-        settled = true
-        clearTimeout(timer)
-        resolve({ side, child, address: m[1] + ':' + m[2], stderr: () => stderr })
-      }
-      if (stderr.length > 1 << 20) stderr = stderr.slice(-65536)
-    })
-    child.on('error', fail)
-    child.on('exit', (code, signal) => fail(new Error(side + ' server exited early (' + (signal || code) + ')')))
-  })
+  const s = await spawnWaiting(side + ' server', cmd, args, process.env, /^listening (\S+):(\d+)$/m, 30)
+  s.side = side
+  s.address = s.match[1] + ':' + s.match[2]
+  return s
 }
 
-function stopServer (server) {
-  return new Promise(resolve => {
-    const c = server.child
-    if (c.exitCode !== null || c.signalCode !== null) return resolve(c.exitCode)
-    const timer = setTimeout(() => c.kill('SIGKILL'), 10000)
-    c.on('exit', code => { clearTimeout(timer); resolve(code) })
-    c.kill('SIGTERM')
-  })
-}
+function stopServer (server) { return stopChild(server, 10000) }
 
 // --- source cores (not timed) -------------------------------------------------------------------
 
@@ -371,26 +279,9 @@ async function jsDownload (a) {
 
 // --- driver -----------------------------------------------------------------------------------
 
-function checkNamespace () {
-  const names = Object.keys(os.networkInterfaces())
-  const others = names.filter(n => n !== 'lo')
-  if (others.length) {
-    throw new Error('refusing to run outside a loopback-only network namespace (interfaces: ' + names.join(', ') +
-      '); use bench/run-replication.sh')
-  }
-}
-
-function median (v) {
-  const s = [...v].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
 function sideLabel (s) { return s === 'hs' ? 'ours' : 'JS' }
-function fmtNum (x) { return Math.round(x).toLocaleString('en-US') }
 
-function printTable (rows) {
+function printReport (rows) {
   const head = ['server -> downloader', 'block', 'blocks', 'MB/s', 'blocks/s', 'vs JS->JS', 'aim']
   const body = rows.map(r => [
     sideLabel(r.server) + ' -> ' + sideLabel(r.downloader),
@@ -399,19 +290,14 @@ function printTable (rows) {
     r.median_s === null ? 'FAILED' : r.mb_per_s.toFixed(1),
     r.median_s === null ? '-' : fmtNum(r.blocks_per_s),
     r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
-    r.aim === null || r.ratio === null ? '' : '>= ' + r.aim + 'x ' + (r.ratio >= r.aim ? 'met' : 'NOT met')
+    aimCell(r.aim, r.ratio)
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-  const pad = (c, i) => i === 0 || i === 1 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
-  const line = cells => cells.map(pad).join('  ').trimEnd()
-  console.log(line(head))
-  console.log(widths.map(w => '-'.repeat(w)).join('  '))
-  for (const b of body) console.log(line(b))
+  printTable([[head, body]], i => i === 0 || i === 1 || i === head.length - 1)
 }
 
 async function runWorkload (o, w, base, problems) {
   const tag = w.blockBytes + 'x' + w.blocks
-  const blocks = makeBlocks(w)
+  const blocks = blocksOf(w)
   const src = { js: path.join(base, 'src-js-' + tag), hs: path.join(base, 'src-hs-' + tag) }
   const lines = path.join(base, 'lines-' + tag)
   writeLinesFile(lines, blocks)
@@ -460,25 +346,18 @@ async function runWorkload (o, w, base, problems) {
 
 async function main () {
   const o = parseArgs(process.argv.slice(2))
-  checkNamespace()
+  checkLoopbackOnly('bench/run-replication.sh')
   if (!fs.existsSync(o.hyp)) throw new Error(o.hyp + ' does not exist: build it (bench/run-replication.sh) or pass --hyp')
-  const base = fs.mkdtempSync(path.join(o.tmp || os.tmpdir(), 'hs-replication-bench-'))
-  const cleanup = () => { killAll(); fs.rmSync(base, { recursive: true, force: true }) }
-  // Run a private copy: a rebuild of build/hyp during the run must not mix two binaries (or
-  // catch the file half-linked).
+  const { base, cleanup } = tempBase({ tmp: o.tmp, prefix: 'hs-replication-bench-' })
+  // Run a private copy of hyp (bench/lib/common.js privateCopy).
   const hypSource = o.hyp
-  const hypMtime = fs.statSync(hypSource).mtime.toISOString()
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => { cleanup(); process.exit(130) })
-  }
-  process.on('exit', killAll)
+  const hyp = privateCopy(hypSource, base)
+  const hypMtime = hyp.info.mtime
+  o.hyp = hyp.copy
   const loadBefore = os.loadavg()
   const problems = []
   const rows = []
   try {
-    o.hyp = path.join(base, 'hyp')
-    fs.copyFileSync(hypSource, o.hyp)
-    fs.chmodSync(o.hyp, 0o755)
     for (const w of o.workloads) {
       const samples = await runWorkload(o, w, base, problems)
       const bytes = w.blocks * w.blockBytes
@@ -509,23 +388,14 @@ async function main () {
     }
     const loadAfter = os.loadavg()
     console.log(`replication bench: hypercore 9.12.0 (node ${process.version}) vs ${path.relative(ROOT, hypSource) || hypSource} (${hypMtime}); ` +
-      `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; load average ` +
-      `${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ${loadAfter.map(x => x.toFixed(2)).join(' ')} after`)
-    printTable(rows)
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled blocks equal the source')
+      runText(o, loadBefore, loadAfter))
+    printReport(rows)
+    printChecks(problems, 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled ' +
+      'blocks equal the source')
     console.log(JSON.stringify({
-      bench: 'replication',
-      date: new Date().toISOString(),
-      node: process.version,
+      ...jsonHead('replication', o, loadBefore, loadAfter),
       hyp: hypSource,
       hyp_mtime: hypMtime,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
-      reps: o.reps,
-      warmup: o.warmup,
       checks_ok: problems.length === 0,
       problems,
       rows

@@ -16,35 +16,17 @@
 // and cores gave back).
 
 const path = require('path')
-const { createRequire } = require('module')
-
-const ROOT = path.resolve(__dirname, '..')
-const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
-const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const { ROOT, interopDir, requireJs, parseFlags } = require('./lib/common')
 
 function parseArgs (argv) {
-  const o = {
+  const o = parseFlags(argv, {
     hyperspace: process.env.HYPERSPACE_BIN || path.join(ROOT, 'build', 'hyperspace'),
     clients: 1000,
     concurrency: 50,
     storage: false,
     tcp: false,
     cacheSize: null
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
-      return argv[++i]
-    }
-    if (a === '--hyperspace') o.hyperspace = val()
-    else if (a === '--clients') o.clients = Number(val())
-    else if (a === '--concurrency') o.concurrency = Number(val())
-    else if (a === '--storage') o.storage = true
-    else if (a === '--tcp') o.tcp = true
-    else if (a === '--cache-size') o.cacheSize = Number(val())
-    else throw new Error('unknown argument ' + a + ' (see the comment at the top of ' + __filename + ')')
-  }
+  }, { '--cache-size': ['cacheSize', Number] }, __filename)
   if (!(o.clients > 0) || !(o.concurrency > 0)) throw new Error('--clients and --concurrency must be positive')
   return o
 }

@@ -3,20 +3,13 @@
 # network namespace: every socket is on 127.0.0.1 / 127.0.0.2 and nothing else is reachable.
 # Needs root (unshare -n). Extra arguments go to bench/replication_bench.js (e.g. --reps 5,
 # --sizes 1024:5000, --cases hs-hs,js-js, --tmp DIR). HS_BUILD_DIR picks the build tree (default
-# ./build); HS_BUILD_JOBS the ninja job count (default 2). Needs the pinned JS packages:
+# ./build); HS_BUILD_JOBS the ninja job count (default 2); HS_NO_BUILD=1 skips the build
+# (bench/lib.sh). Needs the pinned JS packages:
 # scripts/setup.sh installs them (npm ci in tests/interop).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-build=${HS_BUILD_DIR:-build}
-if [ ! -d tests/interop/node_modules/hypercore ]; then
-  echo "run-replication: tests/interop/node_modules is missing; run scripts/setup.sh first" >&2
-  exit 1
-fi
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-ninja -j "${HS_BUILD_JOBS:-2}" -C "$build" hyp
+. "$(dirname "$0")/lib.sh"
+bench_setup run-replication hypercore
+bench_build hyp
 # "$0" inside sh -c is the node binary, "$@" the driver and its arguments.
 exec unshare -n sh -c 'ip link set lo up && exec "$0" "$@"' \
   "$(command -v node)" bench/replication_bench.js --hyp "$build/hyp" "$@"

@@ -14,20 +14,9 @@
 # kernel kills every process left in it, and both network namespaces and the veth pair go away
 # with them. The machine's interfaces are never visible to any process of the run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-build=${HS_BUILD_DIR:-build}
-if [ ! -d tests/interop/node_modules/hyperspace ] || [ ! -d tests/interop/node_modules/@hyperspace/client ] ||
-   [ ! -d tests/interop/node_modules/@hyperswarm/dht ]; then
-  echo "run-swarm: tests/interop/node_modules is missing; run scripts/setup.sh first" >&2
-  exit 1
-fi
-if [ "${HS_NO_BUILD:-0}" != 1 ]; then
-  if [ ! -f "$build/build.ninja" ]; then
-    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  fi
-  ninja -j "${HS_BUILD_JOBS:-2}" -C "$build" hyperspace hyp
-fi
+. "$(dirname "$0")/lib.sh"
+bench_setup run-swarm hyperspace @hyperspace/client @hyperswarm/dht
+bench_build hyperspace hyp
 for bin in "$build/hyperspace" "$build/hyp"; do
   [ -x "$bin" ] || { echo "run-swarm: $bin is missing" >&2; exit 1; }
 done

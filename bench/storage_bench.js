@@ -16,11 +16,10 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const { execFileSync } = require('child_process')
-const { createRequire } = require('module')
-
-const ROOT = path.resolve(__dirname, '..')
-const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
-const requireJs = createRequire(path.join(interopDir, 'package.json'))
+const {
+  ROOT, requireJs, now, secondsSince, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, tempBase, median,
+  sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
+} = require('./lib/common')
 const hypercore = requireJs('hypercore')
 const hypercoreCrypto = requireJs('hypercore-crypto')
 const sodium = requireJs('sodium-native')
@@ -30,7 +29,7 @@ const SLEEP_FILES = ['data', 'tree', 'signatures', 'bitfield', 'key']
 const AIM = { append1: null, append100: 5, get_seq: 10, get_rand: 10 }
 
 function parseArgs (argv) {
-  const o = {
+  const o = parseFlags(argv, {
     bin: process.env.HS_STORAGE_BENCH || path.join(ROOT, 'build', 'bench', 'hs_storage_bench'),
     sizes: '1024:20000,65536:3000',
     reps: 3,
@@ -39,35 +38,9 @@ function parseArgs (argv) {
     tmp: null,
     jsOnly: false,
     seed: '00'.repeat(32)
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
-      return argv[++i]
-    }
-    if (a === '--bin') o.bin = val()
-    else if (a === '--sizes') o.sizes = val()
-    else if (a === '--reps') o.reps = Number(val())
-    else if (a === '--batch') o.batch = Number(val())
-    else if (a === '--warmup') o.warmup = Number(val())
-    else if (a === '--tmp') o.tmp = val()
-    else if (a === '--seed') o.seed = val()
-    else if (a === '--js-only') o.jsOnly = true
-    else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 13).join('\n'))
-      process.exit(0)
-    } else throw new Error('unknown argument ' + a)
-  }
-  o.workloads = o.sizes.split(',').map(s => {
-    const [bytes, blocks] = s.split(':').map(Number)
-    if (!(bytes >= 1) || !(blocks >= 2) || blocks % o.batch !== 0) {
-      throw new Error('--sizes wants BYTES:BLOCKS with BLOCKS a multiple of --batch, got ' + s)
-    }
-    return { blockBytes: bytes, blocks }
-  })
-  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
-  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  }, {}, __filename)
+  o.workloads = parseSizes(o.sizes, { minBlocks: 2, batch: o.batch })
+  checkRepetitions(o)
   if (!/^[0-9a-f]{64}$/i.test(o.seed)) throw new Error('--seed must be 64 hex characters')
   return o
 }
@@ -82,23 +55,8 @@ function xorshift32 (x) {
   return x >>> 0
 }
 
-// Block i: xorshift32 seeded with (i + 1) * 0x9E3779B1 mod 2^32 (0 -> 1), words little-endian.
-function fillBlock (i, out) {
-  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
-  if (x === 0) x = 1
-  let j = 0
-  for (; j + 4 <= out.length; j += 4) {
-    x = xorshift32(x)
-    out[j] = x & 0xff
-    out[j + 1] = (x >>> 8) & 0xff
-    out[j + 2] = (x >>> 16) & 0xff
-    out[j + 3] = x >>> 24
-  }
-  if (j < out.length) {
-    x = xorshift32(x)
-    for (let k = 0; j < out.length; j++, k++) out[j] = (x >>> (8 * k)) & 0xff
-  }
-}
+// Block i: makeBlocks in bench/lib/common.js (xorshift32 seeded with (i + 1) * 0x9E3779B1 mod 2^32,
+// words little-endian), as storage_bench.cpp.
 
 function shuffled (n) {
   const v = new Array(n)
@@ -127,25 +85,12 @@ function fileDigests (dir) {
   return out
 }
 
-function median (v) {
-  const s = [...v].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
 // --- callback helpers (no promise per operation inside the timed loops) ---------------------
-
-function p (fn) {
-  return new Promise((resolve, reject) => fn((err, v) => err ? reject(err) : resolve(v)))
-}
 
 function openFeed (dir, kp) {
   const feed = hypercore(dir, kp.publicKey, { secretKey: kp.secretKey })
   return p(cb => feed.ready(cb)).then(() => feed)
 }
-
-function now () { return process.hrtime.bigint() }
-function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
 
 function appendEach (feed, blocks, cb) {
   let i = 0
@@ -184,12 +129,7 @@ function getAll (feed, order, cb) {
 // --- JS side ----------------------------------------------------------------------------------
 
 async function runJs (o, w, kp, base) {
-  const data = Buffer.alloc(w.blockBytes * w.blocks)
-  const blocks = new Array(w.blocks)
-  for (let i = 0; i < w.blocks; i++) {
-    blocks[i] = data.subarray(i * w.blockBytes, (i + 1) * w.blockBytes)
-    fillBlock(i, blocks[i])
-  }
+  const blocks = makeBlocks(w.blocks, w.blockBytes)
   const order = shuffled(w.blocks)
   const samples = { append1: [], append100: [], get_seq: [], get_rand: [] }
   const check = { append1: {}, append100: {} }
@@ -303,7 +243,7 @@ function compareChecks (js, ours) {
 }
 
 function label (r) {
-  const size = r.block_bytes % 1024 === 0 ? (r.block_bytes / 1024) + ' KiB' : r.block_bytes + ' B'
+  const size = sizeLabel(r.block_bytes)
   const name = {
     append1: 'append 1/call',
     append100: 'append ' + r.batch + '/call',
@@ -313,11 +253,7 @@ function label (r) {
   return name + ', ' + size
 }
 
-function fmtNum (x) {
-  return Math.round(x).toLocaleString('en-US')
-}
-
-function printTable (rows) {
+function printReport (rows) {
   const head = ['case', 'JS blocks/s', 'ours blocks/s', 'ratio', 'JS MiB/s', 'ours MiB/s', 'aim']
   const body = rows.map(r => [
     r.label,
@@ -326,19 +262,14 @@ function printTable (rows) {
     r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
     r.js_mib_per_s.toFixed(1),
     r.hs_mib_per_s === null ? '-' : r.hs_mib_per_s.toFixed(1),
-    r.aim === null || r.ratio === null ? '' : '>= ' + r.aim + 'x ' + (r.ratio >= r.aim ? 'met' : 'NOT met')
+    aimCell(r.aim, r.ratio)
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-  const pad = (c, i) => i === 0 || i === head.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])
-  const line = cells => cells.map(pad).join('  ').trimEnd()
-  console.log(line(head))
-  console.log(widths.map(w => '-'.repeat(w)).join('  '))
-  for (const b of body) console.log(line(b))
+  printTable([[head, body]], i => i === 0 || i === head.length - 1)
 }
 
 async function main () {
   const o = parseArgs(process.argv.slice(2))
-  const base = fs.mkdtempSync(path.join(o.tmp || os.tmpdir(), 'hs-storage-bench-'))
+  const { base, cleanup } = tempBase({ tmp: o.tmp, prefix: 'hs-storage-bench-' })
   const kp = hypercoreCrypto.keyPair(Buffer.from(o.seed, 'hex'))
   const loadBefore = os.loadavg()[0]
   try {
@@ -371,32 +302,23 @@ async function main () {
       }
     })
     const problems = ours ? compareChecks(js.check, ours.check) : []
-    console.log(`storage bench: hypercore 9.12.0 (node ${process.version}) vs hs ` +
-      `${ours ? ours.version : '-'}; median of ${o.reps} after ${o.warmup} warm-up; ` +
-      `${os.cpus().length} cores; load average ${loadBefore.toFixed(2)} before, ` +
-      `${os.loadavg()[0].toFixed(2)} after (other processes skew the figures)`)
-    printTable(rows)
+    const loadAfter = os.loadavg()[0]
+    console.log(`storage bench: hypercore 9.12.0 (node ${process.version}) vs hs ${ours ? ours.version : '-'}; ` +
+      runText(o, loadBefore, loadAfter) + ' (other processes skew the figures)')
+    printReport(rows)
     if (ours) {
-      console.log(problems.length
-        ? 'CHECKS FAILED:\n  ' + problems.join('\n  ')
-        : 'checks: every get() matched the appended bytes on both sides; SLEEP files and final signatures identical to JS')
+      printChecks(problems, 'checks: every get() matched the appended bytes on both sides; SLEEP files and final ' +
+        'signatures identical to JS', 'CHECKS FAILED')
     }
     console.log(JSON.stringify({
-      bench: 'storage',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: os.loadavg()[0],
-      reps: o.reps,
-      warmup: o.warmup,
+      ...jsonHead('storage', o, loadBefore, loadAfter),
       checks_ok: ours ? problems.length === 0 : null,
       problems,
       rows: rows.map(({ label, ...r }) => r)
     }))
     if (problems.length) process.exitCode = 2
   } finally {
-    fs.rmSync(base, { recursive: true, force: true })
+    cleanup()
   }
 }
 

@@ -27,100 +27,48 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const { spawn, execFileSync } = require('child_process')
-const { createRequire } = require('module')
+const {
+  ROOT, requireJs, now, secondsSince, noop, sleep, parseFlags, parseSizes, checkRepetitions, parseSides, makeBlocks,
+  procMemory, procCpu, track, killAll, spawnWaiting, stopChild, dhtBootstrapRole, connectClient, tempBase,
+  privateCopy, median, sizeLabel, runText, printChecks, jsonHead, printTable
+} = require('./lib/common')
 
-const ROOT = path.resolve(__dirname, '..')
-const interopDir = process.env.HS_INTEROP_DIR || path.join(ROOT, 'tests', 'interop')
-const requireJs = createRequire(path.join(interopDir, 'package.json'))
-
-const SIDES = ['js', 'hs'] // 'hs' is ours
 const SIDE_LABEL = { js: 'JS', hs: 'ours' }
 const NET = { a: '10.77.0.1', b: '10.77.0.2', prefix: 24, ifA: 'hsw0', ifB: 'hsw1' }
 const TTFB_BYTES = 1024
 
-function now () { return process.hrtime.bigint() }
-function secondsSince (t) { return Number(process.hrtime.bigint() - t) / 1e9 }
-function noop () {}
-function sleep (ms) { return new Promise(resolve => setTimeout(resolve, ms)) }
-
 function parseArgs (argv) {
-  const o = {
+  const o = parseFlags(argv, {
     hyperspace: process.env.HYPERSPACE_BIN || path.join(ROOT, 'build', 'hyperspace'),
     hyp: process.env.HYP_BIN || path.join(ROOT, 'build', 'hyp'),
     sizes: '1024:20000,65536:1600',
     reps: 3,
     warmup: 1,
-    sides: SIDES.join(','),
+    sides: 'js,hs',
     bootstrapImpl: 'js',
     settle: 1000,
     logLevel: 'warn',
     timeout: 180,
     tmp: null,
     keep: false,
-    role: null,
-    roleArgs: {}
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(a + ' needs a value')
-      return argv[++i]
-    }
-    if (a === '--hyperspace') o.hyperspace = path.resolve(val())
-    else if (a === '--hyp') o.hyp = path.resolve(val())
-    else if (a === '--sizes') o.sizes = val()
-    else if (a === '--reps') o.reps = Number(val())
-    else if (a === '--warmup') o.warmup = Number(val())
-    else if (a === '--sides') o.sides = val()
-    else if (a === '--bootstrap-impl') o.bootstrapImpl = val()
-    else if (a === '--settle') o.settle = Number(val())
-    else if (a === '--timeout') o.timeout = Number(val())
-    else if (a === '--tmp') o.tmp = val()
-    else if (a === '--keep') o.keep = true
-    else if (a === '--log-level') o.logLevel = val()
+    role: null
+  }, {
+    '--hyperspace': ['hyperspace', path.resolve],
+    '--hyp': ['hyp', path.resolve],
     // internal: child process roles
-    else if (a === '--role') o.role = val()
-    else if (a === '--storage' || a === '--host' || a === '--bootstrap' || a === '--name') o.roleArgs[a.slice(2)] = val()
-    else if (a === '-h' || a === '--help') {
-      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2)
-      console.log(lines.slice(0, lines.findIndex(l => !l.startsWith('//'))).join('\n'))
-      process.exit(0)
-    } else throw new Error('unknown argument ' + a)
-  }
+    '--storage': ['roleStorage', String],
+    '--host': ['roleHost', String],
+    '--bootstrap': ['roleBootstrap', String]
+  }, __filename)
   if (o.role) return o
-  o.workloads = o.sizes.split(',').map(s => {
-    const [bytes, blocks] = s.split(':').map(Number)
-    if (!(bytes >= 1) || !(blocks >= 2)) throw new Error('--sizes wants BYTES:BLOCKS[,...], got ' + s)
-    return { blockBytes: bytes, blocks }
-  })
-  o.sideList = o.sides.split(',')
-  for (const s of o.sideList) if (!SIDES.includes(s)) throw new Error('unknown side ' + s + ' (js, hs)')
+  o.workloads = parseSizes(o.sizes, { minBlocks: 2 })
+  o.sideList = parseSides(o.sides)
   if (!['js', 'hyp'].includes(o.bootstrapImpl)) throw new Error('--bootstrap-impl is js or hyp')
-  if (!(o.reps >= 1)) throw new Error('--reps must be >= 1')
-  if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0')
+  checkRepetitions(o)
   return o
 }
 
-// --- deterministic content (as bench/daemon_bench.js) -------------------------------------------
-
-function fillBlock (i, out) {
-  let x = Math.imul(i + 1, 0x9E3779B1) >>> 0
-  if (x === 0) x = 1
-  for (let j = 0; j < out.length; j += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
-    for (let k = 0; k < 4 && j + k < out.length; k++) out[j + k] = (x >>> (8 * k)) & 0xff
-  }
-}
-
-function makeBlocks (count, bytes) {
-  const data = Buffer.alloc(count * bytes)
-  const blocks = new Array(count)
-  for (let i = 0; i < count; i++) {
-    blocks[i] = data.subarray(i * bytes, (i + 1) * bytes)
-    fillBlock(i, blocks[i])
-  }
-  return blocks
-}
+// --- deterministic content (makeBlocks in bench/lib/common.js, as bench/daemon_bench.js) ----------
 
 function sampleIndices (n) {
   const s = new Set([0, 1, n >> 2, n >> 1, n - 2, n - 1])
@@ -130,93 +78,6 @@ function sampleIndices (n) {
     s.add(x % n)
   }
   return [...s].filter(i => i >= 0 && i < n).sort((a, b) => a - b)
-}
-
-// --- /proc readings -----------------------------------------------------------------------------
-
-function procCpu (pid) {
-  let ns = 0
-  try {
-    for (const t of fs.readdirSync('/proc/' + pid + '/task')) {
-      try {
-        ns += Number(fs.readFileSync('/proc/' + pid + '/task/' + t + '/schedstat', 'utf8').split(' ')[0])
-      } catch (_) {}
-    }
-  } catch (_) { return null }
-  return ns / 1e9
-}
-
-function procMemory (pid) {
-  try {
-    const status = fs.readFileSync('/proc/' + pid + '/status', 'utf8')
-    const kb = key => {
-      const m = new RegExp('^' + key + ':\\s+(\\d+) kB', 'm').exec(status)
-      return m ? Number(m[1]) * 1024 : null
-    }
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
-  } catch (_) { return null }
-}
-
-// --- child processes ------------------------------------------------------------------------------
-
-const children = new Set()
-
-function track (child) {
-  children.add(child)
-  child.on('exit', () => children.delete(child))
-  child.on('error', () => children.delete(child))
-  return child
-}
-
-function killAll () {
-  for (const c of children) {
-    try { c.kill('SIGKILL') } catch (_) {}
-  }
-}
-
-// Spawns cmd and resolves { child, pid, match, out() } once its output matches re.
-function spawnWaiting (label, cmd, args, env, re, timeoutS = 60) {
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }))
-    let out = ''
-    let settled = false
-    const timer = setTimeout(() => fail(new Error(label + ' did not print ' + re + ' in ' + timeoutS + ' s')), timeoutS * 1000)
-    function fail (err) {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      child.kill('SIGKILL')
-      reject(new Error(err.message + (out ? '\n' + out.slice(-4000) : '')))
-    }
-    const keep = d => {
-      out += d
-      if (out.length > 1 << 20) out = out.slice(-65536)
-    }
-    child.stdout.setEncoding('utf8')
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', keep)
-    child.stdout.on('data', d => {
-      keep(d)
-      const m = re.exec(out)
-      if (m && !settled) {
-        settled = true
-        clearTimeout(timer)
-        resolve({ label, child, pid: child.pid, match: m, out: () => out })
-      }
-    })
-    child.on('error', fail)
-    child.on('exit', (code, signal) => fail(new Error(label + ' exited early (' + (signal || code) + ')')))
-  })
-}
-
-function stopChild (c, ms = 15000) {
-  return new Promise(resolve => {
-    const ch = c.child
-    if (ch.exitCode !== null || ch.signalCode !== null) return resolve(ch.exitCode === null ? ch.signalCode : ch.exitCode)
-    const timer = setTimeout(() => ch.kill('SIGKILL'), ms)
-    ch.on('exit', (code, signal) => { clearTimeout(timer); resolve(code === null ? signal : code) })
-    ch.kill('SIGTERM')
-  })
 }
 
 function withTimeout (prom, s, what) {
@@ -333,7 +194,6 @@ async function writerReplicate (client, core) {
 // --- one repetition: fresh writer (A) and reader (B) daemons of one side --------------------------
 
 async function runRep (o, net, side, rep, bootstrap, base, env, blocksBySize, problems) {
-  const Client = requireJs('@hyperspace/client')
   const tag = side + '-' + rep
   const res = { rep, warmup: rep < o.warmup, ttfb: null, sizes: {} }
   const daemons = {}
@@ -346,9 +206,7 @@ async function runRep (o, net, side, rep, bootstrap, base, env, blocksBySize, pr
     daemons.w = w
     daemons.r = r
     for (const k of ['w', 'r']) {
-      clients[k] = new Client({ host: daemons[k].name })
-      if (clients[k]._client) clients[k]._client.on('error', noop)
-      await clients[k].ready()
+      clients[k] = await connectClient(daemons[k].name)
     }
     // Both daemons have bootstrapped their DHT by now on both sides (give them the same time).
     await sleep(o.settle)
@@ -481,15 +339,7 @@ async function runRep (o, net, side, rep, bootstrap, base, env, blocksBySize, pr
 
 // --- report ---------------------------------------------------------------------------------------
 
-function median (v) {
-  const s = [...v].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function sizeLabel (b) { return b % 1024 === 0 ? (b / 1024) + ' KiB' : b + ' B' }
-
-function printTable (rows) {
+function printReport (rows) {
   const head = ['case', 'JS', 'ours', 'ours vs JS', 'JS samples', 'ours samples']
   const num = (r, x) => r.unit === 'ms' ? (x * 1000).toFixed(0) : r.unit === 'MB' ? x.toFixed(0) : x.toFixed(1)
   const fmt = (r, x) => x === null || x === undefined ? '-' : num(r, x) + ' ' + r.unit
@@ -502,54 +352,33 @@ function printTable (rows) {
     samples(r, 'js'),
     samples(r, 'hs')
   ])
-  const all = [head, ...body]
-  const widths = head.map((h, i) => Math.max(...all.map(b => b[i].length)))
-  const pad = (c, i) => i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i])
-  const line = cells => cells.map(pad).join('  ').trimEnd()
-  console.log(line(head))
-  console.log(widths.map(w => '-'.repeat(w)).join('  '))
-  for (const b of body) console.log(line(b))
+  printTable([[head, body]], i => i === 0 || i >= 4)
 }
 
 // --- driver ---------------------------------------------------------------------------------------
 
 async function main () {
   const o = parseArgs(process.argv.slice(2))
-  if (o.role === 'bootstrap') return bootstrapRole(o)
+  if (o.role === 'bootstrap') return dhtBootstrapRole(o.roleHost || '127.0.0.1')
   if (o.role === 'js-daemon') return jsDaemonRole(o)
   if (o.role) throw new Error('unknown role ' + o.role)
   checkNamespace()
   for (const [bin, need] of [[o.hyperspace, o.sideList.includes('hs')], [o.hyp, o.bootstrapImpl === 'hyp']]) {
     if (need && !fs.existsSync(bin)) throw new Error(bin + ' does not exist: build it or pass --hyperspace / --hyp')
   }
-  const base = fs.mkdtempSync(path.join(o.tmp || '/tmp', 'hssw-'))
-  fs.mkdirSync(path.join(base, 'home'))
-  process.env.TMPDIR = base // @hyperspace/client finds <os.tmpdir()>/<name>.sock
-  let cleaned = false
-  const cleanup = () => {
-    if (cleaned) return
-    cleaned = true
-    killAll()
-    if (!o.keep) fs.rmSync(base, { recursive: true, force: true })
-    else process.stderr.write('kept ' + base + '\n')
-  }
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130) })
-  process.on('exit', cleanup)
-  const env = { ...process.env, TMPDIR: base, HOME: path.join(base, 'home') }
+  const { base, env, cleanup } = tempBase({ tmp: o.tmp || '/tmp', prefix: 'hssw-', keep: o.keep, daemonEnv: true })
 
   // Copies of our binaries: a rebuild of build/ during the run cannot mix two versions.
   const binInfo = {}
   if (o.sideList.includes('hs')) {
-    o.hyperspaceCopy = path.join(base, 'hyperspace')
-    fs.copyFileSync(o.hyperspace, o.hyperspaceCopy)
-    fs.chmodSync(o.hyperspaceCopy, 0o755)
-    binInfo.hyperspace = { path: o.hyperspace, mtime: fs.statSync(o.hyperspace).mtime.toISOString() }
+    const c = privateCopy(o.hyperspace, base)
+    o.hyperspaceCopy = c.copy
+    binInfo.hyperspace = c.info
   }
   if (o.bootstrapImpl === 'hyp') {
-    o.hypCopy = path.join(base, 'hyp')
-    fs.copyFileSync(o.hyp, o.hypCopy)
-    fs.chmodSync(o.hypCopy, 0o755)
-    binInfo.hyp = { path: o.hyp, mtime: fs.statSync(o.hyp).mtime.toISOString() }
+    const c = privateCopy(o.hyp, base)
+    o.hypCopy = c.copy
+    binInfo.hyp = c.info
   }
 
   const blocksBySize = {}
@@ -629,31 +458,21 @@ async function main () {
     console.log(`swarm bench: two hyperspace ${ver} (node ${process.version}) daemons against two of ours ` +
       `(${path.relative(ROOT, o.hyperspace) || o.hyperspace}), driven by @hyperspace/client ${cver}; ` +
       `bootstrap ${o.bootstrapImpl === 'hyp' ? 'our hyp dht' : 'JS @hyperswarm/dht'}; ${net.describe}; ` +
-      `median of ${o.reps} after ${o.warmup} warm-up; ${os.cpus().length} cores; load average ` +
-      `${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ${loadAfter.map(x => x.toFixed(2)).join(' ')} after`)
-    printTable(rows)
+      runText(o, loadBefore, loadAfter))
+    printReport(rows)
     for (const r of rows.filter(r => r.case === 'download')) {
       const cpu = s => r[s] ? `${SIDE_LABEL[s]} writer ${(r[s].writer_cpu_s / r[s].seconds * 100).toFixed(0)} % / ` +
         `reader ${(r[s].reader_cpu_s / r[s].seconds * 100).toFixed(0)} % of a core` : ''
       console.log(`daemon CPU during ${r.label}: ${o.sideList.map(cpu).filter(Boolean).join('; ')}`)
     }
     console.log('ours vs JS: MB/s ours / JS for downloads; JS / ours for the first-block (time) and RSS rows (> 1: ours better)')
-    console.log(problems.length
-      ? 'FAILURES:\n  ' + problems.join('\n  ')
-      : 'checks: every first block and every downloaded core read back equal to what the writer appended ' +
-        '(all blocks in rep 0, a sample after), reader length and downloaded(0, N) = N')
+    printChecks(problems, 'checks: every first block and every downloaded core read back equal to what the writer ' +
+      'appended (all blocks in rep 0, a sample after), reader length and downloaded(0, N) = N')
     console.log(JSON.stringify({
-      bench: 'swarm',
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: os.cpus().length,
-      loadavg_before: loadBefore,
-      loadavg_after: loadAfter,
+      ...jsonHead('swarm', o, loadBefore, loadAfter),
       bootstrap: o.bootstrapImpl,
       network: net.describe,
       binaries: binInfo,
-      reps: o.reps,
-      warmup: o.warmup,
       settle_ms: o.settle,
       checks_ok: problems.length === 0,
       problems,
@@ -670,29 +489,19 @@ async function main () {
 
 // --- child roles ----------------------------------------------------------------------------------
 
-// A persistent JS @hyperswarm/dht 4 bootstrap node (docs/testing.md "A local DHT bootstrap node").
-async function bootstrapRole (o) {
-  const dht = requireJs('@hyperswarm/dht')({ bootstrap: false, ephemeral: false })
-  const host = o.roleArgs.host || '127.0.0.1'
-  dht.listen(0, host, () => console.log('listening on ' + host + ':' + dht.address().port))
-  const stop = () => { dht.destroy(); process.exit(0) }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
-}
-
 // A JS hyperspace 3.19 server, the options of tests/interop/swarm.test.js (ephemeral DHT node,
 // any free port, the given bootstrap only), in its own process.
 async function jsDaemonRole (o) {
   const { Server } = requireJs('hyperspace')
   const server = new Server({
-    storage: o.roleArgs.storage,
-    host: o.roleArgs.host,
+    storage: o.roleStorage,
+    host: o.roleHost,
     noMigrate: true,
-    network: { bootstrap: [o.roleArgs.bootstrap], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
+    network: { bootstrap: [o.roleBootstrap], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
   })
   server.on('client-open', c => c.on('error', noop))
   await server.ready()
-  console.log('Listening on ' + path.join(os.tmpdir(), o.roleArgs.host + '.sock'))
+  console.log('Listening on ' + path.join(os.tmpdir(), o.roleHost + '.sock'))
   let closing = false
   const stop = async () => {
     if (closing) return

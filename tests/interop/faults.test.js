@@ -26,13 +26,12 @@ const path = require('path')
 const { spawn, spawnSync } = require('child_process')
 
 const d = require('./lib/daemon')
+const { connect, jsServerClient } = require('./lib/daemon_helpers')
 const { runHyp, describeRun } = require('./lib/hyp')
 
 const HYPERSPACE = d.hyperspaceBin() // fails at once with a clear message when unset
 const STRACE = straceBin()
 const TMP = fs.realpathSync(d.setTmpdir()) // strace -P compares resolved paths
-const Client = require('@hyperspace/client')
-const { Server } = require('hyperspace')
 const createDht = require('@hyperswarm/dht')
 
 const T = { timeout: 60000 }
@@ -64,12 +63,6 @@ async function withCleanup (fn) {
   }
 }
 
-function connect (daemon, cleanup) {
-  const client = new Client({ host: daemon.name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
-}
-
 const { eventually } = require('./lib/util')
 
 // Resolves 'rejected: <message>' or 'resolved' (or 'pending' after ms): for calls that must fail.
@@ -88,7 +81,7 @@ function daemonArgs (name, storage, bootstrap) {
 }
 
 // Starts our daemon under strace, failing the `when`-th pwrite64 (and pwritev: strace counts
-// each syscall on its own) on `file` with `error`. Same handle as lib/daemon.js startDaemon, plus
+// each syscall on its own) on `file` with `error`. The handle of lib/daemon.js (watchDaemon), plus
 // `tracee` (the daemon's pid) and `log` (strace's output file).
 function startTraced ({ name, storage, bootstrap, file, error, when }) {
   const log = path.join(TMP, name + '.strace')
@@ -96,31 +89,8 @@ function startTraced ({ name, storage, bootstrap, file, error, when }) {
     '-e', 'trace=pwrite64,pwritev', '-e', 'inject=pwrite64,pwritev:error=' + error + ':when=' + when,
     '--', HYPERSPACE, ...daemonArgs(name, storage, bootstrap)]
   const child = spawn(STRACE, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const handle = { name, args: [STRACE, ...args], child, stdout: '', stderr: '', log, exitCode: undefined }
-  handle.exited = new Promise(resolve => {
-    child.on('close', (code, signal) => {
-      handle.exitCode = code
-      handle.signal = signal
-      resolve({ code, signal })
-    })
-  })
-  child.stderr.on('data', c => { handle.stderr += c })
-  handle.listening = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('traced daemon did not start within 15 s: ' + d.describe(handle))), 15000)
-    child.stdout.on('data', c => {
-      handle.stdout += c
-      if (/Listening on /.test(handle.stdout)) {
-        clearTimeout(timer)
-        resolve(handle)
-      }
-    })
-    handle.exited.then(() => {
-      clearTimeout(timer)
-      reject(new Error('traced daemon exited before listening (is ptrace allowed here?): ' + d.describe(handle)))
-    })
-  })
-  handle.listening.catch(() => {})
-  return handle
+  return d.watchDaemon({ name, args: [STRACE, ...args], child, log },
+    { what: 'traced daemon', hint: 'is ptrace allowed here?' })
 }
 
 // The daemon strace started: SIGTERM to strace itself would only detach it.
@@ -254,18 +224,7 @@ async function faultScenario (v) {
     for (const kind of v.readers) {
       let readerClient
       if (kind === 'js') {
-        const jsName = d.uniqueName('jsr')
-        const server = new Server({
-          storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-          host: jsName,
-          noMigrate: true,
-          network: { bootstrap: [dht.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-        })
-        server.on('client-open', c => c.on('error', () => {}))
-        await server.ready()
-        cleanup.push(() => server.close())
-        readerClient = new Client({ host: jsName })
-        cleanup.push(async () => { try { await readerClient.close() } catch (_) {} })
+        readerClient = await jsServerClient(dht.address, cleanup, 'jsr')
       } else {
         const reader = await d.runningDaemon({
           label: 'rd',

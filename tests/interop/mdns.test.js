@@ -17,10 +17,10 @@ const assert = require('node:assert/strict')
 const fs = require('fs')
 const os = require('os')
 const crypto = require('crypto')
-const readline = require('readline')
-const { spawn, execFileSync } = require('child_process')
+const { execFileSync } = require('child_process')
 
 const discovery = require('@hyperswarm/discovery')
+const { startJsonPeer, listWaiter } = require('./lib/json_peer')
 
 const PEER_BIN = process.env.MDNS_PEER_BIN
 if (!PEER_BIN || !fs.existsSync(PEER_BIN)) {
@@ -65,57 +65,11 @@ function withCleanup (body) {
 
 // Runs mdns_peer; collects its JSON lines. Commands go to its stdin; ending stdin closes it.
 function startPeer (args) {
-  const child = spawn(PEER_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-  const lines = []
-  const waiters = []
-  let stderr = ''
-  let done = false
-  child.stderr.on('data', (d) => { stderr += d })
-  readline.createInterface({ input: child.stdout }).on('line', (l) => {
-    let j
-    try {
-      j = JSON.parse(l)
-    } catch (err) {
-      j = { event: 'unparsable', line: l }
-    }
-    lines.push(j)
-    for (const w of waiters.slice()) w()
-  })
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    setImmediate(() => {
-      done = true
-      for (const w of waiters.slice()) w()
-      resolve({ code, signal })
-    })
-  }))
-  const describe = () => 'mdns_peer ' + args.join(' ') + '\nstdout:\n' +
-    lines.map((l) => JSON.stringify(l)).join('\n') + '\nstderr:\n' + stderr
-
-  function waitFor (pred, ms = 15000) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error('timed out waiting for a line\n' + describe())) }, ms)
-      function check () {
-        const hit = lines.find(pred)
-        if (hit) { cleanup(); resolve(hit); return }
-        if (done) { cleanup(); reject(new Error('mdns_peer exited first\n' + describe())) }
-      }
-      function cleanup () {
-        clearTimeout(timer)
-        const i = waiters.indexOf(check)
-        if (i !== -1) waiters.splice(i, 1)
-      }
-      waiters.push(check)
-      check()
-    })
-  }
+  const peer = startJsonPeer(PEER_BIN, args, { stdin: 'pipe', waitMs: 15000 })
+  const { child, lines, exited, describe } = peer
   const handle = {
-    child,
-    lines,
-    exited,
-    waitFor,
-    describe,
+    ...peer,
     command: (c) => child.stdin.write(c + '\n'),
-    kill: () => { if (!done) child.kill('SIGKILL') },
     // Ends stdin; the peer must close cleanly and exit 0.
     async stop () {
       child.stdin.end()
@@ -143,31 +97,16 @@ function newDiscovery () {
 // Peers emitted by a JS topic.
 function collect (topic) {
   const peers = []
-  const waiters = []
+  const waiter = listWaiter(peers, {
+    timeoutMessage: () => 'timed out waiting for a JS peer event; got ' + JSON.stringify(peers.map(short)),
+    ms: 15000
+  })
   topic.on('peer', (p) => {
     peers.push(p)
-    for (const w of waiters.slice()) w()
+    waiter.notify()
   })
   topic.on('update', () => {}) // DHT rounds fail without bootstrap nodes; irrelevant here
-  function waitFor (pred, ms = 15000) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup()
-        reject(new Error('timed out waiting for a JS peer event; got ' + JSON.stringify(peers.map(short))))
-      }, ms)
-      function check () {
-        const hit = peers.find(pred)
-        if (hit) { cleanup(); resolve(hit) }
-      }
-      function cleanup () {
-        clearTimeout(timer)
-        const i = waiters.indexOf(check)
-        if (i !== -1) waiters.splice(i, 1)
-      }
-      waiters.push(check)
-      check()
-    })
-  }
+  const waitFor = waiter.waitFor
   return { peers, waitFor }
 }
 

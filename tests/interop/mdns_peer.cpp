@@ -12,9 +12,7 @@
 // tests/interop/mdns.test.js); it sends multicast on the interface given by --interface.
 #include <unistd.h>
 
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/read_until.hpp>
 #include <asio/signal_set.hpp>
@@ -26,6 +24,7 @@
 #include <string>
 
 #include "swarm/mdns.h"
+#include "testutil/json_peer.h"
 #include "util/hex.h"
 
 namespace {
@@ -33,7 +32,7 @@ namespace {
 using nlohmann::json;
 using namespace hs;
 
-void emit(const json& j) { std::cout << j.dump() << '\n' << std::flush; }
+using testutil::emit;
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "mdns_peer: " << why
@@ -145,19 +144,5 @@ asio::awaitable<int> run(const Args& args) {
 
 int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
-    asio::io_context io;
-    int status = 1;
-    asio::co_spawn(io, run(args), [&](std::exception_ptr e, int result) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                emit({{"event", "error"}, {"message", ex.what()}});
-            }
-            return;
-        }
-        status = result;
-    });
-    io.run();
-    return status;
+    return testutil::run_json_peer(run(args));
 }

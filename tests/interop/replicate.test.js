@@ -18,11 +18,11 @@ const assert = require('node:assert/strict')
 const fs = require('fs')
 const path = require('path')
 
-const { hypBin, runHyp, hypOk, hypFail, describeRun } = require('./lib/hyp')
+const { hypBin, runHyp, hypOk, hypFail, describeRun, lsArray } = require('./lib/hyp')
 const { startHyp, waitListening, waitExit, killAll } = require('./lib/hypproc')
 const js = require('./lib/jsstore')
 const jp = require('./lib/jspeer')
-const { Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, parseJsonLines } = require('./lib/util')
+const { Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, parseJsonLines, treeContents } = require('./lib/util')
 
 hypBin() // throws a clear error right away when HYP_BIN is unset or not executable
 
@@ -107,14 +107,7 @@ async function oursAppendKey (dir, key, blocks) {
 // `hyp storage ls --json` entry of key (or null when not listed).
 async function lsEntry (dir, key) {
   const res = await hypOk(['storage', 'ls', '--storage', dir, '--json'])
-  let arr
-  try {
-    arr = JSON.parse(res.stdout.toString())
-  } catch (err) {
-    assert.fail('ls --json did not print one JSON document: ' + describeRun(res))
-  }
-  assert.ok(Array.isArray(arr), 'ls --json prints an array')
-  return arr.find(e => e.key === key) || null
+  return lsArray(res).find(e => e.key === key) || null
 }
 
 function rangeArgs (start, end) {
@@ -829,26 +822,12 @@ const badFixture = memo(async () => {
   return { ...fx, blocks, oursDir }
 })
 
-// Content (not mtimes) of every file under dir.
-function contents (dir) {
-  const out = {}
-  const walk = rel => {
-    for (const ent of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? rel + '/' + ent.name : ent.name
-      if (ent.isDirectory()) walk(r)
-      else out[r] = sha256(fs.readFileSync(path.join(dir, r)))
-    }
-  }
-  walk('')
-  return out
-}
-
 // Runs ours --connect against a bad peer; checks the exit is a clean non-zero with a reason and that
 // the victim folder is unharmed: every file it had keeps its content, ls is unchanged, blocks
 // [0, 50) read back, the rest is still absent, verify exits 0.
 async function runAgainstBadPeer (t, port, what, maxMs = 60000) {
   const v = await badFixture()
-  const before = contents(v.oursDir)
+  const before = treeContents(v.oursDir)
   const lsBefore = await lsEntry(v.oursDir, v.key)
   const t0 = Date.now()
   const res = await runHyp(replicateArgs(v.oursDir, v.key, connectTo(port)), { timeout: maxMs })
@@ -857,7 +836,7 @@ async function runAgainstBadPeer (t, port, what, maxMs = 60000) {
   assert.notEqual(res.code, 0, what + ': ours exits non-zero: ' + describeRun(res))
   assert.ok(res.stderr.trim().length > 0, what + ': ours gives a reason on stderr: ' + describeRun(res))
   t.diagnostic(what + ': exit ' + res.code + ' after ' + ms + ' ms, stderr: ' + JSON.stringify(res.stderr.trim().slice(0, 300)))
-  const afterFiles = contents(v.oursDir)
+  const afterFiles = treeContents(v.oursDir)
   for (const [f, h] of Object.entries(before)) assert.equal(afterFiles[f], h, what + ': file ' + f + ' unchanged')
   assert.deepEqual(await lsEntry(v.oursDir, v.key), lsBefore, what + ': ls entry unchanged')
   await assertOursHas(v.oursDir, v.key, v.blocks, 0, 50, what)
@@ -929,13 +908,13 @@ test('a JS corestore peer without the core refuses it (Close{discoveryKey}): our
   const other = await jp.openCore({ dir: mkTmp('repl-refuse'), name: 'something-else' })
   const server = await jp.listen(other.feed, { store: other.store })
   try {
-    const before = contents(v.oursDir)
+    const before = treeContents(v.oursDir)
     const res = await runHyp(replicateArgs(v.oursDir, v.key, connectTo(server.port), ['--json']), { timeout: 20000 })
     assert.equal(res.signal, null, describeRun(res))
     if (res.code === 0) assertSummary(res, { key: v.key, downloaded: 0, uploaded: 0 }, 'refused')
     else assert.ok(res.stderr.trim().length > 0, 'a reason on stderr: ' + describeRun(res))
     t.diagnostic('refused core: exit ' + res.code + ', stderr: ' + JSON.stringify(res.stderr.trim().slice(0, 300)))
-    const afterFiles = contents(v.oursDir)
+    const afterFiles = treeContents(v.oursDir)
     for (const [f, h] of Object.entries(before)) assert.equal(afterFiles[f], h, 'file ' + f + ' unchanged')
   } finally {
     await server.close()
@@ -949,7 +928,7 @@ test('bad peer: a JS peer serves a block whose value does not match its proof', 
   const srv = await jsServe(v)
   const tamper = jp.tamperBlock(srv.feed, BAD)
   try {
-    const before = contents(v.oursDir)
+    const before = treeContents(v.oursDir)
     const res = await runHyp(replicateArgs(v.oursDir, v.key, connectTo(srv.port)), { timeout: 60000 })
     assert.equal(res.signal, null, 'ours did not crash: ' + describeRun(res))
     assert.ok(tamper.served() >= 1, 'JS served the tampered block')

@@ -13,7 +13,7 @@ const fs = require('fs')
 const path = require('path')
 const nodeCrypto = require('crypto')
 
-const { hypBin, runHyp, hypOk, hypFail, describeRun } = require('./lib/hyp')
+const { hypBin, runHyp, hypOk, hypFail, describeRun, lsArray } = require('./lib/hyp')
 const js = require('./lib/jsstore')
 const { Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, snapshot, contentSnapshot, JsonLines, parseJsonLines } = require('./lib/util')
 const fx = require('./storage/fixtures')
@@ -49,20 +49,23 @@ async function lsJson (dir, opts = {}) {
     assert.equal(res.signal, null, 'ls did not crash: ' + describeRun(res))
     assert.ok(res.stderr.includes(opts.damagedKey), 'ls exits non-zero only to report the damaged core: ' + describeRun(res))
   }
-  let arr
-  try {
-    arr = JSON.parse(res.stdout.toString())
-  } catch (err) {
-    assert.fail('ls --json did not print one JSON document: ' + describeRun(res))
-  }
-  assert.ok(Array.isArray(arr), 'ls --json prints an array')
   const map = new Map()
-  for (const o of arr) {
+  for (const o of lsArray(res)) {
     assert.deepEqual(Object.keys(o).sort(), LS_FIELDS, 'ls --json entry has exactly the contract fields: ' + JSON.stringify(o))
     assert.ok(!map.has(o.key), 'ls --json lists ' + o.key + ' once')
     map.set(o.key, o)
   }
   return map
+}
+
+// The JS core `name` of store, ready, with the length and byteLength the model has for it.
+async function jsCoreAsModel (store, model, name) {
+  const c = model.core(name)
+  const core = store.get({ name })
+  await js.ready(core)
+  assert.equal(core.length, c.blocks.length, 'JS length of ' + name)
+  assert.equal(core.byteLength, model.byteLength(name), 'JS byteLength of ' + name)
+  return { c, core }
 }
 
 function lsEntry (c) {
@@ -475,12 +478,8 @@ describe('hyp storage append writes a fresh folder, JS corestore 5 reads and ext
     const store = await js.openStore(dir)
     try {
       for (const name of names()) {
-        const c = model.core(name)
-        const core = store.get({ name })
-        await js.ready(core)
+        const { c, core } = await jsCoreAsModel(store, model, name)
         assert.equal(js.hex(core.key), c.key, 'JS key of ' + name)
-        assert.equal(core.length, c.blocks.length, 'JS length of ' + name)
-        assert.equal(core.byteLength, model.byteLength(name), 'JS byteLength of ' + name)
         assert.equal(core.writable, true, 'JS sees ' + name + ' writable')
         for (let i = 0; i < c.blocks.length; i++) {
           const b = await jsRead(core, i, name)
@@ -539,11 +538,7 @@ describe('hyp storage append writes a fresh folder, JS corestore 5 reads and ext
     const store = await js.openStore(dir)
     try {
       for (const name of names()) {
-        const c = model.core(name)
-        const core = store.get({ name })
-        await js.ready(core)
-        assert.equal(core.length, c.blocks.length, 'JS length of ' + name)
-        assert.equal(core.byteLength, model.byteLength(name), 'JS byteLength of ' + name)
+        const { c, core } = await jsCoreAsModel(store, model, name)
         const last = c.blocks.length - 1
         assert.ok((await jsRead(core, last, name)).equals(c.blocks[last]), 'JS last block of ' + name)
         await jsAuditClean(core, c.blocks.length, name)

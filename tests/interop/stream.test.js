@@ -14,8 +14,8 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('fs')
 const net = require('net')
-const readline = require('readline')
-const { spawn } = require('child_process')
+
+const { startJsonPeer, event } = require('./lib/json_peer')
 
 const hypercore = require('hypercore')
 const ram = require('random-access-memory')
@@ -31,57 +31,9 @@ const WINDOW = 1048576
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-// Runs stream_peer; collects its JSON lines. `lines` fills as they arrive.
+// Runs stream_peer; collects its JSON lines (lib/json_peer.js). `lines` fills as they arrive.
 function startPeer (args) {
-  const child = spawn(PEER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines = []
-  const waiters = []
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
-  readline.createInterface({ input: child.stdout }).on('line', (l) => {
-    let j
-    try {
-      j = JSON.parse(l)
-    } catch (err) {
-      j = { event: 'unparsable', line: l }
-    }
-    lines.push(j)
-    for (const w of waiters.slice()) w()
-  })
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    // let readline deliver the last lines first
-    setImmediate(() => {
-      for (const w of waiters.slice()) w()
-      resolve({ code, signal })
-    })
-  }))
-  let done = false
-  exited.then(() => { done = true })
-  const describe = () => 'stream_peer ' + args.join(' ') + '\nstdout:\n' + lines.map((l) => JSON.stringify(l).slice(0, 300)).join('\n') + '\nstderr:\n' + stderr
-
-  // Resolves with the first line matching `pred`; rejects if the peer exits first or after `ms`.
-  function waitFor (pred, ms = 20000) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error('timed out waiting for a line\n' + describe())) }, ms)
-      function check () {
-        const hit = lines.find(pred)
-        if (hit) { cleanup(); resolve(hit); return }
-        if (done) { cleanup(); reject(new Error('stream_peer exited first\n' + describe())) }
-      }
-      function cleanup () {
-        clearTimeout(timer)
-        const i = waiters.indexOf(check)
-        if (i !== -1) waiters.splice(i, 1)
-      }
-      waiters.push(check)
-      check()
-    })
-  }
-  return { child, lines, exited, waitFor, describe, kill: () => { if (!done) child.kill('SIGKILL') } }
-}
-
-function event (name) {
-  return (l) => l.event === name
+  return startJsonPeer(PEER_BIN, args, { lineMax: 300 })
 }
 
 function once (emitter, name) {

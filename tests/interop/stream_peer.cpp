@@ -15,9 +15,7 @@
 // unwritten, to exercise run_stream's read pausing). The role defaults to initiator when connecting
 // and responder when listening. Exit status: 0 once the stream has closed (whatever the reason,
 // which is printed), 2 for bad arguments or a failed connect/accept.
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -32,6 +30,7 @@
 
 #include "crypto/derive.h"
 #include "protocol/stream_io.h"
+#include "testutil/json_peer.h"
 #include "util/hex.h"
 
 namespace {
@@ -53,7 +52,7 @@ struct Args {
     std::optional<std::size_t> max_output;
 };
 
-void emit(const json& j) { std::cout << j.dump() << '\n' << std::flush; }
+using testutil::emit;
 
 std::string hex(ByteView b) { return to_hex(b); }
 
@@ -290,20 +289,5 @@ Args parse(int argc, char** argv) {
 int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
     crypto::ensure_sodium();
-    asio::io_context io;
-    int status = 1;
-    asio::co_spawn(io, run(args), [&](std::exception_ptr e, int result) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                emit({{"event", "error"}, {"message", ex.what()}});
-            }
-            status = 1;
-            return;
-        }
-        status = result;
-    });
-    io.run();
-    return status;
+    return testutil::run_json_peer(run(args));
 }

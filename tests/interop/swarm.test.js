@@ -18,11 +18,11 @@ const path = require('path')
 const { spawn } = require('child_process')
 
 const d = require('./lib/daemon')
+const { connect, jsServerClient, withCleanup } = require('./lib/daemon_helpers')
 
 d.hyperspaceBin()
 const TMP = d.setTmpdir()
 const Client = require('@hyperspace/client')
-const { Server } = require('hyperspace')
 const createDht = require('@hyperswarm/dht')
 
 after(d.cleanupTmpdir)
@@ -92,10 +92,21 @@ async function ourDaemon (bootstrap, cleanup, opts = {}) {
   return daemon
 }
 
-function connect (daemon, cleanup) {
-  const client = new Client({ host: daemon.name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
+// Runs fn(boot, cleanup) with a fresh `hyp dht` bootstrap node, stopped (last) with everything
+// the test registered in cleanup.
+async function withHypDht (fn) {
+  const boot = await startHypDht()
+  await withCleanup(async cleanup => {
+    cleanup.push(() => boot.stop())
+    await fn(boot, cleanup)
+  })
+}
+
+// Two of our daemons on `boot` (labels <label>-a and <label>-b) and a client of each.
+async function twoDaemons (boot, cleanup, label) {
+  const a = await ourDaemon(boot.address, cleanup, { label: label + '-a' })
+  const b = await ourDaemon(boot.address, cleanup, { label: label + '-b' })
+  return { a, b, ca: connect(a, cleanup), cb: connect(b, cleanup) }
 }
 
 // What client.replicate(core) configures, but waiting for the flush: the writer's announce must
@@ -103,15 +114,6 @@ function connect (daemon, cleanup) {
 // then fails; our daemon looks again within a second, but the request has already decided).
 async function announceFlushed (client, core) {
   await client.network.configure(core.discoveryKey, { announce: true, lookup: true, flush: true })
-}
-
-async function withCleanup (fn) {
-  const cleanup = []
-  try {
-    await fn(cleanup)
-  } finally {
-    for (const c of cleanup.reverse()) await c()
-  }
 }
 
 const { eventually } = require('./lib/util')
@@ -156,95 +158,57 @@ async function seedWalkthrough (bootstrap) {
 }
 
 describe('seed walkthrough: two of our daemons through a DHT', () => {
-  it('with our hyp dht as the bootstrap node', T, async () => {
-    const boot = await startHypDht()
-    try {
-      await seedWalkthrough(boot)
-    } finally {
-      await boot.stop()
-    }
-  })
-
-  it('with a JS @hyperswarm/dht 4 bootstrap node', T, async () => {
-    const boot = await startJsDht()
-    try {
-      await seedWalkthrough(boot)
-    } finally {
-      await boot.stop()
-    }
-  })
+  for (const [name, startBootstrap] of [
+    ['with our hyp dht as the bootstrap node', startHypDht],
+    ['with a JS @hyperswarm/dht 4 bootstrap node', startJsDht]
+  ]) {
+    it(name, T, async () => {
+      const boot = await startBootstrap()
+      try {
+        await seedWalkthrough(boot)
+      } finally {
+        await boot.stop()
+      }
+    })
+  }
 })
 
-// A JS hyperspace 3.19 server on the test's DHT (no LAN discovery) and a client of it.
-async function jsServer (boot, cleanup, label) {
-  const name = d.uniqueName(label)
-  const server = new Server({
-    storage: fs.mkdtempSync(path.join(TMP, 'js-')),
-    host: name,
-    noMigrate: true,
-    network: { bootstrap: [boot.address], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-  })
-  server.on('client-open', c => c.on('error', () => {}))
-  await server.ready()
-  cleanup.push(() => server.close())
-  const client = new Client({ host: name })
-  cleanup.push(async () => { try { await client.close() } catch (_) {} })
-  return client
+// A new core written through `writer` (blocks 'from' and `word`), announced, is replicated by
+// `reader`, and so is a live append ('live-<word>') made after that.
+async function writtenIsRead (writer, reader, word, what) {
+  const core = writer.corestore().get()
+  await core.ready()
+  await core.append([Buffer.from('from'), Buffer.from(word)])
+  await announceFlushed(writer, core)
+  const mirror = reader.corestore().get(core.key)
+  await mirror.ready()
+  await reader.replicate(mirror)
+  await eventually(async () => {
+    assert.equal((await mirror.get(0)).toString(), 'from')
+  }, 30000, what)
+  assert.equal((await mirror.get(1, { ifAvailable: false })).toString(), word)
+  await core.append(Buffer.from('live-' + word))
+  await mirror.update({ ifAvailable: false })
+  assert.equal((await mirror.get(2, { ifAvailable: false })).toString(), 'live-' + word)
 }
 
 describe('mixed peers: a JS hyperspace 3.19 server and our daemon', () => {
   it('replicate a core in each direction, with live appends', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const jsClient = await jsServer(boot, cleanup, 'js')
+    await withHypDht(async (boot, cleanup) => {
+      const jsClient = await jsServerClient(boot.address, cleanup, 'js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'mixed', bind: '127.0.0.2' })
       const ourClient = connect(ours, cleanup)
 
-      // JS -> ours
-      const jsCore = jsClient.corestore().get()
-      await jsCore.ready()
-      await jsCore.append([Buffer.from('from'), Buffer.from('js')])
-      await announceFlushed(jsClient, jsCore)
-      const mirror = ourClient.corestore().get(jsCore.key)
-      await mirror.ready()
-      await ourClient.replicate(mirror)
-      await eventually(async () => {
-        assert.equal((await mirror.get(0)).toString(), 'from')
-      }, 30000, 'our daemon reads the JS core')
-      assert.equal((await mirror.get(1, { ifAvailable: false })).toString(), 'js')
-      await jsCore.append(Buffer.from('live-js'))
-      await mirror.update({ ifAvailable: false })
-      assert.equal((await mirror.get(2, { ifAvailable: false })).toString(), 'live-js')
-
-      // ours -> JS
-      const ourCore = ourClient.corestore().get()
-      await ourCore.ready()
-      await ourCore.append([Buffer.from('from'), Buffer.from('cpp')])
-      await announceFlushed(ourClient, ourCore)
-      const jsMirror = jsClient.corestore().get(ourCore.key)
-      await jsMirror.ready()
-      await jsClient.replicate(jsMirror)
-      await eventually(async () => {
-        assert.equal((await jsMirror.get(0)).toString(), 'from')
-      }, 30000, 'the JS server reads our core')
-      assert.equal((await jsMirror.get(1, { ifAvailable: false })).toString(), 'cpp')
-      await ourCore.append(Buffer.from('live-cpp'))
-      await jsMirror.update({ ifAvailable: false })
-      assert.equal((await jsMirror.get(2, { ifAvailable: false })).toString(), 'live-cpp')
+      await writtenIsRead(jsClient, ourClient, 'js', 'our daemon reads the JS core')
+      await writtenIsRead(ourClient, jsClient, 'cpp', 'the JS server reads our core')
     })
   })
 })
 
 describe('deduplication', () => {
   it('two daemons that find each other on two topics keep one connection', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'dedup-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'dedup-b' })
-      const ca = connect(a, cleanup)
-      const cb = connect(b, cleanup)
+    await withHypDht(async (boot, cleanup) => {
+      const { ca, cb } = await twoDaemons(boot, cleanup, 'dedup')
       // Two cores, each announced and looked up on both sides: each daemon dials the other.
       const x = ca.corestore().get()
       const y = cb.corestore().get()
@@ -275,13 +239,8 @@ describe('deduplication', () => {
 
 describe('events and extensions between two daemons', () => {
   it('OnPeerOpen/OnPeerRemove, Watch downloads and uploads, core and network extensions', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'ev-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'ev-b' })
-      const ca = connect(a, cleanup)
-      const cb = connect(b, cleanup)
+    await withHypDht(async (boot, cleanup) => {
+      const { a, ca, cb } = await twoDaemons(boot, cleanup, 'ev')
 
       const core1 = ca.corestore().get()
       await core1.ready()
@@ -403,31 +362,24 @@ async function watchScenario (writerClient, readerClient) {
 
 describe('update() fetches only the proof: watch downloads, uploads and appends', () => {
   it('two of our daemons', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const a = await ourDaemon(boot.address, cleanup, { label: 'watch-a' })
-      const b = await ourDaemon(boot.address, cleanup, { label: 'watch-b' })
-      await watchScenario(connect(a, cleanup), connect(b, cleanup))
+    await withHypDht(async (boot, cleanup) => {
+      const { ca, cb } = await twoDaemons(boot, cleanup, 'watch')
+      await watchScenario(ca, cb)
     })
   })
 
   it('a JS hyperspace writer, our reader (our hash-only Request to JS hypercore 9)', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
-      const js = await jsServer(boot, cleanup, 'watch-js')
+    await withHypDht(async (boot, cleanup) => {
+      const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-r', bind: '127.0.0.2' })
       await watchScenario(js, connect(ours, cleanup))
     })
   })
 
   it('our writer, a JS hyperspace reader (the reference behaviour, and our hash-only answers)', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const ours = await ourDaemon(boot.address, cleanup, { label: 'watch-w', bind: '127.0.0.2' })
-      const js = await jsServer(boot, cleanup, 'watch-js')
+      const js = await jsServerClient(boot.address, cleanup, 'watch-js')
       await watchScenario(connect(ours, cleanup), js)
     })
   })
@@ -435,9 +387,7 @@ describe('update() fetches only the proof: watch downloads, uploads and appends'
 
 describe('remembered configurations', () => {
   it('a restarted daemon rejoins what it remembered and serves it', T, async () => {
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const storage = fs.mkdtempSync(path.join(TMP, 'st-'))
       const network = ['--network-port', '0', '--no-local-discovery', '--bootstrap', boot.address]
       const a1 = await d.runningDaemon({ label: 'rem', storage, network })
@@ -470,9 +420,7 @@ describe('bad input on the peer port', () => {
     const net = require('net')
     const dgram = require('dgram')
     const crypto = require('crypto')
-    const boot = await startHypDht()
-    await withCleanup(async cleanup => {
-      cleanup.push(() => boot.stop())
+    await withHypDht(async (boot, cleanup) => {
       const a = await ourDaemon(boot.address, cleanup, { label: 'bad-a' })
       const b = await ourDaemon(boot.address, cleanup, { label: 'bad-b' })
       const port = Number(a.stdout.match(/Listening for peers on \S+:(\d+)/)[1])

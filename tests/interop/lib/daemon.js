@@ -9,19 +9,11 @@ const os = require('os')
 const path = require('path')
 const { spawn } = require('child_process')
 
+const { executableFromEnv } = require('./util')
+
 function hyperspaceBin () {
-  const bin = process.env.HYPERSPACE_BIN
-  if (!bin) {
-    throw new Error('HYPERSPACE_BIN is not set: point it at our C++ hyperspace binary, e.g. ' +
-      'HYPERSPACE_BIN=/work/main/build/hyperspace HYP_BIN=/work/main/build/hyp node --test tests/interop/daemon.test.js')
-  }
-  const abs = path.resolve(bin)
-  try {
-    fs.accessSync(abs, fs.constants.X_OK)
-  } catch (err) {
-    throw new Error('HYPERSPACE_BIN=' + bin + ' is not an executable file (' + err.code + ')')
-  }
-  return abs
+  return executableFromEnv('HYPERSPACE_BIN', 'point it at our C++ hyperspace binary, e.g. ' +
+    'HYPERSPACE_BIN=/work/main/build/hyperspace HYP_BIN=/work/main/build/hyp node --test tests/interop/daemon.test.js')
 }
 
 // A private temp folder used as TMPDIR by this process, its daemons and its hyp runs.
@@ -77,17 +69,26 @@ function startDaemon (opts = {}) {
   const child = opts.nofileSoft
     ? spawn('/bin/sh', ['-c', 'ulimit -Sn ' + Number(opts.nofileSoft) + ' && exec "$0" "$@"', bin, ...args], { stdio, env })
     : spawn(bin, args, { stdio, env })
-  const handle = {
-    name,
-    args,
-    child,
-    stdout: '',
-    stderr: '',
-    port: null,
-    listening: null,
-    exited: null,
-    exitCode: undefined
-  }
+  const handle = watchDaemon({ name, args, child, port: null }, {
+    onListening: h => {
+      const tcp = h.endpoint.match(/:(\d+)$/)
+      if (opts.port !== undefined && tcp) h.port = Number(tcp[1])
+    }
+  })
+  return handle
+}
+
+// Completes the handle { child, args, ... } of a daemon process that was just spawned with its
+// stdout and stderr piped: `stdout` and `stderr` collect its output, `exited` resolves
+// { code, signal } (also in `exitCode`, `signal`), `listening` resolves the handle once it prints
+// "Listening on <endpoint>" (`endpoint`; opts.onListening(handle) runs first) and rejects after
+// 15 s or when the daemon exits first (opts.what names it, opts.hint is added to that error).
+function watchDaemon (handle, opts = {}) {
+  const what = opts.what || 'daemon'
+  const child = handle.child
+  handle.stdout = ''
+  handle.stderr = ''
+  handle.exitCode = undefined
   handle.exited = new Promise(resolve => {
     child.on('close', (code, signal) => {
       handle.exitCode = code
@@ -97,21 +98,20 @@ function startDaemon (opts = {}) {
   })
   child.stderr.on('data', d => { handle.stderr += d })
   handle.listening = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('daemon did not start within 15 s: ' + describe(handle))), 15000)
+    const timer = setTimeout(() => reject(new Error(what + ' did not start within 15 s: ' + describe(handle))), 15000)
     child.stdout.on('data', d => {
       handle.stdout += d
       const m = handle.stdout.match(/Listening on (\S+)/)
       if (m) {
         clearTimeout(timer)
-        const tcp = m[1].match(/:(\d+)$/)
-        if (opts.port !== undefined && tcp) handle.port = Number(tcp[1])
         handle.endpoint = m[1]
+        if (opts.onListening) opts.onListening(handle)
         resolve(handle)
       }
     })
     handle.exited.then(() => {
       clearTimeout(timer)
-      reject(new Error('daemon exited before listening: ' + describe(handle)))
+      reject(new Error(what + ' exited before listening' + (opts.hint ? ' (' + opts.hint + ')' : '') + ': ' + describe(handle)))
     })
   })
   handle.listening.catch(() => {}) // a daemon expected to refuse is awaited through `exited`
@@ -152,6 +152,7 @@ module.exports = {
   uniqueName,
   socketPath,
   startDaemon,
+  watchDaemon,
   runningDaemon,
   stopDaemon,
   clientCount,

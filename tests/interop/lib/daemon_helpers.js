@@ -1,9 +1,13 @@
 'use strict'
 
-// Helpers shared by daemon.test.js and daemon_tcp.test.js. Call d.setTmpdir() before using them.
+// Helpers shared by the tests that drive daemons through @hyperspace/client (daemon.test.js,
+// daemon_tcp.test.js, swarm.test.js, faults.test.js). Call d.setTmpdir() before using them.
 
 const assert = require('node:assert/strict')
+const fs = require('fs')
 const net = require('net')
+const os = require('os')
+const path = require('path')
 
 const d = require('./daemon')
 const { runHyp, describeRun } = require('./hyp')
@@ -14,6 +18,23 @@ function connect (daemon, cleanup, opts = {}) {
   const client = new Client(daemon.port ? { port: daemon.port, host: opts.host } : { host: daemon.name })
   cleanup.push(async () => { try { await client.close() } catch (_) {} })
   return client
+}
+
+// A JS hyperspace 3.19 server on the DHT of `bootstrap` (HOST:PORT; no LAN discovery, any free
+// port, fresh storage in the temp folder) and a client of it, both closed by the cleanup list.
+async function jsServerClient (bootstrap, cleanup, label) {
+  const { Server } = require('hyperspace')
+  const name = d.uniqueName(label)
+  const server = new Server({
+    storage: fs.mkdtempSync(path.join(os.tmpdir(), 'js-')),
+    host: name,
+    noMigrate: true,
+    network: { bootstrap: [bootstrap], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
+  })
+  server.on('client-open', c => c.on('error', () => {}))
+  await server.ready()
+  cleanup.push(() => server.close())
+  return connect({ name }, cleanup)
 }
 
 // Runs fn(cleanup) and then every registered cleanup, newest first, even when fn fails.
@@ -61,4 +82,4 @@ async function ipv6Loopback () {
   }
 }
 
-module.exports = { connect, withCleanup, daemonCleanup, hypJson, waitUntil, ipv6Loopback }
+module.exports = { connect, jsServerClient, withCleanup, daemonCleanup, hypJson, waitUntil, ipv6Loopback }

@@ -2,22 +2,14 @@
 
 // Runs our C++ `hyp` binary as a black box.
 
-const fs = require('fs')
 const path = require('path')
 const { spawn } = require('child_process')
 
+const { executableFromEnv } = require('./util')
+
 function hypBin () {
-  const bin = process.env.HYP_BIN
-  if (!bin) {
-    throw new Error('HYP_BIN is not set: point it at our C++ hyp binary, e.g. HYP_BIN=/work/main/build/hyp node --test tests/interop/storage.test.js')
-  }
-  const abs = path.resolve(bin)
-  try {
-    fs.accessSync(abs, fs.constants.X_OK)
-  } catch (err) {
-    throw new Error('HYP_BIN=' + bin + ' is not an executable file (' + err.code + ')')
-  }
-  return abs
+  return executableFromEnv('HYP_BIN', 'point it at our C++ hyp binary, e.g. HYP_BIN=/work/main/build/hyp node --test ' +
+    'tests/interop/storage.test.js')
 }
 
 function fmtCmd (args) {
@@ -81,4 +73,17 @@ async function hypFail (args, opts) {
   return res
 }
 
-module.exports = { hypBin, runHyp, hypOk, hypFail, describeRun }
+// The array `hyp storage ls --json` printed (res: its runHyp result); throws unless stdout is one
+// JSON array.
+function lsArray (res) {
+  let arr
+  try {
+    arr = JSON.parse(res.stdout.toString())
+  } catch (err) {
+    throw new Error('ls --json did not print one JSON document: ' + describeRun(res))
+  }
+  if (!Array.isArray(arr)) throw new Error('ls --json prints an array: ' + describeRun(res))
+  return arr
+}
+
+module.exports = { hypBin, runHyp, hypOk, hypFail, describeRun, lsArray }

@@ -6,6 +6,20 @@ const path = require('path')
 const nodeCrypto = require('crypto')
 const { StringDecoder } = require('string_decoder')
 
+// The absolute path of the executable named by environment variable `name`; throws, with `hint`
+// (how to set it), when it is unset or not an executable file.
+function executableFromEnv (name, hint) {
+  const bin = process.env[name]
+  if (!bin) throw new Error(name + ' is not set: ' + hint)
+  const abs = path.resolve(bin)
+  try {
+    fs.accessSync(abs, fs.constants.X_OK)
+  } catch (err) {
+    throw new Error(name + '=' + bin + ' is not an executable file (' + err.code + ')')
+  }
+  return abs
+}
+
 // Deterministic pseudo-random source, so a failing run can be replayed with HYP_TEST_SEED.
 class Rng {
   constructor (seed) {
@@ -100,6 +114,11 @@ function snapshot (dir) {
   return out
 }
 
+// Content of every file under dir: relative path -> sha256.
+function treeContents (dir) {
+  return Object.fromEntries(Object.entries(snapshot(dir)).map(([r, s]) => [r, s.sha256]))
+}
+
 // Content only (no mtimes) of the files in one directory.
 function contentSnapshot (dir) {
   const out = {}
@@ -164,4 +183,4 @@ async function eventually (fn, ms = 30000, what = 'condition', pollMs = 100) {
   }
 }
 
-module.exports = { eventually, Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, snapshot, contentSnapshot, JsonLines, parseJsonLines }
+module.exports = { eventually, executableFromEnv, Rng, testSeed, mkTmp, cleanupTmp, sha256, BlockDigest, snapshot, treeContents, contentSnapshot, JsonLines, parseJsonLines }

@@ -13,6 +13,9 @@
 // Its corestore uses random-access-file without the bitfield flock, so the storage model's `ls` and
 // `cat` can read the folder while a replicate model runs (our hyp allows read-only openers then).
 
+const cli = require('../lib/cli_args')
+const { parseKey } = cli
+
 if (process.argv[2] === 'storage') {
   require('../storage/js-hyp.js')
 } else {
@@ -23,26 +26,7 @@ if (process.argv[2] === 'storage') {
 }
 
 function parseArgs (argv) {
-  const opts = { _: [], extension: [], 'send-extension': [] }
-  const flags = new Set(['json', 'live'])
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a.startsWith('--')) {
-      const k = a.slice(2)
-      if (flags.has(k)) opts[k] = true
-      else if (Array.isArray(opts[k]) && i + 1 < argv.length) opts[k].push(argv[++i])
-      else if (i + 1 < argv.length) opts[k] = argv[++i]
-      else throw new Error('missing value for ' + a)
-    } else opts._.push(a)
-  }
-  return opts
-}
-
-function parseKey (s) {
-  let hex = s
-  if (hex.startsWith('hyper://')) hex = hex.slice(8)
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error('invalid key ' + JSON.stringify(s) + ': expected 64 hex characters or hyper://<64 hex>')
-  return hex.toLowerCase()
+  return cli.parseArgs(argv, { flags: ['json', 'live'], lists: ['extension', 'send-extension'] })
 }
 
 function parseCount (s, what) {

@@ -13,6 +13,7 @@ const hcrypto = require('hypercore-crypto')
 const Bitfield = require('hypercore/lib/bitfield')
 const TreeIndex = require('hypercore/lib/tree-index')
 const js = require('../lib/jsstore')
+const cli = require('../lib/cli_args')
 
 class UsageError extends Error {}
 
@@ -22,25 +23,11 @@ function die (msg) {
 }
 
 function parseArgs (argv) {
-  const opts = { _: [] }
-  const flags = new Set(['json'])
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a.startsWith('--')) {
-      const k = a.slice(2)
-      if (flags.has(k)) opts[k] = true
-      else if (i + 1 < argv.length) opts[k] = argv[++i]
-      else throw new UsageError('missing value for ' + a)
-    } else opts._.push(a)
-  }
-  return opts
+  return cli.parseArgs(argv, { flags: ['json'], Error: UsageError })
 }
 
 function parseKey (s) {
-  let hex = s
-  if (hex.startsWith('hyper://')) hex = hex.slice(8)
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError('invalid key ' + JSON.stringify(s) + ': expected 64 hex characters or hyper://<64 hex>')
-  return hex.toLowerCase()
+  return cli.parseKey(s, UsageError)
 }
 
 function dkOf (keyHex) {

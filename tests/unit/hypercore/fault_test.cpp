@@ -14,6 +14,7 @@
 #include "hypercore/feed.h"
 #include "hypercore/verify.h"
 #include "testutil/fault_storage.h"
+#include "testutil/feed_pair.h"
 
 namespace hs::hypercore {
 namespace {
@@ -29,21 +30,9 @@ const char* mode_name(FaultMode m) {
     return m == FaultMode::Clean ? "clean" : m == FaultMode::Torn ? "torn" : "persistent";
 }
 
-crypto::KeyPair test_keys() { return crypto::keypair_from_seed(Bytes(32, 9)); }
-
-FeedOptions writer_options() {
-    const auto kp = test_keys();
-    FeedOptions o;
-    o.key = kp.public_key;
-    o.secret_key = kp.secret_key;
-    return o;
-}
-
-FeedOptions reader_options() {
-    FeedOptions o;
-    o.key = test_keys().public_key;
-    return o;
-}
+constexpr std::uint8_t kSeed = 9;  // of the key pair (testutil/feed_pair.h)
+FeedOptions writer_options() { return testutil::seeded_writer_options(kSeed); }
+FeedOptions reader_options() { return testutil::seeded_reader_options(kSeed); }
 
 // Distinct content for every append attempt, so a retried append never matches what a failed
 // one left behind by chance.

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 
 #include "crypto/derive.h"
 #include "hypercore/sleep.h"
 #include "hypercore/verify.h"
+#include "testutil/feed_pair.h"
 #include "testutil/temp_dir.h"
 #include "util/hex.h"
 
@@ -16,21 +18,27 @@ namespace {
 using testutil::read_file;
 using testutil::TempDir;
 
-crypto::KeyPair seed_keypair() { return crypto::keypair_from_seed(Bytes(32, 1)); }
-
-FeedOptions writer_options() {
-    const auto kp = seed_keypair();
-    FeedOptions o;
-    o.key = kp.public_key;
-    o.secret_key = kp.secret_key;
-    return o;
-}
+constexpr std::uint8_t kSeed = 1;  // of the key pair (testutil/feed_pair.h)
+crypto::KeyPair seed_keypair() { return testutil::seeded_keypair(kSeed); }
+FeedOptions writer_options() { return testutil::seeded_writer_options(kSeed); }
 
 std::unique_ptr<Feed> open_dir(const std::filesystem::path& dir, FeedOptions o = writer_options(),
                                bool read_only = false) {
     auto f = Feed::open(directory_storage(dir, {read_only, true}), o);
     if (!f) ADD_FAILURE() << f.error().message;
     return f ? std::move(f).value() : nullptr;
+}
+
+// Flips the bits `mask` of byte `offset` of `file` in dir, then verifies the feed there, opened
+// read-only (nullopt when it does not open).
+std::optional<VerifyReport> flip_and_verify(const std::filesystem::path& dir, const char* file,
+                                            std::size_t offset, std::uint8_t mask) {
+    auto bytes = read_file(dir / file);
+    bytes.at(offset) ^= mask;
+    testutil::write_file(dir / file, bytes);
+    auto feed = open_dir(dir, {}, true);
+    if (!feed) return std::nullopt;
+    return verify_feed(*feed);
 }
 
 TEST(Hashes, KnownAnswers) {
@@ -164,9 +172,7 @@ TEST(Feed, ReadOnlyWithoutSecretKey) {
         auto feed = open_dir(dir.path());
         ASSERT_TRUE(feed->append(as_bytes("x")).ok());
     }
-    FeedOptions o;
-    o.key = seed_keypair().public_key;
-    auto feed = open_dir(dir.path(), o);
+    auto feed = open_dir(dir.path(), testutil::seeded_reader_options(kSeed));
     ASSERT_TRUE(feed);
     EXPECT_FALSE(feed->writable());
     auto r = feed->append(as_bytes("y"));
@@ -217,9 +223,7 @@ TEST(Feed, MemoryStorageKeepsDataAcrossReopen) {
         ASSERT_TRUE((*f)->append(as_bytes("hello")).ok());
         ASSERT_TRUE((*f)->append(as_bytes("world")).ok());
     }
-    FeedOptions o;
-    o.key = seed_keypair().public_key;
-    auto f = Feed::open(mem.provider("a"), o);
+    auto f = Feed::open(mem.provider("a"), testutil::seeded_reader_options(kSeed));
     ASSERT_TRUE(f.ok());
     EXPECT_EQ((*f)->length(), 2u);
     EXPECT_EQ(*(*f)->get(1), to_bytes("world"));
@@ -233,15 +237,11 @@ TEST(Feed, CorruptDataIsReportedByVerify) {
         const ByteView blocks[] = {as_bytes("hello"), as_bytes("world")};
         ASSERT_TRUE(feed->append(blocks).ok());
     }
-    auto data = read_file(dir.path() / "data");
-    data[7] ^= 0x40;
-    testutil::write_file(dir.path() / "data", data);
-    auto feed = open_dir(dir.path(), {}, true);
-    ASSERT_TRUE(feed);
-    auto report = verify_feed(*feed);
-    ASSERT_EQ(report.problems.size(), 1u);
-    EXPECT_EQ(report.problems[0].file, "data");
-    EXPECT_NE(report.problems[0].message.find("block 1"), std::string::npos);
+    const auto report = flip_and_verify(dir.path(), "data", 7, 0x40);
+    ASSERT_TRUE(report);
+    ASSERT_EQ(report->problems.size(), 1u);
+    EXPECT_EQ(report->problems[0].file, "data");
+    EXPECT_NE(report->problems[0].message.find("block 1"), std::string::npos);
 }
 
 TEST(Feed, CorruptSignatureIsReportedByVerify) {
@@ -250,14 +250,10 @@ TEST(Feed, CorruptSignatureIsReportedByVerify) {
         auto feed = open_dir(dir.path());
         ASSERT_TRUE(feed->append(as_bytes("hello")).ok());
     }
-    auto sigs = read_file(dir.path() / "signatures");
-    sigs[40] ^= 1;
-    testutil::write_file(dir.path() / "signatures", sigs);
-    auto feed = open_dir(dir.path(), {}, true);
-    ASSERT_TRUE(feed);
-    auto report = verify_feed(*feed);
-    ASSERT_FALSE(report.ok());
-    EXPECT_EQ(report.problems[0].file, "signatures");
+    const auto report = flip_and_verify(dir.path(), "signatures", 40, 1);
+    ASSERT_TRUE(report);
+    ASSERT_FALSE(report->ok());
+    EXPECT_EQ(report->problems[0].file, "signatures");
 }
 
 TEST(Feed, TruncatedFilesGiveErrorsNamingTheFile) {

@@ -58,6 +58,19 @@ void run_in_child(const std::function<int()>& body) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << "failed checks in the child (see its stderr above)";
 }
 
+// run_in_child with the child's open-file limit (soft and hard) set to n before body runs.
+void run_with_file_limit(rlim_t n, const std::function<int()>& body) {
+    run_in_child([&] {
+        struct rlimit rl{n, n};
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            std::fprintf(stderr, "setrlimit(RLIMIT_NOFILE, %llu): %s\n",
+                         static_cast<unsigned long long>(n), std::strerror(errno));
+            return 1;
+        }
+        return body();
+    });
+}
+
 #define CHILD_CHECK(cond, ...)                                                   \
     do {                                                                         \
         if (!(cond)) {                                                           \
@@ -318,10 +331,8 @@ std::vector<int> exhaust_fds(std::size_t free_left) {
 
 TEST(FileCache, RunningOutOfDescriptorsShedsIdleOnesOrSaysWhatToDo) {
     TempDir dir;
-    run_in_child([&] {
+    run_with_file_limit(256, [&] {
         int failures = 0;
-        struct rlimit rl{256, 256};
-        CHILD_CHECK(::setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
         Files fs(dir.path(), 64, 6);
         for (auto& f : fs.files) CHILD_CHECK(f->write(0, as_bytes("data")).ok(), "write");
         // Every descriptor is taken except those the cache holds: the next open of an evicted
@@ -358,10 +369,8 @@ TEST(FileCache, RunningOutOfDescriptorsShedsIdleOnesOrSaysWhatToDo) {
 
 TEST(FileCache, PinnedBitfieldsStopShortOfTheLimitSoSocketsStillOpen) {
     TempDir dir;
-    run_in_child([&] {
+    run_with_file_limit(128, [&] {
         int failures = 0;
-        struct rlimit rl{128, 128};
-        CHILD_CHECK(::setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
         CorestoreOptions options;
         options.max_open_files = 512;  // more than the limit allows: the limit wins
         auto store = std::move(Corestore::open(dir.path(), options).value());
@@ -409,10 +418,8 @@ std::size_t count_entries(const std::filesystem::path& root) {
 
 TEST(FileCache, ACoreWhoseCreationFailsMidwayLeavesNothingOnDisk) {
     TempDir dir;
-    run_in_child([&] {
+    run_with_file_limit(256, [&] {
         int failures = 0;
-        struct rlimit rl{256, 256};
-        CHILD_CHECK(::setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
         CorestoreOptions options;
         auto store = std::move(Corestore::open(dir.path(), options).value());
         const std::size_t entries_before = count_entries(dir.path());  // master key (+ lock)
@@ -444,10 +451,8 @@ TEST(FileCache, DefaultBoundFollowsTheLimit) {
     EXPECT_LE(FileHandleCache::default_max_open(), FileHandleCache::kDefaultMaxOpen);
     EXPECT_EQ(FileHandleCache(3).max_open(), FileHandleCache::kMinMaxOpen);
     EXPECT_EQ(FileHandleCache(100).max_open(), 100u);
-    run_in_child([] {
+    run_with_file_limit(400, [] {
         int failures = 0;
-        struct rlimit rl{400, 400};
-        CHILD_CHECK(::setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
         CHILD_CHECK(FileHandleCache::default_max_open() == 100, "%zu", FileHandleCache::default_max_open());
         CHILD_CHECK(FileHandleCache::reserved_fds() == 100, "%zu", FileHandleCache::reserved_fds());
         return failures;

@@ -42,6 +42,10 @@ struct Wire {
         a = std::make_unique<Stream>(oa, ea, now);
         b = std::make_unique<Stream>(ob, eb, now);
     }
+    // The uploading replicator on end a, the downloading one on end b; false if either refuses.
+    bool link(FeedReplicator& up, FeedReplicator& down) {
+        return up.add_stream(*a).ok() && down.add_stream(*b).ok();
+    }
     // Moves bytes both ways in random chunks until neither side has output.
     void run(int max_rounds = 100000) {
         for (int i = 0; i < max_rounds; ++i) {
@@ -89,8 +93,7 @@ TEST(Replicator, FullDownload) {
     std::size_t downloaded = 0, uploaded = 0;
     down.on_download = [&](std::uint64_t, std::size_t) { ++downloaded; };
     up.on_upload = [&](std::uint64_t, std::size_t) { ++uploaded; };
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     const auto id = down.download({0, 3000});
     wire.run();
     EXPECT_FALSE(wire.ea.closed.has_value());
@@ -107,8 +110,7 @@ TEST(Replicator, SparseRangeOnly) {
     Wire wire;
     Cores cores(500);
     FeedReplicator up(*cores.writer), down(*cores.reader);
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     const auto id = down.download({100, 150});
     wire.run();
     EXPECT_TRUE(down.done(id));
@@ -122,8 +124,7 @@ TEST(Replicator, LiveAppendsPropagate) {
     Wire wire;
     Cores cores(10);
     FeedReplicator up(*cores.writer), down(*cores.reader);
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     down.download({0, std::nullopt});
     wire.run();
     EXPECT_EQ(cores.reader->length(), 10u);
@@ -151,8 +152,7 @@ TEST(Replicator, HashOnlyHeadGrowsTheLengthWithoutTheBlock) {
     down.on_download = [&](std::uint64_t i, std::size_t) { downloads.push_back(i); };
     down.on_length = [&] { ++lengths; };
     up.on_upload = [&](std::uint64_t i, std::size_t) { uploads.push_back(i); };
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     DownloadRange head;
     head.start = 0;
     head.head = true;
@@ -183,8 +183,7 @@ TEST(Replicator, HeadWithDataFetchesTheNewestBlock) {
     FeedReplicator up(*cores.writer), down(*cores.reader);
     std::vector<std::uint64_t> downloads;
     down.on_download = [&](std::uint64_t i, std::size_t) { downloads.push_back(i); };
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     DownloadRange head;
     head.head = true;
     down.download(head);
@@ -242,8 +241,7 @@ TEST(Replicator, WrongCoreDataClosesTheStreamAndStoresNothing) {
     auto liar = make_liar(other, cores.writer->key(), 20);
     ASSERT_EQ(liar->length(), 20u);
     FeedReplicator up(*liar), down(*cores.reader);
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     down.download({0, 20});
     wire.run();
     ASSERT_TRUE(wire.eb.closed.has_value());
@@ -259,10 +257,8 @@ TEST(Replicator, BadPeerDoesNotDisturbOthers) {
     MemoryStorage other;
     auto liar = make_liar(other, cores.writer->key(), 200);
     FeedReplicator liar_up(*liar), honest_up(*cores.writer), down(*cores.reader);
-    ASSERT_TRUE(liar_up.add_stream(*bad.a).ok());
-    ASSERT_TRUE(down.add_stream(*bad.b).ok());
-    ASSERT_TRUE(honest_up.add_stream(*good.a).ok());
-    ASSERT_TRUE(down.add_stream(*good.b).ok());
+    ASSERT_TRUE(bad.link(liar_up, down));
+    ASSERT_TRUE(good.link(honest_up, down));
     const auto id = down.download({0, 200});
     bad.run();  // the liar answers first: its stream closes
     ASSERT_TRUE(bad.eb.closed.has_value());
@@ -277,8 +273,7 @@ TEST(Replicator, UnansweredRequestsTimeOut) {
     Wire wire;
     Cores cores(50);
     FeedReplicator up(*cores.writer), down(*cores.reader);
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     wire.run();  // handshake, opens, wants and haves
     down.tick(wire.now);
     down.download({0, 50});
@@ -342,8 +337,7 @@ TEST(Replicator, CoreExtensionsByName) {
     up.on_extension = [&](std::string_view name, ByteView payload, Stream&) {
         got_up.push_back(std::string(name) + ":" + std::string(as_string(payload)));
     };
-    ASSERT_TRUE(up.add_stream(*wire.a).ok());
-    ASSERT_TRUE(down.add_stream(*wire.b).ok());
+    ASSERT_TRUE(wire.link(up, down));
     wire.run();
     ASSERT_TRUE(up.send_extension("chat", as_bytes("hi from up")).ok());
     ASSERT_TRUE(up.send_extension("zeta", as_bytes("not registered there")).ok());

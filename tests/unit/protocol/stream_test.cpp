@@ -367,6 +367,15 @@ struct Scripted : ::testing::Test {
 
     void SetUp() override { remote.handshake(s); }
     Status feed(const Bytes& wire) { return s.receive(wire, kT0); }
+    // What s sent since the last read: exactly `close`, on our channel id `id`.
+    void expect_sent_close(ChannelId id, const msg::Close& close = {}) {
+        auto sent = remote.read(s);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0].first, id);
+        const auto* got = as<msg::Close>(sent[0].second);
+        ASSERT_NE(got, nullptr);
+        EXPECT_EQ(*got, close);
+    }
 };
 
 TEST_F(Scripted, CorrectCapabilityOpensTheChannel) {
@@ -432,10 +441,8 @@ TEST_F(Scripted, UnknownDiscoveryKeyIsRefusedWithCloseOnAFreeId) {
     ASSERT_TRUE(feed(remote.open(4, key)).ok());
     ASSERT_EQ(r.discovery_keys.size(), 1u);
     EXPECT_EQ(r.discovery_keys[0], crypto::discovery_key(key));
-    auto sent = remote.read(s);
-    ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0].first, 2u) << "the lowest free local id, not attached to anything";
-    EXPECT_EQ(*as<msg::Close>(sent[0].second), (msg::Close{dk_bytes(key)}));
+    // On the lowest free local id, not attached to anything.
+    ASSERT_NO_FATAL_FAILURE(expect_sent_close(2, msg::Close{dk_bytes(key)}));
     // The remote's messages on that channel are ignored; the id is free again.
     ASSERT_TRUE(feed(remote.frame(4, msg::Want{0, 1048576})).ok());
     EXPECT_TRUE(r.messages.empty());
@@ -500,10 +507,7 @@ TEST_F(Scripted, RemoteCloseClosesOurSideAndAnswersClose) {
     ASSERT_TRUE(feed(remote.frame(5, msg::Close{})).ok());
     EXPECT_TRUE(ch->closed());
     EXPECT_EQ(r.channel_closes, std::vector<ChannelId>{1});
-    auto sent = remote.read(s);
-    ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0].first, 1u);
-    EXPECT_EQ(*as<msg::Close>(sent[0].second), msg::Close{});
+    ASSERT_NO_FATAL_FAILURE(expect_sent_close(1));
     // Later frames on the old remote id are ignored; a second Close is harmless.
     ASSERT_TRUE(feed(remote.frame(5, msg::Have{0, std::nullopt, std::nullopt, std::nullopt})).ok());
     ASSERT_TRUE(feed(remote.frame(5, msg::Close{})).ok());
@@ -535,10 +539,7 @@ TEST_F(Scripted, LocalCloseSendsCloseAndFreesTheId) {
     c2->send(msg::Want{0, 0});  // dropped: the channel is closed
     EXPECT_TRUE(c2->closed());
     EXPECT_EQ(r.channel_closes, std::vector<ChannelId>{2});
-    auto sent = remote.read(s);
-    ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0].first, 2u);
-    EXPECT_EQ(*as<msg::Close>(sent[0].second), msg::Close{});
+    ASSERT_NO_FATAL_FAILURE(expect_sent_close(2));
     EXPECT_EQ(s.find(crypto::discovery_key(core_key(8))), nullptr);
     EXPECT_EQ(s.channel_count(), 2u);
     // The remote's frames on its old id are now ignored, and the id 2 is reused.

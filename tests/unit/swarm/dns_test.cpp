@@ -269,36 +269,36 @@ TEST(Dns, OversizedCountsAreRejectedBeforeAllocating) {
 }
 
 TEST(Dns, BadRecordDataIsRejected) {
-    const std::string answer_head =
-        "000080000000000100000000"
-        "0161"
-        "00";
+    // A response with one answer for "a": type, class, TTL, RDLENGTH and RDATA are `record`.
+    const auto expect_answer_error = [](const std::string& record, std::string_view needle) {
+        expect_error(hex(("000080000000000100000000"
+                          "0161"
+                          "00" +
+                          record)
+                             .c_str()),
+                     Errc::Protocol, needle);
+    };
     // A record with 5 bytes of data.
-    expect_error(hex((answer_head + "00010001000000000005"
-                                    "7f00000101")
-                         .c_str()),
-                 Errc::Protocol, "A record");
+    expect_answer_error("00010001000000000005"
+                        "7f00000101",
+                        "A record");
     // RDATA longer than the packet.
-    expect_error(hex((answer_head + "00010001000000000010"
-                                    "7f000001")
-                         .c_str()),
-                 Errc::Protocol, "past the end");
+    expect_answer_error("00010001000000000010"
+                        "7f000001",
+                        "past the end");
     // TXT string longer than its record.
-    expect_error(hex((answer_head + "00100001000000000003"
-                                    "056162")
-                         .c_str()),
-                 Errc::Protocol, "TXT string");
+    expect_answer_error("00100001000000000003"
+                        "056162",
+                        "TXT string");
     // SRV target running past its RDATA (rdlength 7, target "ab").
-    expect_error(hex((answer_head + "00210001000000000007"
-                                    "000000000050"
-                                    "02616200")
-                         .c_str()),
-                 Errc::Protocol, "SRV target");
+    expect_answer_error("00210001000000000007"
+                        "000000000050"
+                        "02616200",
+                        "SRV target");
     // SRV data too short.
-    expect_error(hex((answer_head + "00210001000000000002"
-                                    "0000")
-                         .c_str()),
-                 Errc::Protocol, "SRV");
+    expect_answer_error("00210001000000000002"
+                        "0000",
+                        "SRV");
     // A name over 255 bytes: five labels of 63 bytes.
     std::string name;
     for (int i = 0; i < 5; ++i) name += "3f" + std::string(126, '6');

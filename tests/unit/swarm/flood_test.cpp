@@ -20,11 +20,10 @@
 #include <gtest/gtest.h>
 
 #include "testutil/feed_pair.h"
+#include "testutil/io_loop.h"
 
 #include "testutil/raw_socket.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include "crypto/derive.h"
@@ -162,25 +161,14 @@ struct Fixture {
         server.networker->configure(writer->discovery_key(), true, false);
     }
     ~Fixture() {
-        bool done = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                if (client) co_await client->networker->close();
-                co_await server.networker->close();
-                done = true;
-            },
-            asio::detached);
-        run_until([&] { return done; }, std::chrono::seconds(30));
+        std::vector<Networker*> open;
+        if (client) open.push_back(client->networker.get());
+        open.push_back(server.networker.get());
+        EXPECT_TRUE(testutil::run_task(io, testutil::close_each(std::move(open)), std::chrono::seconds(30)));
     }
     template <typename Cond>
     bool run_until(Cond cond, std::chrono::milliseconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            io.run_for(std::chrono::milliseconds(5));
-        }
-        return true;
+        return testutil::run_until(io, cond, limit, std::chrono::milliseconds(5));
     }
 
     // The real peer dials from `address` and downloads the core. Returns the seconds it took
@@ -225,47 +213,39 @@ struct Fixture {
     }
 };
 
-TEST(Flood, ARealPeerFromAnotherAddressReplicatesDuringAFlood) {
+// A flood from 127.0.0.2 (each socket reopened as soon as the server closes it, when `reopen`),
+// then a real peer from `peer_address` replicates the core; `label` names the case in the
+// figures. Prints how many flood sockets the server closed, for the reopening floods.
+void replicate_during_flood(bool reopen, const char* peer_address, const char* label) {
     raise_file_limit(kFilesNeeded);
     Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", false);
+    Flooder flood(f.server.endpoint(), "127.0.0.2", reopen);
     ASSERT_NO_FATAL_FAILURE(flood.open());
     f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.3", "static flood from 127.0.0.2"));
+    ASSERT_NO_FATAL_FAILURE(f.replicate_from(peer_address, label));
+    if (reopen) {
+        std::printf("flood: the server closed %d flood sockets (each reopened)\n",
+                    flood.closed_by_server());
+    }
+}
+
+TEST(Flood, ARealPeerFromAnotherAddressReplicatesDuringAFlood) {
+    replicate_during_flood(false, "127.0.0.3", "static flood from 127.0.0.2");
 }
 
 TEST(Flood, ARealPeerFromTheFloodingAddressReplicatesDuringAFlood) {
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", false);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.2", "static flood from the same address"));
+    replicate_during_flood(false, "127.0.0.2", "static flood from the same address");
 }
 
 TEST(Flood, ARealPeerReplicatesDuringASlowlorisThatReopensEverySocket) {
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", true);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.3", "reopening flood from 127.0.0.2"));
-    std::printf("flood: the server closed %d flood sockets (each reopened)\n",
-                flood.closed_by_server());
+    replicate_during_flood(true, "127.0.0.3", "reopening flood from 127.0.0.2");
 }
 
 TEST(Flood, ARealPeerFromTheAddressOfASlowlorisReplicates) {
     // The hardest case for the per-address cap: the flooder reopens every socket the server
     // evicts, from the real peer's own address. The real peer is the newest connection of its
     // address, so it survives as long as its handshake completes before 31 newer ones arrive.
-    raise_file_limit(kFilesNeeded);
-    Fixture f;
-    Flooder flood(f.server.endpoint(), "127.0.0.2", true);
-    ASSERT_NO_FATAL_FAILURE(flood.open());
-    f.absorb(std::chrono::milliseconds(300));
-    ASSERT_NO_FATAL_FAILURE(f.replicate_from("127.0.0.2", "reopening flood from the same address"));
-    std::printf("flood: the server closed %d flood sockets (each reopened)\n",
-                flood.closed_by_server());
+    replicate_during_flood(true, "127.0.0.2", "reopening flood from the same address");
 }
 
 }  // namespace

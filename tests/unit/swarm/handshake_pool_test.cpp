@@ -14,10 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include "testutil/io_loop.h"
 #include "testutil/raw_socket.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 namespace hs::swarm {
@@ -68,28 +67,13 @@ struct PoolFixture {
     }
     ~PoolFixture() {
         for (int fd : clients) ::close(fd);
-        bool done = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                co_await swarm->close();
-                done = true;
-            },
-            asio::detached);
-        run_until([&] { return done; });
+        EXPECT_TRUE(testutil::run_task(io, testutil::close_each<Swarm>({swarm.get()}), std::chrono::seconds(10)));
     }
     template <typename Cond>
     bool run_until(Cond cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            io.run_for(std::chrono::milliseconds(5));
-        }
-        return true;
+        return testutil::run_until(io, cond, limit, std::chrono::milliseconds(5));
     }
-    void run_for(std::chrono::milliseconds d) {
-        run_until([] { return false; }, d);
-    }
+    void run_for(std::chrono::milliseconds d) { testutil::run_for(io, d); }
     int connect(const char* source) {
         const int fd = testutil::connect_from(source, swarm->local_endpoint());
         EXPECT_GE(fd, 0) << "cannot connect from " << source << ": " << std::strerror(errno);

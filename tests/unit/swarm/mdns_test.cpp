@@ -7,8 +7,6 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/multicast.hpp>
 #include <asio/ip/udp.hpp>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "swarm/dns.h"
+#include "testutil/io_loop.h"
 #include "util/hex.h"
 
 namespace hs::swarm {
@@ -165,24 +164,15 @@ protected:
 
     // Runs the io_context until `done()` or `timeout`; true if done.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            io.restart();
-            io.run_for(10ms);
-        }
-        return true;
+        return testutil::run_until(io, done, timeout);
     }
     // Runs for `d` (for checks that something does NOT happen).
-    void run_for(std::chrono::milliseconds d) {
-        run_until([] { return false; }, d);
-    }
+    void run_for(std::chrono::milliseconds d) { testutil::run_for(io, d); }
+    // Closes the nodes at once (one task each).
     void close(std::initializer_list<Node*> nodes) {
-        int left = static_cast<int>(nodes.size());
-        for (Node* n : nodes) {
-            asio::co_spawn(io, n->mdns.close(), [&left](std::exception_ptr) { --left; });
-        }
-        EXPECT_TRUE(run_until([&] { return left == 0; }, 2s)) << "close() did not finish";
+        std::vector<asio::awaitable<void>> closes;
+        for (Node* n : nodes) closes.push_back(n->mdns.close());
+        EXPECT_TRUE(testutil::run_tasks(io, std::move(closes), 2s)) << "close() did not finish";
     }
     void start(Node& n) {
         const Status s = n.mdns.start();

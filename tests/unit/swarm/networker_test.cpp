@@ -6,9 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "testutil/feed_pair.h"
+#include "testutil/io_loop.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include "crypto/derive.h"
@@ -55,6 +54,8 @@ struct Side : CoreSource {
     int core_opens = 0, downloads = 0, uploads = 0, passive_asks = 0;
 };
 
+using testutil::close_each;
+
 struct Fixture {
     asio::io_context io;
     MemoryStorage mem;
@@ -78,26 +79,24 @@ struct Fixture {
     void close() {
         if (closed) return;
         closed = true;
-        bool done = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                co_await a.networker->close();
-                co_await b.networker->close();
-                done = true;
-            },
-            asio::detached);
-        run_until([&] { return done; });
+        EXPECT_TRUE(testutil::run_task(io, close_each<Networker>({a.networker.get(), b.networker.get()}),
+                                       std::chrono::seconds(20)));
     }
     // Runs the loop until `cond` holds (or 20 s pass: a failure).
     template <typename Cond>
     bool run_until(Cond cond, std::chrono::seconds limit = std::chrono::seconds(20)) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            io.run_for(std::chrono::milliseconds(10));
-        }
-        return true;
+        return testutil::run_until(io, cond, limit);
+    }
+    // Both sides hold the core (a the writer, b the reader) and join its topic, a announcing, b
+    // announcing when b_announces; b dials a.
+    crypto::Hash32 connect_b_to_a(bool b_announces) {
+        const auto dk = writer->discovery_key();
+        a.networker->add_core(*writer);
+        b.networker->add_core(*reader);
+        a.networker->configure(dk, true, true);
+        b.networker->configure(dk, b_announces, true);
+        b.networker->swarm().add_peer(dk, a.endpoint());
+        return dk;
     }
     bool closed = false;
 };
@@ -140,13 +139,8 @@ TEST(Networker, ReplicatesALoadedCoreToAPeerThatLoadsItPassively) {
 
 TEST(Networker, TwoPeersDialingEachOtherKeepOneConnection) {
     Fixture f;
-    const auto dk = f.writer->discovery_key();
-    f.a.networker->add_core(*f.writer);
-    f.b.networker->add_core(*f.reader);
-    f.a.networker->configure(dk, true, true);
-    f.b.networker->configure(dk, true, true);
+    const auto dk = f.connect_b_to_a(true);
     f.a.networker->swarm().add_peer(dk, f.b.endpoint());
-    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
     ASSERT_TRUE(f.run_until([&] { return !f.a.added.empty() && !f.b.added.empty(); }));
     // Let both dials finish and the loser close.
     f.run_until([] { return false; }, std::chrono::seconds(2));
@@ -159,27 +153,18 @@ TEST(Networker, TwoPeersDialingEachOtherKeepOneConnection) {
     ASSERT_TRUE(f.run_until([&] { return f.reader->has(0, 50); }));
 }
 
+// n.flush(dk), then n.settle(dk), each within 10 s; `flushed` is what flush returned.
+asio::awaitable<void> flush_and_settle(Networker& n, crypto::Hash32 dk, bool& flushed) {
+    flushed = co_await n.flush(dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    co_await n.settle(dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+}
+
 TEST(Networker, FlushWaitsForTheConnectionsOfItsAttempts) {
     Fixture f;
-    const auto dk = f.writer->discovery_key();
-    f.a.networker->add_core(*f.writer);
-    f.b.networker->add_core(*f.reader);
-    f.a.networker->configure(dk, true, true);
-    f.b.networker->configure(dk, false, true);
-    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
-    bool flushed = false;
+    const auto dk = f.connect_b_to_a(false);
     bool result = false;
-    asio::co_spawn(
-        f.io,
-        [&]() -> asio::awaitable<void> {
-            result = co_await f.b.networker->flush(
-                dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-            co_await f.b.networker->settle(
-                dk, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-            flushed = true;
-        },
-        asio::detached);
-    ASSERT_TRUE(f.run_until([&] { return flushed; }));
+    ASSERT_TRUE(testutil::run_task(f.io, flush_and_settle(*f.b.networker, dk, result),
+                                   std::chrono::seconds(20)));
     EXPECT_TRUE(result);
     // After flush + settle the peer's bitfield is known: ifAvailable can decide.
     auto* rep = f.b.networker->replicator(dk);
@@ -191,22 +176,10 @@ TEST(Networker, FlushWaitsForTheConnectionsOfItsAttempts) {
 
 TEST(Networker, PeerRemoveAfterTheOtherSideCloses) {
     Fixture f;
-    const auto dk = f.writer->discovery_key();
-    f.a.networker->add_core(*f.writer);
-    f.b.networker->add_core(*f.reader);
-    f.a.networker->configure(dk, true, true);
-    f.b.networker->configure(dk, false, true);
-    f.b.networker->swarm().add_peer(dk, f.a.endpoint());
+    f.connect_b_to_a(false);
     ASSERT_TRUE(f.run_until([&] { return !f.b.added.empty(); }));
-    bool closed = false;
-    asio::co_spawn(
-        f.io,
-        [&]() -> asio::awaitable<void> {
-            co_await f.a.networker->close();
-            closed = true;
-        },
-        asio::detached);
-    ASSERT_TRUE(f.run_until([&] { return closed && !f.b.removed.empty(); }));
+    ASSERT_TRUE(testutil::run_task(f.io, close_each<Networker>({f.a.networker.get()}), std::chrono::seconds(20)));
+    ASSERT_TRUE(f.run_until([&] { return !f.b.removed.empty(); }));
     EXPECT_EQ(f.b.removed[0].remote_public_key, f.b.added[0].remote_public_key);
     EXPECT_EQ(f.b.networker->peer_count(), 0u);
 }
@@ -262,22 +235,16 @@ TEST(Swarm, ALookupThatFoundNobodyIsRepeatedSoon) {
     Topic topic{};
     topic[0] = 1;
     reader.networker->configure(topic, false, true);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (dht.lookups < 1 && std::chrono::steady_clock::now() < end)
-        io.run_for(std::chrono::milliseconds(10));
+    const auto start = std::chrono::steady_clock::now();
+    testutil::run_until(io, [&] { return dht.lookups >= 1; }, std::chrono::seconds(20));
     ASSERT_GE(dht.lookups, 1);
     writer.networker->configure(topic, true, false);
-    while (reader.added.empty() && std::chrono::steady_clock::now() < end)
-        io.run_for(std::chrono::milliseconds(10));
+    const auto left = std::chrono::seconds(20) - (std::chrono::steady_clock::now() - start);
+    testutil::run_until(io, [&] { return !reader.added.empty(); },
+                        std::chrono::duration_cast<std::chrono::milliseconds>(left));
     EXPECT_EQ(reader.added.size(), 1u);
     EXPECT_GE(dht.lookups, 2);
-    bool closed = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        co_await reader.networker->close();
-        co_await writer.networker->close();
-        closed = true;
-    }, asio::detached);
-    while (!closed) io.run_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(testutil::run_task(io, close_each<Networker>({reader.networker.get(), writer.networker.get()})));
 }
 
 }  // namespace
