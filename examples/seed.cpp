@@ -16,22 +16,18 @@
 
 int main(int argc, char** argv) {
     std::optional<std::string> host;
-    std::optional<int> port;
+    std::optional<std::uint16_t> port;
     std::string name = "seed-example";
     std::vector<std::string> blocks;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--host" && i + 1 < argc) host = argv[++i];
-        else if (a == "--port" && i + 1 < argc) port = std::atoi(argv[++i]);
+        else if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
         else if (a == "--name" && i + 1 < argc) name = argv[++i];
         else blocks.push_back(a);
     }
     try {
-        const auto endpoint = port ? hyperspace::Endpoint::tcp(host.value_or("127.0.0.1"),
-                                                               static_cast<std::uint16_t>(*port))
-                              : host ? hyperspace::Endpoint::unix_socket(*host)
-                                     : hyperspace::Endpoint::from_environment();
-        hyperspace::Client client(endpoint);
+        hyperspace::Client client(hyperspace::Endpoint::from_options(host, port));
         auto core = client.corestore().get({.name = name});
         if (!blocks.empty()) core.append(blocks);
         // Announce the core and look for peers that have it; `flush` waits for the first round.

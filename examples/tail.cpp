@@ -13,14 +13,14 @@
 
 int main(int argc, char** argv) {
     std::optional<std::string> host;
-    std::optional<int> port;
+    std::optional<std::uint16_t> port;
     std::uint64_t start = 0;
     std::optional<std::uint64_t> count;
     std::string key_text;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--host" && i + 1 < argc) host = argv[++i];
-        else if (a == "--port" && i + 1 < argc) port = std::atoi(argv[++i]);
+        else if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
         else if (a == "--start" && i + 1 < argc) start = std::strtoull(argv[++i], nullptr, 10);
         else if (a == "--count" && i + 1 < argc) count = std::strtoull(argv[++i], nullptr, 10);
         else key_text = a;
@@ -30,11 +30,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        const auto endpoint = port ? hyperspace::Endpoint::tcp(host.value_or("127.0.0.1"),
-                                                               static_cast<std::uint16_t>(*port))
-                              : host ? hyperspace::Endpoint::unix_socket(*host)
-                                     : hyperspace::Endpoint::from_environment();
-        hyperspace::Client client(endpoint);
+        hyperspace::Client client(hyperspace::Endpoint::from_options(host, port));
         auto core = client.corestore().get(hyperspace::parse_key(key_text));
         client.replicate(core);  // announce and look up the core on the swarm
         std::cerr << "tailing " << key_text << " from block " << start << std::endl;

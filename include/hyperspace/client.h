@@ -67,6 +67,10 @@ struct Endpoint {
     static Endpoint unix_socket(std::string_view name);
     static Endpoint unix_path(std::filesystem::path path);
     static Endpoint tcp(std::string host, std::uint16_t port);
+    // The JS tools' --host/--port convention: no port, the UNIX socket named `host` (default:
+    // from_environment()); a port, TCP on `host` (default 127.0.0.1).
+    static Endpoint from_options(const std::optional<std::string>& host,
+                                 std::optional<std::uint16_t> port);
 
     bool is_tcp = false;
     std::filesystem::path path;  // UNIX socket

@@ -357,6 +357,14 @@ int run_seed(const SeedArgs& a, bool seed) {
     });
 }
 
+// KEY, --start and --end of cat and download.
+void add_key_and_range(CLI::App& cmd, std::string& key, std::optional<std::uint64_t>& start,
+                       std::optional<std::uint64_t>& end, const std::string& default_end) {
+    cmd.add_option("KEY", key, "Core key (hex or hyper://)")->required();
+    cmd.add_option("--start", start, "First block (default 0)");
+    cmd.add_option("--end", end, "Stop before this block (default: " + default_end + ")");
+}
+
 }  // namespace
 
 void add_client_commands(CLI::App& app, int* exit_code) {
@@ -378,9 +386,7 @@ void add_client_commands(CLI::App& app, int* exit_code) {
     auto cat = std::make_shared<CatArgs>();
     auto* ca = app.add_subcommand("cat", "Write a core's blocks to stdout, from peers when not stored here");
     add_daemon_target_flags(*ca, cat->target);
-    ca->add_option("KEY", cat->key, "Core key (hex or hyper://)")->required();
-    ca->add_option("--start", cat->start, "First block (default 0)");
-    ca->add_option("--end", cat->end, "Stop before this block (default: the length)");
+    add_key_and_range(*ca, cat->key, cat->start, cat->end, "the length");
     ca->add_flag("--live", cat->live, "Keep writing new blocks as they are appended");
     ca->add_flag("--json", cat->json, "One {\"seq\",\"value\"(base64)} line per block");
     ca->callback([cat, exit_code] { *exit_code = run_cat(*cat); });
@@ -395,9 +401,7 @@ void add_client_commands(CLI::App& app, int* exit_code) {
     auto download = std::make_shared<DownloadArgs>();
     auto* dl = app.add_subcommand("download", "Download a range of a core into the daemon's storage");
     add_daemon_target_flags(*dl, download->target);
-    dl->add_option("KEY", download->key, "Core key (hex or hyper://)")->required();
-    dl->add_option("--start", download->start, "First block (default 0)");
-    dl->add_option("--end", download->end, "Stop before this block (default: the length peers have)");
+    add_key_and_range(*dl, download->key, download->start, download->end, "the length peers have");
     dl->callback([download, exit_code] { *exit_code = run_download(*download); });
 
     for (const bool seed : {true, false}) {

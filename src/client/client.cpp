@@ -69,6 +69,11 @@ Endpoint Endpoint::tcp(std::string host, std::uint16_t port) {
     e.port = port;
     return e;
 }
+Endpoint Endpoint::from_options(const std::optional<std::string>& host,
+                                std::optional<std::uint16_t> port) {
+    if (port) return tcp(host.value_or("127.0.0.1"), *port);
+    return host ? unix_socket(*host) : from_environment();
+}
 std::string Endpoint::describe() const {
     if (!is_tcp) return path.string();
     return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)

@@ -15,10 +15,10 @@ const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('fs')
 const path = require('path')
-const { spawn } = require('child_process')
 
 const d = require('./lib/daemon')
 const { connect, jsServerClient, withCleanup } = require('./lib/daemon_helpers')
+const { startHypDht, startOurDaemon } = require('./lib/network')
 
 d.hyperspaceBin()
 const TMP = d.setTmpdir()
@@ -28,44 +28,6 @@ const createDht = require('@hyperswarm/dht')
 after(d.cleanupTmpdir)
 
 const T = { timeout: 120000 }
-
-function hypBin () {
-  const bin = process.env.HYP_BIN
-  if (!bin) throw new Error('HYP_BIN is not set: point it at our C++ hyp binary')
-  return path.resolve(bin)
-}
-
-// Our persistent DHT node (`hyp dht`), resolved with { address, stop() } once it listens.
-function startHypDht () {
-  const child = spawn(hypBin(), ['dht', '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'],
-    { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', b => { err += b })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('hyp dht did not start: ' + out + err)), 10000)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      reject(new Error('hyp dht exited with ' + code + ': ' + out + err))
-    })
-    child.stdout.on('data', b => {
-      out += b
-      const m = out.match(/listening on (\d+\.\d+\.\d+\.\d+:\d+)/)
-      if (!m) return
-      clearTimeout(timer)
-      child.removeAllListeners('exit')
-      resolve({
-        address: m[1],
-        async stop () {
-          if (child.exitCode !== null) return
-          const exited = new Promise(resolve => child.on('exit', resolve))
-          child.kill('SIGTERM')
-          await exited
-        }
-      })
-    })
-  })
-}
 
 // A JS @hyperswarm/dht 4 bootstrap node, persistent (docs/testing.md "A local DHT bootstrap node").
 async function startJsDht () {
@@ -77,20 +39,7 @@ async function startJsDht () {
   }
 }
 
-async function ourDaemon (bootstrap, cleanup, opts = {}) {
-  const network = ['--network-port', '0', '--no-local-discovery', '--bootstrap', bootstrap]
-  if (opts.bind) network.push('--bind-address', opts.bind)
-  const daemon = await d.runningDaemon({
-    label: opts.label || 'net',
-    storage: fs.mkdtempSync(path.join(TMP, 'st-')),
-    network
-  })
-  cleanup.push(async () => {
-    const res = await d.stopDaemon(daemon)
-    if (res.code !== 0) throw new Error('daemon did not stop cleanly: ' + d.describe(daemon))
-  })
-  return daemon
-}
+const ourDaemon = startOurDaemon
 
 // Runs fn(boot, cleanup) with a fresh `hyp dht` bootstrap node, stopped (last) with everything
 // the test registered in cleanup.

@@ -4,10 +4,7 @@
 // daemon_tcp.test.js, swarm.test.js, faults.test.js). Call d.setTmpdir() before using them.
 
 const assert = require('node:assert/strict')
-const fs = require('fs')
 const net = require('net')
-const os = require('os')
-const path = require('path')
 
 const d = require('./daemon')
 const { runHyp, describeRun } = require('./hyp')
@@ -23,17 +20,8 @@ function connect (daemon, cleanup, opts = {}) {
 // A JS hyperspace 3.19 server on the DHT of `bootstrap` (HOST:PORT; no LAN discovery, any free
 // port, fresh storage in the temp folder) and a client of it, both closed by the cleanup list.
 async function jsServerClient (bootstrap, cleanup, label) {
-  const { Server } = require('hyperspace')
-  const name = d.uniqueName(label)
-  const server = new Server({
-    storage: fs.mkdtempSync(path.join(os.tmpdir(), 'js-')),
-    host: name,
-    noMigrate: true,
-    network: { bootstrap: [bootstrap], preferredPort: 0, ephemeral: true, announceLocalNetwork: false }
-  })
-  server.on('client-open', c => c.on('error', () => {}))
-  await server.ready()
-  cleanup.push(() => server.close())
+  const { startJsServer } = require('./network')
+  const name = await startJsServer(bootstrap, cleanup, label)
   return connect({ name }, cleanup)
 }
 
