@@ -1,0 +1,149 @@
+#include "v11/noise/symmetric_state.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "crypto/blake2b.h"
+
+namespace hs::v11::noise {
+namespace {
+
+constexpr std::size_t kBlockBytes = 128;  // BLAKE2b block: the HMAC pad size
+
+template <std::size_t N>
+void wipe_array(ByteArray<N>& a) noexcept {
+    sodium_memzero(a.data(), a.size());
+}
+
+// 4 zero bytes || LE64(n): the Noise ChaChaPoly nonce (noise-handshake writes the counter as a
+// u32 at offset 4, which is the same for every counter a handshake reaches).
+ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> aead_nonce(std::uint64_t n) {
+    ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};
+    for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+    return nonce;
+}
+
+}  // namespace
+
+Digest hmac_blake2b(ByteView key, std::initializer_list<ByteView> parts) {
+    HS_ASSERT(key.size() <= kBlockBytes);
+    ByteArray<kBlockBytes> inner_pad{};
+    ByteArray<kBlockBytes> outer_pad{};
+    for (std::size_t i = 0; i < kBlockBytes; ++i) {
+        const std::uint8_t k = i < key.size() ? key[i] : 0;
+        inner_pad[i] = k ^ 0x36;
+        outer_pad[i] = k ^ 0x5c;
+    }
+    crypto::Blake2b inner(kHashBytes);
+    inner.update(inner_pad);
+    for (ByteView p : parts) inner.update(p);
+    Digest inner_hash;
+    inner.final(inner_hash);
+    crypto::Blake2b outer(kHashBytes);
+    outer.update(outer_pad).update(inner_hash);
+    Digest out;
+    outer.final(out);
+    wipe_array(inner_pad);
+    wipe_array(outer_pad);
+    wipe_array(inner_hash);
+    return out;
+}
+
+void hkdf2(const Digest& chaining_key, ByteView input_key_material, Digest& out1, Digest& out2) {
+    Digest temp = hmac_blake2b(chaining_key, {input_key_material});
+    const std::uint8_t one = 0x01;
+    const std::uint8_t two = 0x02;
+    Digest o1 = hmac_blake2b(temp, {ByteView(&one, 1)});
+    out2 = hmac_blake2b(temp, {o1, ByteView(&two, 1)});
+    out1 = o1;
+    wipe_array(temp);
+    wipe_array(o1);
+}
+
+SymmetricState::SymmetricState(std::string_view protocol_name) {
+    HS_ASSERT(protocol_name.size() <= kHashBytes);
+    std::copy(protocol_name.begin(), protocol_name.end(), m_h.begin());
+    m_ck = m_h;
+}
+
+void SymmetricState::mix_hash(ByteView data) {
+    crypto::Blake2b h(kHashBytes);
+    h.update(m_h).update(data);
+    h.final(m_h);
+}
+
+void SymmetricState::mix_key(ByteView input_key_material) {
+    Digest ck;
+    Digest temp_k;
+    hkdf2(m_ck, input_key_material, ck, temp_k);
+    m_ck = ck;
+    std::copy_n(temp_k.begin(), m_k.size(), m_k.begin());
+    m_has_key = true;
+    m_n = 0;
+    wipe_array(ck);
+    wipe_array(temp_k);
+}
+
+void SymmetricState::encrypt_and_hash(ByteView plaintext, Bytes& out) {
+    const std::size_t start = out.size();
+    if (!m_has_key) {
+        append_bytes(out, plaintext);
+    } else {
+        HS_ASSERT(plaintext.size() + kMacBytes <= kMaxCiphertextBytes);
+        out.resize(start + plaintext.size() + kMacBytes);
+        unsigned long long written = 0;
+        const auto nonce = aead_nonce(m_n++);
+        crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start, &written, plaintext.data(),
+                                                  plaintext.size(), m_h.data(), m_h.size(),
+                                                  nullptr, nonce.data(), m_k.data());
+        HS_ASSERT(written == plaintext.size() + kMacBytes);
+    }
+    mix_hash(ByteView(out).subspan(start));
+}
+
+Result<Bytes> SymmetricState::decrypt_and_hash(ByteView ciphertext) {
+    Bytes plaintext;
+    if (!m_has_key) {
+        plaintext = to_bytes(ciphertext);
+    } else {
+        if (ciphertext.size() < kMacBytes)
+            return make_error(Errc::HandshakeFailed,
+                              "Noise message: {} encrypted bytes are shorter than the {}-byte MAC",
+                              ciphertext.size(), kMacBytes);
+        if (ciphertext.size() > kMaxCiphertextBytes)
+            return make_error(Errc::HandshakeFailed,
+                              "Noise message: ciphertext of {} bytes exceeds the Noise limit of {}",
+                              ciphertext.size(), kMaxCiphertextBytes);
+        plaintext.resize(ciphertext.size() - kMacBytes);
+        unsigned long long written = 0;
+        const auto nonce = aead_nonce(m_n++);
+        if (crypto_aead_chacha20poly1305_ietf_decrypt(
+                plaintext.data(), &written, nullptr, ciphertext.data(), ciphertext.size(),
+                m_h.data(), m_h.size(), nonce.data(), m_k.data()) != 0)
+            return make_error(Errc::HandshakeFailed,
+                              "Noise message failed authentication (tampered, or keys differ)");
+    }
+    mix_hash(ciphertext);
+    return plaintext;
+}
+
+crypto::SplitKeys SymmetricState::split() const {
+    Digest k1;
+    Digest k2;
+    hkdf2(m_ck, {}, k1, k2);
+    crypto::SplitKeys keys;
+    std::copy_n(k1.begin(), keys.tx.size(), keys.tx.begin());
+    std::copy_n(k2.begin(), keys.rx.size(), keys.rx.begin());
+    wipe_array(k1);
+    wipe_array(k2);
+    return keys;
+}
+
+void SymmetricState::wipe() noexcept {
+    wipe_array(m_ck);
+    wipe_array(m_k);
+    m_has_key = false;
+}
+
+}  // namespace hs::v11::noise
