@@ -7,6 +7,7 @@
 #     deb_test.sh BUILD_DIR
 # Environment (tests/CMakeLists.txt): HS_CPACK, HS_VERSION.
 set -euo pipefail
+# (No `producer | grep -q` below: with pipefail, grep -q's early exit can fail the producer.)
 build=$1
 cpack=${HS_CPACK:-cpack}
 version=${HS_VERSION:?}
@@ -35,9 +36,8 @@ for f in /usr/bin/hyperspace /usr/bin/hyp \
          /usr/lib/systemd/user/hyperspace.service; do
   grep -qx -- "$f" "$tmp/files" || { cat "$tmp/files" >&2; fail "the package lacks $f"; }
 done
-if grep -v '^/usr/' "$tmp/files" | grep -v '^/$' | grep -q .; then
-  fail "files outside /usr: $(grep -v '^/usr/' "$tmp/files" | tr '\n' ' ')"
-fi
+grep -vE '^/(usr/.*)?$' "$tmp/files" > "$tmp/outside" || true
+[ ! -s "$tmp/outside" ] || fail "files outside /usr: $(tr '\n' ' ' < "$tmp/outside")"
 
 step "control (dpkg-deb -I)"
 field() { dpkg-deb -f "$deb" "$1"; }
@@ -50,8 +50,9 @@ for dep in libc6 libstdc++6 libsodium23 libspdlog libfmt; do
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -t > "$tmp/control-files"
 grep -qx './shlibs' "$tmp/control-files" || fail "no shlibs control file for libhyperspace-client"
-dpkg-deb -I "$deb" shlibs | grep -q "^libhyperspace-client 0 hyperspace" ||
-  fail "shlibs: $(dpkg-deb -I "$deb" shlibs)"
+dpkg-deb -I "$deb" shlibs > "$tmp/shlibs"
+grep -qx "libhyperspace-client 0 hyperspace (= $version)" "$tmp/shlibs" ||
+  fail "shlibs: $(cat "$tmp/shlibs")"
 
 step "extracted (dpkg -x)"
 root=$tmp/root

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `cmake --install` into a temporary prefix, then a program outside the tree is configured, built
-# and run against it: with find_package(Hyperspace CONFIG), with pkg-config in CMake, and with
-# pkg-config on a plain compiler command line. Each program links the installed
-# libhyperspace-client and, with no daemon on its socket, must fail with the client's "no
-# Hyperspace daemon answers" error. Also checks what the library exports (only hyperspace::).
+# `cmake --install` into a temporary prefix, then programs outside the tree are configured, built
+# and run against it (tests/package: consumer.cpp, examples/tail.cpp and seed.cpp): with
+# find_package(Hyperspace CONFIG), with pkg-config in CMake, and with pkg-config on a plain
+# compiler command line. Each links the installed libhyperspace-client and, with no daemon on its
+# socket, must fail with the client's "no Hyperspace daemon answers" error. Also checks what the
+# library exports (only hyperspace::).
 #
 #     install_test.sh BUILD_DIR SOURCE_DIR
 # Environment (tests/CMakeLists.txt): HS_CMAKE, HS_CXX, HS_GENERATOR, HS_VERSION.
@@ -73,8 +74,9 @@ expect_no_daemon() {  # PROGRAM NAME ARGS...: must exit 1 with the client's erro
   step "$what: $(head -n1 "$tmp/out")"
 }
 uses_installed_lib() {  # PROGRAM: resolves libhyperspace-client.so.0 to the installed one
-  ldd "$1" | grep -q "libhyperspace-client.so.0 => $prefix/$libdir/libhyperspace-client.so.0" ||
-    { ldd "$1" >&2; fail "$1 does not load $prefix/$libdir/libhyperspace-client.so.0"; }
+  ldd "$1" > "$tmp/ldd"  # not piped into grep -q: its early exit would fail ldd (pipefail)
+  grep -q "libhyperspace-client.so.0 => $prefix/$libdir/libhyperspace-client.so.0" "$tmp/ldd" ||
+    { cat "$tmp/ldd" >&2; fail "$1 does not load $prefix/$libdir/libhyperspace-client.so.0"; }
 }
 
 key=$(printf 'b%.0s' $(seq 64))
@@ -89,6 +91,7 @@ for mode in cmake pkg-config; do
   uses_installed_lib "$out/consumer"
   expect_no_daemon "consumer ($mode)" "$out/consumer" nosuch
   expect_no_daemon "examples/tail ($mode)" "$out/tail" --host nosuch "$key"
+  expect_no_daemon "examples/seed ($mode)" "$out/seed" --host nosuch block
 done
 
 step "plain compiler command line with pkg-config"
