@@ -103,6 +103,8 @@ install(CODE "
     \"\${hs_unit}\" @ONLY)
   file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/user\" TYPE FILE
     FILES \"\${hs_unit}\")
+  get_filename_component(hs_unit_dir \"\${hs_unit}\" DIRECTORY)
+  file(REMOVE_RECURSE \"\${hs_unit_dir}\")
 ")
 
 # --- cpack -G DEB ------------------------------------------------------------------------------
