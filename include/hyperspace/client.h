@@ -39,15 +39,17 @@
 #include <string_view>
 #include <vector>
 
+#include <hyperspace/export.h>
+
 namespace hyperspace {
 
 using Key = std::array<std::uint8_t, 32>;
 
 // Parses 64 hex digits (also with a "hyper://" prefix). Throws Error otherwise.
-Key parse_key(std::string_view text);
-std::string to_hex(const Key& key);
+HYPERSPACE_EXPORT Key parse_key(std::string_view text);
+HYPERSPACE_EXPORT std::string to_hex(const Key& key);
 
-class Error : public std::runtime_error {
+class HYPERSPACE_EXPORT Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message, std::string code = {})
         : std::runtime_error(message), m_code(std::move(code)) {}
@@ -61,7 +63,7 @@ private:
 
 // Where the daemon listens. The default is what the JS client and `hyperspace` use: the UNIX
 // socket named $HYPERSPACE_SOCKET, else "hyperspace", at <tmpdir>/<name>.sock.
-struct Endpoint {
+struct HYPERSPACE_EXPORT Endpoint {
     static Endpoint from_environment();
     // <tmpdir>/<name>.sock, tmpdir as Node computes it ($TMPDIR, $TMP, $TEMP, else /tmp).
     static Endpoint unix_socket(std::string_view name);
@@ -156,7 +158,7 @@ struct Access;  // the library's (hyperspace/asio.h's functions reach the handle
 }  // namespace detail
 
 // A download started by RemoteHypercore::start_download: wait for it, or cancel it.
-class Download {
+class HYPERSPACE_EXPORT Download {
 public:
     // Blocks until every block of the range is stored (never returns for a live range unless
     // cancelled; then it throws with code ECANCELED).
@@ -198,7 +200,7 @@ private:
 };
 
 // A held core lock (RemoteHypercore::lock); released by release() or the destructor.
-class Lock {
+class HYPERSPACE_EXPORT Lock {
 public:
     Lock() = default;
     Lock(Lock&&) noexcept;
@@ -211,7 +213,7 @@ private:
     std::shared_ptr<detail::CoreState> m_core;
 };
 
-class RemoteHypercore {
+class HYPERSPACE_EXPORT RemoteHypercore {
 public:
     const Key& key() const;
     const Key& discovery_key() const;
@@ -272,7 +274,7 @@ struct GetCoreOptions {
     bool weak = false;                // closed by the daemon with the last strong session
 };
 
-class RemoteCorestore {
+class HYPERSPACE_EXPORT RemoteCorestore {
 public:
     // The core of options.key or options.name; neither: a new writable core with a random name.
     RemoteHypercore get(const GetCoreOptions& options = {});
@@ -291,7 +293,7 @@ private:
     std::string m_name;
 };
 
-class RemoteNetworker {
+class HYPERSPACE_EXPORT RemoteNetworker {
 public:
     // The daemon's swarm identity and its peers at the time of the call.
     Key public_key();
@@ -312,7 +314,7 @@ private:
     std::shared_ptr<detail::ClientImpl> m_impl;
 };
 
-class Client {
+class HYPERSPACE_EXPORT Client {
 public:
     // Connects now; throws Error naming the endpoint when no daemon answers there.
     Client();
