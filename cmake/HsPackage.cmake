@@ -46,7 +46,7 @@ set_target_properties(hyperspace_client PROPERTIES
 
 install(TARGETS hyperspace_client EXPORT HyperspaceTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES include/hyperspace/client.h include/hyperspace/export.h
+install(FILES include/hyperspace/client.h include/hyperspace/export.h include/hyperspace/asio.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/hyperspace)
 
 # --- find_package(Hyperspace CONFIG) -> Hyperspace::client ----------------------------------

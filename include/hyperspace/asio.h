@@ -11,6 +11,9 @@
 // client's I/O thread and the coroutine resumes on its own executor with the answer, or with
 // hyperspace::Error thrown there. Nothing blocks the caller's thread. Callbacks (on_append, ...)
 // still run on the client's event thread.
+//
+// Needs standalone Asio (Debian: libasio-dev, the version the library was built with) and
+// ASIO_STANDALONE defined, as the library itself was built.
 #pragma once
 
 #include <hyperspace/client.h>
@@ -19,22 +22,22 @@
 
 namespace hyperspace::co {
 
-asio::awaitable<Status> status(Client& client);
-asio::awaitable<RemoteHypercore> get(RemoteCorestore store, GetCoreOptions options = {});
-asio::awaitable<std::uint64_t> append(RemoteHypercore core, std::vector<std::string> blocks);
-asio::awaitable<std::vector<std::uint8_t>> get(RemoteHypercore core, std::uint64_t seq,
+HYPERSPACE_EXPORT asio::awaitable<Status> status(Client& client);
+HYPERSPACE_EXPORT asio::awaitable<RemoteHypercore> get(RemoteCorestore store, GetCoreOptions options = {});
+HYPERSPACE_EXPORT asio::awaitable<std::uint64_t> append(RemoteHypercore core, std::vector<std::string> blocks);
+HYPERSPACE_EXPORT asio::awaitable<std::vector<std::uint8_t>> get(RemoteHypercore core, std::uint64_t seq,
                                                GetOptions options = {});
-asio::awaitable<bool> has(RemoteHypercore core, std::uint64_t seq);
-asio::awaitable<std::uint64_t> downloaded(RemoteHypercore core,
+HYPERSPACE_EXPORT asio::awaitable<bool> has(RemoteHypercore core, std::uint64_t seq);
+HYPERSPACE_EXPORT asio::awaitable<std::uint64_t> downloaded(RemoteHypercore core,
                                           std::optional<std::uint64_t> start = {},
                                           std::optional<std::uint64_t> end = {});
 // Completes once the range is stored.
-asio::awaitable<void> download(RemoteHypercore core, DownloadRange range = {});
-asio::awaitable<void> update(RemoteHypercore core, UpdateOptions options = {});
-asio::awaitable<SeekResult> seek(RemoteHypercore core, std::uint64_t byte_offset,
+HYPERSPACE_EXPORT asio::awaitable<void> download(RemoteHypercore core, DownloadRange range = {});
+HYPERSPACE_EXPORT asio::awaitable<void> update(RemoteHypercore core, UpdateOptions options = {});
+HYPERSPACE_EXPORT asio::awaitable<SeekResult> seek(RemoteHypercore core, std::uint64_t byte_offset,
                                  SeekOptions options = {});
-asio::awaitable<void> close(RemoteHypercore core);
-asio::awaitable<void> configure(RemoteNetworker& network, Key discovery_key,
+HYPERSPACE_EXPORT asio::awaitable<void> close(RemoteHypercore core);
+HYPERSPACE_EXPORT asio::awaitable<void> configure(RemoteNetworker& network, Key discovery_key,
                                 NetworkConfiguration configuration);
 
 }  // namespace hyperspace::co

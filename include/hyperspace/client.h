@@ -177,7 +177,7 @@ private:
 
 // A registered core or network extension (RemoteHypercore::register_extension,
 // RemoteNetworker::register_extension): messages of that name between this client and peers.
-class Extension {
+class HYPERSPACE_EXPORT Extension {
 public:
     using OnMessage = std::function<void(const std::vector<std::uint8_t>& message, const Peer& from)>;
 

@@ -55,6 +55,17 @@ std::optional<hyperspace::Key> key_argument(const std::string& text, int& code) 
     return out;
 }
 
+std::optional<std::vector<hyperspace::Key>> key_arguments(const std::vector<std::string>& texts,
+                                                          int& code) {
+    std::vector<hyperspace::Key> keys;
+    for (const auto& text : texts) {
+        auto key = key_argument(text, code);
+        if (!key) return std::nullopt;
+        keys.push_back(*key);
+    }
+    return keys;
+}
+
 std::string human_bytes(double n) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
@@ -200,15 +211,11 @@ struct InfoArgs {
 
 int run_info(const InfoArgs& a) {
     int code = kExitOk;
-    std::vector<hyperspace::Key> keys;
-    for (const auto& k : a.keys) {
-        auto key = key_argument(k, code);
-        if (!key) return code;
-        keys.push_back(*key);
-    }
+    const auto keys = key_arguments(a.keys, code);
+    if (!keys) return code;
     return with_client(a.target, [&](hyperspace::Client& client) {
         json rows = json::array();
-        if (keys.empty()) {
+        if (keys->empty()) {
             // Without keys: every core the daemon is networking (by discovery key; the RPC
             // cannot turn those into keys).
             for (const auto& s : client.network().all_statuses()) {
@@ -220,7 +227,7 @@ int run_info(const InfoArgs& a) {
                                 {"remember", s.remember}});
             }
         }
-        for (const auto& key : keys) {
+        for (const auto& key : *keys) {
             auto core = client.corestore().get(key);
             const auto status = client.network().status(core.discovery_key());
             rows.push_back({{"key", hyperspace::to_hex(core.key())},
@@ -338,14 +345,10 @@ struct SeedArgs {
 
 int run_seed(const SeedArgs& a, bool seed) {
     int code = kExitOk;
-    std::vector<hyperspace::Key> keys;
-    for (const auto& k : a.keys) {
-        auto key = key_argument(k, code);
-        if (!key) return code;
-        keys.push_back(*key);
-    }
+    const auto keys = key_arguments(a.keys, code);
+    if (!keys) return code;
     return with_client(a.target, [&](hyperspace::Client& client) {
-        for (const auto& key : keys) {
+        for (const auto& key : *keys) {
             auto core = client.corestore().get(key);
             // Remembered: the daemon announces it again after a restart (and, for a core
             // announced and looked up with remember, keeps it downloaded: docs/hyp.md "seed").

@@ -6,6 +6,7 @@
 #include <initializer_list>
 
 #include "crypto/blake2b.h"
+#include "crypto/hkdf.h"
 #include "protocol/messages.h"
 #include "util/varint.h"
 
@@ -14,7 +15,6 @@ namespace {
 
 constexpr std::string_view kProtocolName = "Noise_XX_25519_ChaChaPoly_BLAKE2b";
 constexpr std::size_t kHashBytes = 64;    // BLAKE2b-512
-constexpr std::size_t kBlockBytes = 128;  // BLAKE2b block, the HMAC pad size
 constexpr std::size_t kMacBytes = 16;     // Poly1305 tag
 using Digest = ByteArray<kHashBytes>;
 
@@ -22,41 +22,6 @@ void hash_parts(Digest& out, std::initializer_list<ByteView> parts) {
     crypto::Blake2b h(kHashBytes);
     for (ByteView p : parts) h.update(p);
     h.final(out);
-}
-
-// HMAC-BLAKE2b-512 (RFC 2104 with the 128-byte block), as the npm hmac-blake2b computes it.
-// `out` may alias nothing in `data`; `key` is at most one block (always 64 bytes here).
-void hmac(Digest& out, const Digest& key, std::initializer_list<ByteView> data) {
-    ByteArray<kBlockBytes> inner_pad{};
-    ByteArray<kBlockBytes> outer_pad{};
-    for (std::size_t i = 0; i < kBlockBytes; ++i) {
-        const std::uint8_t k = i < key.size() ? key[i] : 0;
-        inner_pad[i] = k ^ 0x36;
-        outer_pad[i] = k ^ 0x5c;
-    }
-    crypto::Blake2b inner(kHashBytes);
-    inner.update(inner_pad);
-    for (ByteView d : data) inner.update(d);
-    Digest inner_hash;
-    inner.final(inner_hash);
-    hash_parts(out, {outer_pad, inner_hash});
-    sodium_memzero(inner_pad.data(), inner_pad.size());
-    sodium_memzero(outer_pad.data(), outer_pad.size());
-    sodium_memzero(inner_hash.data(), inner_hash.size());
-}
-
-// Noise HKDF with two outputs (spec §4.3).
-void hkdf2(const Digest& chaining_key, ByteView input_key_material, Digest& out1, Digest& out2) {
-    Digest temp_key;
-    hmac(temp_key, chaining_key, {input_key_material});
-    const std::uint8_t one = 0x01;
-    const std::uint8_t two = 0x02;
-    Digest o1;
-    hmac(o1, temp_key, {ByteView(&one, 1)});
-    hmac(out2, temp_key, {o1, ByteView(&two, 1)});
-    out1 = o1;
-    sodium_memzero(temp_key.data(), temp_key.size());
-    sodium_memzero(o1.data(), o1.size());
 }
 
 void append_prefixed(Bytes& out, ByteView message) {
@@ -203,7 +168,7 @@ void NoiseHandshake::mix_hash(ByteView data) { hash_parts(m_h, {m_h, data}); }
 
 void NoiseHandshake::mix_key(ByteView input_key_material) {
     Digest temp_k;
-    hkdf2(m_ck, input_key_material, m_ck, temp_k);
+    crypto::noise_hkdf2(m_ck, input_key_material, m_ck, temp_k);
     std::copy_n(temp_k.begin(), m_k.size(), m_k.begin());  // HASHLEN 64: truncate to 32
     m_has_key = true;
     m_n = 0;
@@ -361,7 +326,7 @@ Status NoiseHandshake::finish() {
     // Split: initiator tx = k1, rx = k2; responder the reverse; 32 of the 64 bytes each.
     Digest k1;
     Digest k2;
-    hkdf2(m_ck, {}, k1, k2);
+    crypto::noise_hkdf2(m_ck, {}, k1, k2);
     const Digest& tx = m_initiator ? k1 : k2;
     const Digest& rx = m_initiator ? k2 : k1;
     std::copy_n(tx.begin(), 32, m_split.tx.begin());

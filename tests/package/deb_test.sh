@@ -28,7 +28,7 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' > "$tmp/files"
 for f in /usr/bin/hyperspace /usr/bin/hyp \
          /usr/lib/libhyperspace-client.so /usr/lib/libhyperspace-client.so.0 \
          "/usr/lib/libhyperspace-client.so.$version" \
-         /usr/include/hyperspace/client.h /usr/include/hyperspace/export.h \
+         /usr/include/hyperspace/client.h /usr/include/hyperspace/export.h /usr/include/hyperspace/asio.h \
          /usr/lib/cmake/Hyperspace/HyperspaceConfig.cmake \
          /usr/lib/cmake/Hyperspace/HyperspaceTargets.cmake \
          /usr/lib/pkgconfig/hyperspace-client.pc \

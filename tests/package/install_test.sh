@@ -33,7 +33,7 @@ done
 for f in bin/hyperspace bin/hyp \
          "$libdir/libhyperspace-client.so" "$libdir/libhyperspace-client.so.0" \
          "$libdir/libhyperspace-client.so.$version" \
-         include/hyperspace/client.h include/hyperspace/export.h \
+         include/hyperspace/client.h include/hyperspace/export.h include/hyperspace/asio.h \
          "$libdir/cmake/Hyperspace/HyperspaceConfig.cmake" \
          "$libdir/cmake/Hyperspace/HyperspaceConfigVersion.cmake" \
          "$libdir/cmake/Hyperspace/HyperspaceTargets.cmake" \

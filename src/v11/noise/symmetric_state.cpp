@@ -5,11 +5,11 @@
 #include <algorithm>
 
 #include "crypto/blake2b.h"
+#include "crypto/hkdf.h"
 
 namespace hs::v11::noise {
 namespace {
 
-constexpr std::size_t kBlockBytes = 128;  // BLAKE2b block: the HMAC pad size
 
 template <std::size_t N>
 void wipe_array(ByteArray<N>& a) noexcept {
@@ -26,41 +26,6 @@ ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> aead_nonce(std::uint64_t 
 
 }  // namespace
 
-Digest hmac_blake2b(ByteView key, std::initializer_list<ByteView> parts) {
-    HS_ASSERT(key.size() <= kBlockBytes);
-    ByteArray<kBlockBytes> inner_pad{};
-    ByteArray<kBlockBytes> outer_pad{};
-    for (std::size_t i = 0; i < kBlockBytes; ++i) {
-        const std::uint8_t k = i < key.size() ? key[i] : 0;
-        inner_pad[i] = k ^ 0x36;
-        outer_pad[i] = k ^ 0x5c;
-    }
-    crypto::Blake2b inner(kHashBytes);
-    inner.update(inner_pad);
-    for (ByteView p : parts) inner.update(p);
-    Digest inner_hash;
-    inner.final(inner_hash);
-    crypto::Blake2b outer(kHashBytes);
-    outer.update(outer_pad).update(inner_hash);
-    Digest out;
-    outer.final(out);
-    wipe_array(inner_pad);
-    wipe_array(outer_pad);
-    wipe_array(inner_hash);
-    return out;
-}
-
-void hkdf2(const Digest& chaining_key, ByteView input_key_material, Digest& out1, Digest& out2) {
-    Digest temp = hmac_blake2b(chaining_key, {input_key_material});
-    const std::uint8_t one = 0x01;
-    const std::uint8_t two = 0x02;
-    Digest o1 = hmac_blake2b(temp, {ByteView(&one, 1)});
-    out2 = hmac_blake2b(temp, {o1, ByteView(&two, 1)});
-    out1 = o1;
-    wipe_array(temp);
-    wipe_array(o1);
-}
-
 SymmetricState::SymmetricState(std::string_view protocol_name) {
     HS_ASSERT(protocol_name.size() <= kHashBytes);
     std::copy(protocol_name.begin(), protocol_name.end(), m_h.begin());
@@ -76,7 +41,7 @@ void SymmetricState::mix_hash(ByteView data) {
 void SymmetricState::mix_key(ByteView input_key_material) {
     Digest ck;
     Digest temp_k;
-    hkdf2(m_ck, input_key_material, ck, temp_k);
+    crypto::noise_hkdf2(m_ck, input_key_material, ck, temp_k);
     m_ck = ck;
     std::copy_n(temp_k.begin(), m_k.size(), m_k.begin());
     m_has_key = true;
@@ -131,7 +96,7 @@ Result<Bytes> SymmetricState::decrypt_and_hash(ByteView ciphertext) {
 crypto::SplitKeys SymmetricState::split() const {
     Digest k1;
     Digest k2;
-    hkdf2(m_ck, {}, k1, k2);
+    crypto::noise_hkdf2(m_ck, {}, k1, k2);
     crypto::SplitKeys keys;
     std::copy_n(k1.begin(), keys.tx.size(), keys.tx.begin());
     std::copy_n(k2.begin(), keys.rx.size(), keys.rx.begin());

@@ -63,11 +63,4 @@ private:
     std::uint64_t m_n = 0;
 };
 
-// HMAC-BLAKE2b-512 (RFC 2104 with BLAKE2b's 128-byte block) over the concatenation of `parts`.
-// REQUIRES: key.size() <= 128.
-Digest hmac_blake2b(ByteView key, std::initializer_list<ByteView> parts);
-// The two-output Noise HKDF: temp = HMAC(ck, ikm), o1 = HMAC(temp, 0x01),
-// o2 = HMAC(temp, o1 || 0x02).
-void hkdf2(const Digest& chaining_key, ByteView input_key_material, Digest& out1, Digest& out2);
-
 }  // namespace hs::v11::noise
