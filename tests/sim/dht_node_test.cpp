@@ -12,31 +12,6 @@
 namespace hs::swarm::dht::sim {
 namespace {
 
-NodeId topic(std::uint8_t n) {
-    NodeId t;
-    t.fill(n);
-    t[0] = 0x55;
-    return t;
-}
-
-struct Outcome {
-    bool done = false;
-    std::optional<Result<QueryResult>> result;
-    std::set<Peer> peers;
-    bool ok() const { return result && result->ok(); }
-    std::string error() const { return result && !result->ok() ? result->error().message : ""; }
-};
-
-NodeCore::OnPeers collect(const std::shared_ptr<Outcome>& o) {
-    return [o](const PeersFound& f) { o->peers.insert(f.peers.begin(), f.peers.end()); };
-}
-NodeCore::OnDone finish(const std::shared_ptr<Outcome>& o) {
-    return [o](Result<QueryResult> r) {
-        o->done = true;
-        o->result = std::move(r);
-    };
-}
-
 // A small network without loss: node 0 is the bootstrap node, 1..n bootstrap from it.
 struct Small {
     explicit Small(std::size_t n, double loss = 0) : net(SimOptions{.seed = 3, .loss = loss}) {

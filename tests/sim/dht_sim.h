@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
+#include <string>
 #include <memory>
 #include <queue>
 #include <random>
@@ -99,5 +102,34 @@ private:
     std::size_t m_delivered = 0;
     std::size_t m_lost = 0;
 };
+
+// ---- helpers for tests on the simulated network
+
+// A topic whose first byte is 0x55 and whose other bytes are `n`.
+inline NodeId topic(std::uint8_t n) {
+    NodeId t;
+    t.fill(n);
+    t[0] = 0x55;
+    return t;
+}
+
+// The outcome of one query, filled in by the core's callbacks (collect, finish).
+struct Outcome {
+    bool done = false;
+    std::optional<Result<QueryResult>> result;
+    std::set<Peer> peers;
+    bool ok() const { return result && result->ok(); }
+    std::string error() const { return result && !result->ok() ? result->error().message : ""; }
+};
+
+inline NodeCore::OnPeers collect(const std::shared_ptr<Outcome>& o) {
+    return [o](const PeersFound& f) { o->peers.insert(f.peers.begin(), f.peers.end()); };
+}
+inline NodeCore::OnDone finish(const std::shared_ptr<Outcome>& o) {
+    return [o](Result<QueryResult> r) {
+        o->done = true;
+        o->result = std::move(r);
+    };
+}
 
 }  // namespace hs::swarm::dht::sim

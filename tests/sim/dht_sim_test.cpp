@@ -12,33 +12,9 @@
 namespace hs::swarm::dht::sim {
 namespace {
 
-NodeId topic(std::uint8_t n) {
-    NodeId t;
-    t.fill(n);
-    t[0] = 0x55;
-    return t;
-}
-
-// The outcome of one query, filled in by the core's callbacks.
-struct Outcome {
-    bool done = false;
-    bool ok = false;
-    std::string error;
-    QueryResult result;
-    std::set<Peer> peers;
-};
-
 std::shared_ptr<Outcome> lookup(Network& net, std::size_t i, const NodeId& t) {
     auto o = std::make_shared<Outcome>();
-    net.node(i).lookup(
-        t, [o](const PeersFound& f) { o->peers.insert(f.peers.begin(), f.peers.end()); },
-        [o](Result<QueryResult> r) {
-            o->done = true;
-            o->ok = r.ok();
-            if (r) o->result = *r;
-            else o->error = r.error().message;
-        },
-        net.now());
+    net.node(i).lookup(t, collect(o), finish(o), net.now());
     return o;
 }
 
@@ -47,15 +23,7 @@ std::shared_ptr<Outcome> announce(Network& net, std::size_t i, const NodeId& t,
     auto o = std::make_shared<Outcome>();
     AnnounceParams p;
     p.port = port;
-    net.node(i).announce(
-        t, p, [o](const PeersFound& f) { o->peers.insert(f.peers.begin(), f.peers.end()); },
-        [o](Result<QueryResult> r) {
-            o->done = true;
-            o->ok = r.ok();
-            if (r) o->result = *r;
-            else o->error = r.error().message;
-        },
-        net.now());
+    net.node(i).announce(t, p, collect(o), finish(o), net.now());
     return o;
 }
 
@@ -143,7 +111,7 @@ ScenarioResult run_scenario(const ScenarioOptions& so) {
         ann.push_back(announce(net, announcers[k], topic(static_cast<std::uint8_t>(k)),
                                static_cast<std::uint16_t>(30000 + k)));
     net.run_until([&] { return all_done(ann); }, std::chrono::minutes(2));
-    for (const auto& o : ann) out.announces_ok += o->ok ? 1 : 0;
+    for (const auto& o : ann) out.announces_ok += o->ok() ? 1 : 0;
 
     // Churn: a random node (not the bootstrap node, not an announcer) leaves, a new one joins.
     for (std::size_t c = 0; c < so.churn; ++c) {
@@ -175,7 +143,7 @@ ScenarioResult run_scenario(const ScenarioOptions& so) {
     net.run_until([&] { return all_done(looks); }, std::chrono::minutes(2));
     for (std::size_t n = 0; n < looks.size(); ++n) {
         ++out.lookups;
-        if (looks[n]->ok && looks[n]->peers.contains(expect[n])) ++out.lookups_found;
+        if (looks[n]->ok() && looks[n]->peers.contains(expect[n])) ++out.lookups_found;
     }
     out.delivered = net.delivered();
     out.lost = net.lost();
