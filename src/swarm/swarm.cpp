@@ -592,10 +592,11 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
                                : 1);
     const ConnectionInfo info = self->second.info;
     leave_pool(connection);  // past the handshake: no deadline, no place in the pool
-    const auto count_as_peer = [this, &self] {
+    const auto count_as_peer = [this, &self, &info] {
         if (self->second.authenticated) return;
         self->second.authenticated = true;
         ++m_authenticated;
+        if (!info.initiator) ++m_inbound_peers[address_key(info.remote.address())];
     };
     if (cmp == 0) {
         if (info.dialed)
@@ -609,6 +610,15 @@ DedupResult Swarm::deduplicate(std::uint64_t connection, ByteView local_key,
         // A new peer: it needs a place (a duplicate replaces one and is not refused).
         if (!self->second.authenticated && m_authenticated >= m_options.max_peers)
             return DedupResult::Full;
+        if (!self->second.authenticated && !info.initiator) {
+            const auto held = m_inbound_peers.find(address_key(info.remote.address()));
+            if (held != m_inbound_peers.end() &&
+                held->second >= m_options.max_inbound_peers_per_address) {
+                m_log->debug("refusing connection {} from {}: {} peers connected from that address",
+                             connection, info.remote.address().to_string(), held->second);
+                return DedupResult::Full;
+            }
+        }
         count_as_peer();
         m_dedup[key] = connection;
         self->second.dedup_key = key;
@@ -642,7 +652,13 @@ void Swarm::connection_closed(std::uint64_t connection, bool banned) {
     leave_pool(connection);
     auto it = m_connections.find(connection);
     if (it == m_connections.end()) return;
-    if (it->second.authenticated) --m_authenticated;
+    if (it->second.authenticated) {
+        --m_authenticated;
+        if (!it->second.info.initiator) {
+            const auto held = m_inbound_peers.find(address_key(it->second.info.remote.address()));
+            if (held != m_inbound_peers.end() && --held->second == 0) m_inbound_peers.erase(held);
+        }
+    }
     if (it->second.dedup_key) {
         auto d = m_dedup.find(*it->second.dedup_key);
         if (d != m_dedup.end() && d->second == connection) m_dedup.erase(d);

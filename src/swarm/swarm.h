@@ -46,6 +46,10 @@ struct SwarmOptions {
     std::optional<std::uint16_t> port;
     // Authenticated connections (Noise handshake done). Handshaking ones do not count.
     std::size_t max_peers = 256;
+    // Authenticated connections that one address (an exact IPv4 address; an IPv6 /64) opened to
+    // us: a host that completes handshakes cannot take every peer slot. Connections we dialed
+    // do not count (we chose those addresses).
+    std::size_t max_inbound_peers_per_address = 16;
     // Inbound connections still in the Noise handshake, in all and from one address (an exact
     // IPv4 address; an IPv6 /64). A connection over either cap evicts the oldest one of its
     // address, or of the address holding the most (see accept_loop). max_handshaking is also
@@ -219,6 +223,7 @@ private:
     std::set<std::uint64_t> m_handshaking_inbound;
     std::map<AddressKey, std::set<std::uint64_t>> m_handshaking_by_address;
     std::size_t m_authenticated = 0;
+    std::map<AddressKey, std::size_t> m_inbound_peers;  // authenticated inbound, by address
     std::uint64_t m_accept_failures = 0;
     async::Event m_handshake_wake;  // a new handshaking connection: the deadline loop re-checks
     async::Event m_accept_wake;     // close() ends the accept loop's backoff

@@ -208,6 +208,37 @@ TEST(HandshakePool, HandshakingConnectionsDoNotCountAgainstMaxPeers) {
     EXPECT_EQ(f.swarm->handshaking_count(), 0u);
 }
 
+TEST(HandshakePool, OneAddressCannotTakeEveryPeerSlot) {
+    SwarmOptions so = pool_options(1000, 1000);
+    so.max_peers = 100;
+    so.max_inbound_peers_per_address = 3;
+    PoolFixture f(so);
+    for (int i = 0; i < 10; ++i) f.connect("127.0.0.2");
+    f.connect("127.0.0.3");
+    ASSERT_TRUE(f.run_until([&] { return f.handed == 11; }));
+    const Bytes local(32, 1);
+    std::map<std::string, std::vector<std::uint64_t>> kept;
+    int full = 0;
+    for (auto& [id, s] : f.sockets) {
+        const Bytes remote(32, static_cast<std::uint8_t>(10 + id));
+        const auto r = f.swarm->deduplicate(id, local, remote);
+        const std::string from = f.infos.at(id).remote.address().to_string();
+        if (r == DedupResult::Keep) kept[from].push_back(id);
+        full += r == DedupResult::Full ? 1 : 0;
+    }
+    // Three peers from 127.0.0.2, the one from 127.0.0.3, the rest refused.
+    EXPECT_EQ(kept["127.0.0.2"].size(), 3u);
+    EXPECT_EQ(kept["127.0.0.3"].size(), 1u);
+    EXPECT_EQ(full, 7);
+    EXPECT_EQ(f.swarm->peer_connection_count(), 4u);
+    // One of them goes: the address may connect a peer again.
+    f.swarm->connection_closed(kept["127.0.0.2"].front(), false);
+    f.connect("127.0.0.2");
+    ASSERT_TRUE(f.run_until([&] { return f.handed == 12; }));
+    const std::uint64_t last = f.sockets.rbegin()->first;
+    EXPECT_EQ(f.swarm->deduplicate(last, local, Bytes(32, 99)), DedupResult::Keep);
+}
+
 // Restores the soft open-file limit when the test ends.
 struct FileLimit {
     rlimit saved{};
