@@ -153,7 +153,11 @@ asio::awaitable<void> serve(DaemonContext& ctx, async::Event& stop, const bool& 
     co_await ctx.replication->close();  // the ifAvailable gates still waiting
     co_await ctx.networker->close();    // unannounces, closes peer connections
     if (auto st = ctx.registry->sync_all(); !st) {
-        log.error("flushing the storage failed: {}", st.error().message);
+        log.error("flushing the storage failed: {}. Every append the daemon acknowledged was "
+                  "written before it answered; what failed is the final flush to stable storage. "
+                  "Free space (or fix the disk), then start the daemon again: it checks and "
+                  "repairs its cores when it opens them",
+                  st.error().message);
         exit_code = 1;
     }
     ctx.server->remove_socket_file();
