@@ -444,9 +444,11 @@ void StreamCore::process_acks(const Packet& p, TimePoint now) {
         if (seq_diff(m_fack, m_remote_acked) < 0) m_fack = m_remote_acked;
     }
     for (const SackBlock& b : p.sacks) {
-        // Valid: start < end, within what is in flight.
-        if (seq_diff(b.start, b.end) >= 0 || seq_diff(b.end, m_seq) > 0 ||
-            seq_diff(b.start, m_remote_acked) < 0) {
+        // Valid: remote_acked <= start < end <= seq, i.e. within what is in flight (distances
+        // from remote_acked, so blocks wrapping around 2^32 cannot pass).
+        const std::int64_t from = seq_diff(b.start, m_remote_acked);
+        const std::int64_t to = seq_diff(b.end, m_remote_acked);
+        if (from < 0 || to <= from || to > static_cast<std::int64_t>(m_out.size())) {
             ++m_stats.dropped_sacks;
             continue;
         }

@@ -125,6 +125,12 @@ TEST(UdxStream, AcksOfUnsentDataAndSacksOutsideTheWindowAreIgnored) {
     t.feed(ack_of(0), {{3, 9}, {1, 0}, {0, 1}});
     EXPECT_EQ(t.s.stats().dropped_sacks, 2u);  // {3,9} beyond seq 1, {1,0} empty; {0,1} is fine
     EXPECT_EQ(t.s.unacked_bytes(), 0u);
+    // A block whose end wraps past 2^32 (start - end is INT32_MIN) is outside the window too.
+    t.s.write(Bytes(100, 1));
+    t.s.flush(t.now);
+    t.feed(ack_of(1), {{0x10000000, 0x90000000}});
+    EXPECT_EQ(t.s.stats().dropped_sacks, 3u);
+    EXPECT_EQ(t.s.unacked_bytes(), 100u);
     EXPECT_FALSE(t.s.closed());
 }
 
