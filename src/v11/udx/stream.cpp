@@ -1,0 +1,583 @@
+#include "v11/udx/stream.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hs::v11::udx {
+namespace {
+
+constexpr std::uint32_t kRtoMinMs = 1000;
+constexpr std::uint32_t kRtoMaxMs = 30000;
+constexpr int kMaxTimeouts = 6;
+constexpr std::uint32_t kDupThresh = 3;
+// Out-of-order packets are kept at most this far ahead of the next expected one.
+constexpr std::uint32_t kMaxReorderPackets = 65536;
+constexpr std::uint32_t kMaxCwnd = 65536;
+
+std::int32_t seq_diff(std::uint32_t a, std::uint32_t b) noexcept {
+    return static_cast<std::int32_t>(a - b);
+}
+
+}  // namespace
+
+std::string_view to_string(CloseReason r) noexcept {
+    switch (r) {
+        case CloseReason::kOpen: return "open";
+        case CloseReason::kEnded: return "ended";
+        case CloseReason::kDestroyed: return "destroyed locally";
+        case CloseReason::kReset: return "reset by the remote (ECONNRESET)";
+        case CloseReason::kTimedOut: return "timed out (ETIMEDOUT: a packet was sent 7 times unacknowledged)";
+    }
+    return "unknown";
+}
+
+StreamCore::StreamCore(StreamConfig config, SendFn send, EventFn on_event)
+    : m_cfg(config),
+      m_send(std::move(send)),
+      m_on_event(std::move(on_event)),
+      m_seq(config.initial_seq),
+      m_remote_acked(config.initial_seq),
+      m_fack(config.initial_seq),
+      m_loss_scan(config.initial_seq),
+      m_send_rwnd(config.rwnd_max),
+      m_wl1(config.initial_ack),
+      m_wl2(config.initial_seq),
+      m_ack(config.initial_ack),
+      m_last_rwnd_sent(config.rwnd_max) {
+    if (m_cfg.max_payload == 0) m_cfg.max_payload = 1;
+}
+
+void StreamCore::notify() {
+    if (m_on_event) m_on_event();
+}
+
+std::size_t StreamCore::buffered_bytes() const noexcept {
+    std::size_t n = m_queued_bytes + m_readable + m_ooo_bytes;
+    for (const Bytes& m : m_messages) n += m.size();
+    return n;
+}
+
+bool StreamCore::writable() const noexcept {
+    return !closed() && !m_end_requested && m_queued_bytes < m_cfg.write_high_water;
+}
+
+bool StreamCore::write(ByteView data) {
+    if (closed() || m_end_requested) return false;
+    if (!data.empty()) {
+        m_write_queue.emplace_back(data.begin(), data.end());
+        m_unsent_bytes += data.size();
+        m_queued_bytes += data.size();
+    }
+    m_was_writable = writable();
+    return m_was_writable;
+}
+
+void StreamCore::end() {
+    if (closed() || m_end_requested) return;
+    m_end_requested = true;
+}
+
+bool StreamCore::send_message(ByteView data) {
+    if (closed() || data.size() > m_cfg.max_payload) return false;
+    send_raw(kMessage, data);
+    return true;
+}
+
+void StreamCore::destroy() {
+    if (closed()) return;
+    // DESTROY carries the next sequence number and consumes it.
+    send_raw(kDestroy, {});
+    ++m_seq;
+    close(CloseReason::kDestroyed);
+}
+
+std::uint32_t StreamCore::recv_window() const noexcept {
+    return m_readable >= m_cfg.rwnd_max ? 0 : m_cfg.rwnd_max - static_cast<std::uint32_t>(m_readable);
+}
+
+Header StreamCore::header(std::uint8_t type) const noexcept {
+    Header h;
+    h.type = type;
+    h.stream_id = m_cfg.remote_id;
+    h.rwnd = recv_window();
+    h.seq = m_seq;
+    h.ack = m_ack;
+    return h;
+}
+
+void StreamCore::send_raw(std::uint8_t type, ByteView data) {
+    Header h = header(type);
+    m_last_rwnd_sent = h.rwnd;
+    const Bytes d = encode(h, {}, data);
+    ++m_stats.packets_sent;
+    m_send(d);
+}
+
+void StreamCore::send_ack() {
+    std::vector<SackBlock> blocks;
+    if (m_ooo_count > 0) {
+        bool in_block = false;
+        SackBlock cur;
+        for (std::size_t i = 1; i < m_ooo.size() && blocks.size() < kMaxSackBlocks; ++i) {
+            const std::uint32_t seq = m_ack + static_cast<std::uint32_t>(i);
+            if (m_ooo[i]) {
+                if (!in_block) {
+                    cur.start = seq;
+                    in_block = true;
+                }
+                cur.end = seq + 1;
+            } else if (in_block) {
+                blocks.push_back(cur);
+                in_block = false;
+            }
+        }
+        if (in_block && blocks.size() < kMaxSackBlocks) blocks.push_back(cur);
+    }
+    Header h = header(0);
+    m_last_rwnd_sent = h.rwnd;
+    const Bytes d = encode(h, blocks, {});
+    ++m_stats.packets_sent;
+    m_send(d);
+}
+
+std::uint32_t StreamCore::send_window_packets() const noexcept {
+    if (m_send_rwnd == 0) return 0;
+    const std::uint32_t rwnd_packets =
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(m_send_rwnd / m_cfg.max_payload));
+    return std::min(m_cwnd, rwnd_packets);
+}
+
+void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
+    Header h = header(pkt.type);
+    h.seq = seq;
+    m_last_rwnd_sent = h.rwnd;
+    const Bytes d = encode(h, {}, pkt.data);
+    pkt.sent = now;
+    pkt.state = PktState::kInFlight;
+    ++m_inflight;
+    ++m_stats.packets_sent;
+    if (!m_rto_at) arm_rto(now);
+    m_send(d);
+}
+
+void StreamCore::arm_rto(TimePoint now) {
+    const std::uint64_t ms = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(m_rto_ms) * m_backoff, kRtoMaxMs);
+    m_rto_at = now + Millis(ms);
+}
+
+void StreamCore::flush(TimePoint now) {
+    if (closed()) return;
+    // Retransmissions first; they ignore the receive window (it may have shrunk meanwhile).
+    while (!m_retransmit.empty() && m_inflight < m_cwnd) {
+        const std::uint32_t seq = m_retransmit.front();
+        m_retransmit.pop_front();
+        const std::int32_t idx = seq_diff(seq, m_remote_acked);
+        if (idx < 0 || static_cast<std::size_t>(idx) >= m_out.size()) continue;
+        OutPacket& pkt = m_out[static_cast<std::size_t>(idx)];
+        pkt.queued = false;
+        if (pkt.state != PktState::kLost) continue;
+        pkt.retransmitted = true;
+        ++m_stats.retransmits;
+        transmit(seq, pkt, now);
+        m_resent.push_back({seq, now});
+    }
+    // New packets within min(cwnd, receive window).
+    while ((m_unsent_bytes > 0 || (m_end_requested && !m_end_sent)) &&
+           m_inflight < send_window_packets()) {
+        OutPacket pkt;
+        const std::size_t n = std::min(m_unsent_bytes, m_cfg.max_payload);
+        pkt.data.reserve(n);
+        while (pkt.data.size() < n) {
+            const Bytes& front = m_write_queue.front();
+            const std::size_t take = std::min(n - pkt.data.size(), front.size() - m_write_front);
+            pkt.data.insert(pkt.data.end(), front.begin() + static_cast<std::ptrdiff_t>(m_write_front),
+                            front.begin() + static_cast<std::ptrdiff_t>(m_write_front + take));
+            m_write_front += take;
+            if (m_write_front == front.size()) {
+                m_write_queue.pop_front();
+                m_write_front = 0;
+            }
+        }
+        m_unsent_bytes -= n;
+        if (n > 0) pkt.type |= kData;
+        if (m_unsent_bytes == 0 && m_end_requested) {
+            pkt.type |= kEnd;
+            m_end_sent = true;
+        }
+        const std::uint32_t seq = m_seq++;
+        m_out.push_back(std::move(pkt));
+        transmit(seq, m_out.back(), now);
+    }
+    // Zero window: nothing in flight, something to send, no room: probe until it opens.
+    const bool pending = m_unsent_bytes > 0 || (m_end_requested && !m_end_sent);
+    if (m_send_rwnd == 0 && pending && m_out.empty()) {
+        if (!m_zwp_at) m_zwp_at = now + Millis(m_rto_ms);
+    } else {
+        m_zwp_at.reset();
+    }
+}
+
+void StreamCore::deliver(std::uint8_t type, ByteView data) {
+    if ((type & kData) && !data.empty()) {
+        m_read_queue.emplace_back(data.begin(), data.end());
+        m_readable += data.size();
+    }
+    if (type & kEnd) m_remote_ended = true;
+}
+
+void StreamCore::on_data(std::uint8_t type, std::uint32_t seq, ByteView data) {
+    if (m_remote_ended) {
+        ++m_stats.dropped_data;  // nothing may follow the remote's END
+        return;
+    }
+    const std::int32_t dist = seq_diff(seq, m_ack);
+    if (dist == 0) {
+        // In order. A sender that ignores our window is cut off at twice the window.
+        if (m_readable + data.size() > 2 * static_cast<std::size_t>(m_cfg.rwnd_max)) {
+            ++m_stats.dropped_data;
+            return;
+        }
+        deliver(type, data);
+        ++m_ack;
+        if (!m_ooo.empty()) m_ooo.pop_front();
+        while (!m_ooo.empty() && m_ooo.front()) {
+            InPacket p = std::move(*m_ooo.front());
+            m_ooo.pop_front();
+            --m_ooo_count;
+            m_ooo_bytes -= p.data.size();
+            deliver(p.type, p.data);
+            ++m_ack;
+            if (p.type & kEnd) break;
+        }
+        if (m_remote_ended) {
+            m_ooo.clear();  // nothing after END counts
+            m_ooo_count = 0;
+            m_ooo_bytes = 0;
+        }
+        return;
+    }
+    // Ahead of the next expected packet: keep it if it is within the reorder and byte bounds.
+    if (static_cast<std::uint32_t>(dist) >= kMaxReorderPackets ||
+        m_ooo_bytes + data.size() > m_cfg.rwnd_max) {
+        ++m_stats.dropped_data;
+        return;
+    }
+    const auto idx = static_cast<std::size_t>(dist);
+    if (m_ooo.size() <= idx) m_ooo.resize(idx + 1);
+    if (m_ooo[idx]) {
+        ++m_stats.duplicate_data;
+        return;
+    }
+    m_ooo[idx] = InPacket{type, Bytes(data.begin(), data.end())};
+    ++m_ooo_count;
+    m_ooo_bytes += data.size();
+}
+
+void StreamCore::on_packet(const Packet& p, TimePoint now) {
+    if (closed()) {
+        // An ended stream still answers retransmissions (of the remote's END, whose ack was
+        // lost) with its final ack, for as long as the socket layer keeps it.
+        if (m_close == CloseReason::kEnded && (p.header.type & (kData | kEnd | kHeartbeat))) send_ack();
+        return;
+    }
+    ++m_stats.packets_received;
+    const Header& h = p.header;
+    if (h.type & kHeartbeat) {
+        send_ack();  // a keep-alive or zero-window probe: answer with our state, nothing else
+        return;
+    }
+    const bool had_readable = m_readable > 0 || eof();
+    const std::size_t had_messages = m_messages.size();
+    const bool carries_data = (h.type & (kData | kEnd)) != 0;
+    if (seq_diff(h.seq, m_ack) >= 0) {
+        if (carries_data) on_data(h.type, h.seq, p.data);
+        if (h.type & kDestroy) {
+            close(CloseReason::kReset);
+            return;
+        }
+    } else if (carries_data) {
+        ++m_stats.duplicate_data;
+    }
+    if (h.type & kMessage) {
+        if (m_messages.size() < m_cfg.max_queued_messages) {
+            m_messages.emplace_back(p.data.begin(), p.data.end());
+        } else {
+            ++m_stats.dropped_messages;
+        }
+    }
+    process_acks(p, now);
+    if (closed()) return;
+    if (carries_data) send_ack();
+    check_all_ended();
+    if (closed()) return;
+    flush(now);
+    const bool now_writable = writable();
+    if ((m_readable > 0 || eof()) != had_readable || m_messages.size() != had_messages ||
+        (now_writable && !m_was_writable) || (m_readable > 0 && carries_data)) {
+        m_was_writable = now_writable;
+        notify();
+    }
+}
+
+void StreamCore::rtt_sample(Millis rtt) {
+    const auto r = static_cast<std::uint32_t>(std::clamp<std::int64_t>(rtt.count(), 0, kRtoMaxMs));
+    if (m_srtt_ms == 0) {
+        m_srtt_ms = std::max<std::uint32_t>(r, 1);
+        m_rttvar_ms = r / 2;
+    } else {
+        const std::uint32_t delta = r > m_srtt_ms ? r - m_srtt_ms : m_srtt_ms - r;
+        m_rttvar_ms = (3 * m_rttvar_ms + delta) / 4;
+        m_srtt_ms = std::max<std::uint32_t>((7 * m_srtt_ms + r) / 8, 1);
+    }
+    m_rto_ms = std::min(std::max(m_srtt_ms + 4 * m_rttvar_ms, kRtoMinMs), kRtoMaxMs);
+    m_backoff = 1;
+}
+
+bool StreamCore::ack_one(std::uint32_t seq, TimePoint now, TimePoint& newest_sent, bool& sampled) {
+    const std::int32_t idx = seq_diff(seq, m_remote_acked);
+    if (idx < 0 || static_cast<std::size_t>(idx) >= m_out.size()) return false;
+    OutPacket& pkt = m_out[static_cast<std::size_t>(idx)];
+    if (pkt.state == PktState::kAcked) return false;
+    if (pkt.state == PktState::kInFlight) --m_inflight;
+    pkt.state = PktState::kAcked;
+    m_stats.bytes_acked += pkt.data.size();
+    m_queued_bytes -= std::min(m_queued_bytes, pkt.data.size());
+    if (!pkt.retransmitted) {
+        if (!sampled) {
+            rtt_sample(std::chrono::duration_cast<Millis>(now - pkt.sent));
+            sampled = true;
+        }
+        newest_sent = std::max(newest_sent, pkt.sent);
+    }
+    if (seq_diff(seq + 1, m_fack) > 0) m_fack = seq + 1;
+    if (pkt.type & kEnd) m_local_ended = true;
+    return true;
+}
+
+void StreamCore::mark_lost(std::uint32_t seq, OutPacket& pkt) {
+    if (pkt.state != PktState::kInFlight) return;
+    pkt.state = PktState::kLost;
+    --m_inflight;
+    if (!pkt.queued) {
+        pkt.queued = true;
+        m_retransmit.push_back(seq);
+    }
+}
+
+void StreamCore::on_loss_episode() {
+    // Once per window: not again for losses of packets sent before the last reduction.
+    if (m_in_recovery || seq_diff(m_recovery_end, m_remote_acked) > 0) return;
+    m_in_recovery = true;
+    m_recovery_end = m_seq;
+    m_ssthresh = std::max<std::uint32_t>(m_cwnd / 2, 2);
+    m_cwnd = m_ssthresh;
+    m_cwnd_acc = 0;
+}
+
+void StreamCore::detect_losses(TimePoint newest_sent) {
+    bool lost = false;
+    // A hole with kDupThresh packets acknowledged beyond it.
+    if (seq_diff(m_loss_scan, m_remote_acked) < 0) m_loss_scan = m_remote_acked;
+    while (seq_diff(m_fack, m_loss_scan) > static_cast<std::int32_t>(kDupThresh)) {
+        const auto idx = static_cast<std::size_t>(seq_diff(m_loss_scan, m_remote_acked));
+        if (idx >= m_out.size()) break;
+        OutPacket& pkt = m_out[idx];
+        if (pkt.state == PktState::kInFlight && !pkt.retransmitted) {
+            mark_lost(m_loss_scan, pkt);
+            ++m_stats.fast_losses;
+            lost = true;
+        }
+        ++m_loss_scan;
+    }
+    // A retransmission is lost when a packet sent after it (by a quarter RTT) was acknowledged.
+    const Millis reo(std::max<std::uint32_t>(m_srtt_ms / 4, 1));
+    while (!m_resent.empty()) {
+        const Resent r = m_resent.front();
+        const std::int32_t idx = seq_diff(r.seq, m_remote_acked);
+        if (idx < 0 || static_cast<std::size_t>(idx) >= m_out.size()) {
+            m_resent.pop_front();
+            continue;
+        }
+        OutPacket& pkt = m_out[static_cast<std::size_t>(idx)];
+        if (pkt.state != PktState::kInFlight || pkt.sent != r.sent) {
+            m_resent.pop_front();
+            continue;
+        }
+        if (r.sent + reo >= newest_sent) break;
+        mark_lost(r.seq, pkt);
+        ++m_stats.fast_losses;
+        lost = true;
+        m_resent.pop_front();
+    }
+    if (lost) on_loss_episode();
+}
+
+void StreamCore::process_acks(const Packet& p, TimePoint now) {
+    const Header& h = p.header;
+    // An ack of packets we never sent: ignore the acknowledgement part.
+    if (seq_diff(h.ack, m_seq) > 0) {
+        ++m_stats.invalid_acks;
+        return;
+    }
+    const bool ack_advanced = seq_diff(h.ack, m_remote_acked) > 0;
+    if (seq_diff(h.ack, m_remote_acked) >= 0) {
+        // The window of the newest packet counts (by its seq, then its ack).
+        if (seq_diff(h.seq, m_wl1) > 0 || (h.seq == m_wl1 && seq_diff(h.ack, m_wl2) >= 0)) {
+            m_send_rwnd = h.rwnd;
+            m_wl1 = h.seq;
+            m_wl2 = h.ack;
+            if (m_send_rwnd > 0) m_zwp_at.reset();
+        }
+    }
+    TimePoint newest_sent{};
+    bool sampled = false;
+    std::uint32_t newly = 0;
+    if (ack_advanced) {
+        for (std::uint32_t s = m_remote_acked; s != h.ack; ++s) {
+            if (ack_one(s, now, newest_sent, sampled)) ++newly;
+        }
+        const auto n = static_cast<std::size_t>(seq_diff(h.ack, m_remote_acked));
+        m_out.erase(m_out.begin(), m_out.begin() + static_cast<std::ptrdiff_t>(std::min(n, m_out.size())));
+        m_remote_acked = h.ack;
+        m_timeouts_in_row = 0;
+        if (seq_diff(m_fack, m_remote_acked) < 0) m_fack = m_remote_acked;
+    }
+    for (const SackBlock& b : p.sacks) {
+        // Valid: remote_acked <= start < end <= seq, i.e. within what is in flight (distances
+        // from remote_acked, so blocks wrapping around 2^32 cannot pass).
+        const std::int64_t from = seq_diff(b.start, m_remote_acked);
+        const std::int64_t to = seq_diff(b.end, m_remote_acked);
+        if (from < 0 || to <= from || to > static_cast<std::int64_t>(m_out.size())) {
+            ++m_stats.dropped_sacks;
+            continue;
+        }
+        for (std::uint32_t s = b.start; s != b.end; ++s) {
+            if (ack_one(s, now, newest_sent, sampled)) ++newly;
+        }
+    }
+    if (newly == 0 && !ack_advanced) return;
+    detect_losses(newest_sent);
+    if (m_in_recovery && seq_diff(m_remote_acked, m_recovery_end) >= 0) m_in_recovery = false;
+    if (!m_in_recovery && newly > 0) {
+        if (m_cwnd < m_ssthresh) {
+            m_cwnd = std::min(m_cwnd + newly, kMaxCwnd);
+        } else {
+            m_cwnd_acc += newly;
+            if (m_cwnd_acc >= m_cwnd) {
+                m_cwnd_acc -= m_cwnd;
+                m_cwnd = std::min(m_cwnd + 1, kMaxCwnd);
+            }
+        }
+    }
+    if (m_out.empty()) {
+        m_rto_at.reset();
+    } else if (ack_advanced) {
+        arm_rto(now);
+    }
+}
+
+void StreamCore::check_all_ended() {
+    if (m_local_ended && m_remote_ended && m_out.empty()) close(CloseReason::kEnded);
+}
+
+void StreamCore::on_timer(TimePoint now) {
+    if (closed()) return;
+    if (m_zwp_at && now >= *m_zwp_at) {
+        send_raw(kHeartbeat, {});
+        m_zwp_at = now + Millis(std::min<std::uint64_t>(2ull * m_rto_ms, kRtoMaxMs));
+    }
+    if (m_rto_at && now >= *m_rto_at) {
+        m_rto_at.reset();
+        if (m_out.empty()) return;
+        if (m_timeouts_in_row >= kMaxTimeouts) {
+            close(CloseReason::kTimedOut);
+            return;
+        }
+        ++m_timeouts_in_row;
+        ++m_stats.timeouts;
+        // Everything unacknowledged is lost; start over from one packet.
+        m_retransmit.clear();
+        m_resent.clear();
+        for (std::size_t i = 0; i < m_out.size(); ++i) {
+            OutPacket& pkt = m_out[i];
+            if (pkt.state == PktState::kAcked) continue;
+            if (pkt.state == PktState::kInFlight) --m_inflight;
+            pkt.state = PktState::kLost;
+            pkt.queued = true;
+            m_retransmit.push_back(m_remote_acked + static_cast<std::uint32_t>(i));
+        }
+        m_ssthresh = std::max<std::uint32_t>(m_cwnd / 2, 2);
+        m_cwnd = 1;
+        m_cwnd_acc = 0;
+        m_in_recovery = false;  // slow start from one packet, no further reduction this window
+        m_recovery_end = m_seq;
+        m_backoff = std::min<std::uint32_t>(m_backoff * 2, kRtoMaxMs);
+        flush(now);
+        if (!m_rto_at && !m_out.empty()) arm_rto(now);
+    }
+}
+
+TimePoint StreamCore::next_wakeup() const noexcept {
+    if (closed()) return TimePoint::max();
+    TimePoint t = TimePoint::max();
+    if (m_rto_at) t = std::min(t, *m_rto_at);
+    if (m_zwp_at) t = std::min(t, *m_zwp_at);
+    return t;
+}
+
+std::size_t StreamCore::read(MutableByteView out) {
+    std::size_t n = 0;
+    while (n < out.size() && !m_read_queue.empty()) {
+        const Bytes& front = m_read_queue.front();
+        const std::size_t take = std::min(out.size() - n, front.size() - m_read_front);
+        std::memcpy(out.data() + n, front.data() + m_read_front, take);
+        n += take;
+        m_read_front += take;
+        if (m_read_front == front.size()) {
+            m_read_queue.pop_front();
+            m_read_front = 0;
+        }
+    }
+    m_readable -= n;
+    // Tell the sender when the window reopens from (nearly) closed.
+    if (n > 0 && !closed() && m_last_rwnd_sent < m_cfg.max_payload &&
+        recv_window() >= std::min<std::uint32_t>(m_cfg.rwnd_max / 2, 64 * 1024)) {
+        send_ack();
+    }
+    return n;
+}
+
+Bytes StreamCore::read_all() {
+    Bytes out(m_readable);
+    const std::size_t n = read(out);
+    out.resize(n);
+    return out;
+}
+
+std::optional<Bytes> StreamCore::take_message() {
+    if (m_messages.empty()) return std::nullopt;
+    Bytes m = std::move(m_messages.front());
+    m_messages.pop_front();
+    return m;
+}
+
+void StreamCore::close(CloseReason r) {
+    if (closed()) return;
+    m_close = r;
+    m_out.clear();
+    m_write_queue.clear();
+    m_retransmit.clear();
+    m_resent.clear();
+    m_ooo.clear();
+    m_ooo_count = 0;
+    m_ooo_bytes = 0;
+    m_unsent_bytes = 0;
+    m_queued_bytes = 0;
+    m_inflight = 0;
+    m_rto_at.reset();
+    m_zwp_at.reset();
+    notify();
+}
+
+}  // namespace hs::v11::udx
