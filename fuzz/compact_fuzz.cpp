@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "v11/compact/compact.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -15,9 +16,7 @@ namespace c = hs::v11::compact;
 using hs::ByteView;
 using hs::Bytes;
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using hs::fuzz::require;
 
 enum class Form {
     Exact,       // every input form is canonical: the re-encoding equals what was consumed

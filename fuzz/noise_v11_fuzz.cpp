@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "v11/noise/handshake.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -16,9 +17,7 @@ namespace n = hs::v11::noise;
 using hs::ByteView;
 using hs::Bytes;
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using hs::fuzz::require;
 
 const hs::crypto::KeyPair& key(int i) {
     static const hs::crypto::KeyPair keys[4] = {

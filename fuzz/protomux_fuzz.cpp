@@ -10,15 +10,14 @@
 #include <vector>
 
 #include "v11/protomux/protomux.h"
+#include "fuzz_check.h"
 
 namespace {
 namespace pm = hs::v11::protomux;
 using hs::Bytes;
 using hs::ByteView;
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using hs::fuzz::require;
 
 pm::ChannelOptions options(const char* protocol, std::uint8_t id) {
     pm::ChannelOptions o;

@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "v11/secretstream/secret_stream.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -17,9 +18,7 @@ namespace v = hs::v11;
 using hs::ByteView;
 using hs::Bytes;
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using hs::fuzz::require;
 
 v::SecretStreamOptions options(bool initiator) {
     v::SecretStreamOptions o;

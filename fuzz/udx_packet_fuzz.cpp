@@ -10,14 +10,13 @@
 
 #include "v11/udx/packet.h"
 #include "v11/udx/stream.h"
+#include "fuzz_check.h"
 
 namespace {
 
 namespace u = hs::v11::udx;
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using hs::fuzz::require;
 
 }  // namespace
 

@@ -11,7 +11,7 @@ void ClientCore::call_raw(rpc::Method method, ByteView payload, Reply reply) {
     }
     const auto& info = rpc::method_info(method);
     const std::uint64_t id = m_next_id++;
-    rpc::encode_frame(m_output,
+    rpc::encode_frame(m_output.tail(),
                       rpc::FrameHeader{rpc::FrameType::Request,
                                        static_cast<std::uint64_t>(info.service), info.id, id},
                       payload);
@@ -22,23 +22,14 @@ void ClientCore::call_raw(rpc::Method method, ByteView payload, Reply reply) {
 void ClientCore::send_raw(rpc::Method method, ByteView payload) {
     if (m_closed) return;
     const auto& info = rpc::method_info(method);
-    rpc::encode_frame(m_output,
+    rpc::encode_frame(m_output.tail(),
                       rpc::FrameHeader{rpc::FrameType::Request,
                                        static_cast<std::uint64_t>(info.service), info.id, 0},
                       payload);
     if (on_output) on_output();
 }
 
-void ClientCore::consume_output(std::size_t n) {
-    m_output_start += n;
-    if (m_output_start >= m_output.size()) {
-        m_output.clear();
-        m_output_start = 0;
-    } else if (m_output_start > (1u << 16) && m_output_start * 2 > m_output.size()) {
-        m_output.erase(m_output.begin(), m_output.begin() + static_cast<std::ptrdiff_t>(m_output_start));
-        m_output_start = 0;
-    }
-}
+void ClientCore::consume_output(std::size_t n) { m_output.consume(n); }
 
 Status ClientCore::receive(ByteView bytes) {
     if (m_closed) return make_error(Errc::Closed, "{}", m_close_reason);

@@ -15,6 +15,7 @@
 #include "rpc/messages.h"
 #include "rpc/methods.h"
 #include "util/bytes.h"
+#include "util/output_buffer.h"
 #include "util/error.h"
 
 namespace hs::client {
@@ -62,7 +63,7 @@ public:
     Status receive(ByteView bytes);
 
     // Bytes waiting to be written, and how many of them were written.
-    ByteView pending_output() const noexcept { return ByteView(m_output).subspan(m_output_start); }
+    ByteView pending_output() const noexcept { return m_output.pending(); }
     void consume_output(std::size_t n);
 
     // Closes (idempotent): every pending call fails with `reason`; later calls fail at once.
@@ -80,8 +81,7 @@ private:
 
     rpc::FrameDecoder m_decoder;
     std::vector<rpc::Frame> m_frames;
-    Bytes m_output;
-    std::size_t m_output_start = 0;  // consumed prefix of m_output
+    OutputBuffer m_output;
     std::map<std::uint64_t, Reply> m_pending;
     std::uint64_t m_next_id = 1;
     bool m_closed = false;

@@ -21,6 +21,7 @@
 #include "async/event.h"
 #include "async/task_group.h"
 #include "testutil/json_peer.h"
+#include "testutil/tcp_peer.h"
 #include "util/host_port.h"
 #include "v11/compact/compact.h"
 #include "v11/protomux/protomux.h"
@@ -105,19 +106,7 @@ asio::awaitable<void> watch_stdin(v11::SecretStream& stream, async::Event& chang
 
 asio::awaitable<int> run(std::string listen, std::string connect, int count) {
     auto executor = co_await asio::this_coro::executor;
-    tcp::socket socket(executor);
-    if (!listen.empty()) {
-        auto hp = parse_host_port(listen);
-        if (!hp) throw std::runtime_error(hp.error().message);
-        tcp::acceptor acceptor(executor, tcp::endpoint(asio::ip::make_address(hp->host), hp->port));
-        testutil::emit({{"event", "listening"}, {"port", acceptor.local_endpoint().port()}});
-        socket = co_await acceptor.async_accept(asio::use_awaitable);
-    } else {
-        auto hp = parse_host_port(connect);
-        if (!hp) throw std::runtime_error(hp.error().message);
-        co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(hp->host), hp->port),
-                                      asio::use_awaitable);
-    }
+    tcp::socket socket = co_await testutil::listen_or_connect(listen, connect);
     v11::SecretStreamOptions options;
     options.initiator = listen.empty();
     options.static_keys = crypto::keypair_from_seed(Bytes(32, 5));

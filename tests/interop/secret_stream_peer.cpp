@@ -22,6 +22,7 @@
 #include "async/event.h"
 #include "async/task_group.h"
 #include "testutil/json_peer.h"
+#include "testutil/tcp_peer.h"
 #include "util/hex.h"
 #include "util/host_port.h"
 #include "v11/secretstream/secret_stream_io.h"
@@ -67,19 +68,7 @@ asio::awaitable<void> send_all(v11::SecretStream& stream, async::Event& writable
 
 asio::awaitable<int> run(Args args) {
     auto executor = co_await asio::this_coro::executor;
-    tcp::socket socket(executor);
-    if (!args.listen.empty()) {
-        auto hp = parse_host_port(args.listen);
-        if (!hp) throw std::runtime_error(hp.error().message);
-        tcp::acceptor acceptor(executor, tcp::endpoint(asio::ip::make_address(hp->host), hp->port));
-        testutil::emit({{"event", "listening"}, {"port", acceptor.local_endpoint().port()}});
-        socket = co_await acceptor.async_accept(asio::use_awaitable);
-    } else {
-        auto hp = parse_host_port(args.connect);
-        if (!hp) throw std::runtime_error(hp.error().message);
-        co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(hp->host), hp->port),
-                                      asio::use_awaitable);
-    }
+    tcp::socket socket = co_await testutil::listen_or_connect(args.listen, args.connect);
     v11::SecretStreamOptions options;
     options.initiator = args.listen.empty();
     options.static_keys = crypto::keypair_from_seed(Bytes(32, args.seed));

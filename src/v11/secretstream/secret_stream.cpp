@@ -81,8 +81,8 @@ void SecretStream::start_handshake() {
 }
 
 void SecretStream::send_frame(ByteView body) {
-    put_u24(m_output, body.size());
-    append_bytes(m_output, body);
+    put_u24(m_output.tail(), body.size());
+    m_output.append(body);
     if (on_output) on_output();
 }
 
@@ -119,10 +119,9 @@ void SecretStream::finish_handshake(const SecretStreamKeys& keys) {
 
 void SecretStream::encrypt_into_output(ByteView message) {
     const std::size_t body = message.size() + kSecretStreamOverhead;
-    put_u24(m_output, body);
-    const std::size_t at = m_output.size();
-    m_output.resize(at + body);
-    crypto_secretstream_xchacha20poly1305_push(&m_push, m_output.data() + at, nullptr,
+    put_u24(m_output.tail(), body);
+    std::uint8_t* at = m_output.extend(body);
+    crypto_secretstream_xchacha20poly1305_push(&m_push, at, nullptr,
                                                message.data(), message.size(), nullptr, 0,
                                                crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
     if (on_output) on_output();
@@ -143,18 +142,6 @@ Status SecretStream::write(ByteView message, Clock::time_point now) {
     }
     encrypt_into_output(message);
     return {};
-}
-
-void SecretStream::consume_output(std::size_t n) {
-    m_output_start += n;
-    if (m_output_start >= m_output.size()) {
-        m_output.clear();
-        m_output_start = 0;
-    } else if (m_output_start > (1u << 16) && m_output_start * 2 > m_output.size()) {
-        m_output.erase(m_output.begin(),
-                       m_output.begin() + static_cast<std::ptrdiff_t>(m_output_start));
-        m_output_start = 0;
-    }
 }
 
 Status SecretStream::receive(ByteView bytes, Clock::time_point now) {
@@ -292,7 +279,6 @@ void SecretStream::destroy(Error reason) {
     m_closed = true;
     m_close_reason = std::move(reason);
     m_output.clear();
-    m_output_start = 0;
     m_waiting.clear();
     m_frame.clear();
     m_handshake.reset();

@@ -28,6 +28,7 @@
 #include "crypto/sign.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/output_buffer.h"
 #include "v11/noise/handshake.h"
 
 namespace hs::v11 {
@@ -103,10 +104,8 @@ public:
     void end() { m_ended = true; }
     bool ended() const noexcept { return m_ended; }
 
-    ByteView pending_output() const noexcept {
-        return ByteView(m_output).subspan(m_output_start);
-    }
-    void consume_output(std::size_t n);
+    ByteView pending_output() const noexcept { return m_output.pending(); }
+    void consume_output(std::size_t n) { m_output.consume(n); }
     // Writers should wait while this much is queued (back-pressure).
     bool output_over_limit(std::size_t limit = 4u << 20) const noexcept {
         return pending_output().size() > limit;
@@ -166,8 +165,7 @@ private:
     ByteArray<32> m_box_tx{}, m_box_rx{};
     ByteArray<8> m_box_counter{}, m_box_initial{};
     Bytes m_waiting;  // plaintexts written before the handshake finished: u24 len || bytes
-    Bytes m_output;
-    std::size_t m_output_start = 0;
+    OutputBuffer m_output;
     Bytes m_frame;            // the partial frame being received (header bytes, then body)
     std::size_t m_frame_len = 0;
     std::size_t m_header_bytes = 0;
