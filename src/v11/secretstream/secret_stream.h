@@ -103,6 +103,10 @@ public:
     // Our half-close: after the pending output, the owner shuts the transport's write side.
     void end() { m_ended = true; }
     bool ended() const noexcept { return m_ended; }
+    // end() was called and everything written before it is in the output (messages written
+    // during the handshake join the output when it completes): once the output drains, the
+    // owner may shut the transport's write side.
+    bool ready_to_end() const noexcept { return m_ended && m_keys_ready; }
 
     ByteView pending_output() const noexcept { return m_output.pending(); }
     void consume_output(std::size_t n) { m_output.consume(n); }

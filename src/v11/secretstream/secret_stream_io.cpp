@@ -50,7 +50,7 @@ asio::awaitable<void> write_loop(Pump& p) {
     while (!p.io.stream.closed() && !p.write_ended) {
         const ByteView pending = p.io.stream.pending_output();
         if (pending.empty()) {
-            if (p.io.stream.ended()) {
+            if (p.io.stream.ready_to_end()) {
                 std::error_code ignored;
                 p.io.socket.shutdown(asio::socket_base::shutdown_send, ignored);
                 p.write_ended = true;

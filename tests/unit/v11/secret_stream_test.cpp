@@ -94,6 +94,17 @@ TEST(SecretStream, MessagesOfEverySizeArriveWholeWhateverTheSplit) {
     }
 }
 
+TEST(SecretStream, EndingDuringTheHandshakeWaitsForTheQueuedMessages) {
+    Pair p;
+    ASSERT_TRUE(p.a.write(to_bytes("queued"), p.t0).ok());
+    p.a.end();
+    EXPECT_TRUE(p.a.ended());
+    EXPECT_FALSE(p.a.ready_to_end());  // the message is not in the output yet
+    p.pump();
+    EXPECT_TRUE(p.a.ready_to_end());
+    ASSERT_EQ(p.got_b.size(), 1u);
+}
+
 TEST(SecretStream, TheLargestMessageFitsAndOneMoreByteIsRefused) {
     Pair p;
     p.pump();
