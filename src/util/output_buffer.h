@@ -37,6 +37,18 @@ public:
             m_start = 0;
         }
     }
+    // Moves every pending byte out (no copy when nothing was consumed); the buffer is empty then.
+    Bytes take() {
+        Bytes out;
+        if (m_start == 0) {
+            out.swap(m_bytes);
+        } else {
+            out.assign(m_bytes.begin() + static_cast<std::ptrdiff_t>(m_start), m_bytes.end());
+            m_bytes.clear();
+        }
+        m_start = 0;
+        return out;
+    }
     void clear() noexcept {
         m_bytes.clear();
         m_start = 0;

@@ -237,7 +237,8 @@ void SecretStream::handle_frame(ByteView body) {
                            body.size(), kSecretStreamOverhead));
         return;
     }
-    Bytes plain(body.size() - kSecretStreamOverhead);
+    Bytes& plain = m_plain;
+    plain.resize(body.size() - kSecretStreamOverhead);
     unsigned char tag = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(&m_pull, plain.data(), nullptr, &tag,
                                                    body.data(), body.size(), nullptr, 0) != 0) {
@@ -248,6 +249,7 @@ void SecretStream::handle_frame(ByteView body) {
     }
     if (plain.empty() && !m_options.deliver_empty_messages) return;  // a keep-alive
     if (on_message) on_message(plain);
+    if (plain.capacity() > (1u << 20)) Bytes().swap(plain);  // keep no large buffer around
 }
 
 void SecretStream::receive_end() {

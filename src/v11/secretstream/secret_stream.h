@@ -110,6 +110,8 @@ public:
 
     ByteView pending_output() const noexcept { return m_output.pending(); }
     void consume_output(std::size_t n) { m_output.consume(n); }
+    // Moves all pending output out at once (a pump that writes it itself, without a copy).
+    Bytes take_output() { return m_output.take(); }
     // Writers should wait while this much is queued (back-pressure).
     bool output_over_limit(std::size_t limit = 4u << 20) const noexcept {
         return pending_output().size() > limit;
@@ -170,6 +172,7 @@ private:
     ByteArray<8> m_box_counter{}, m_box_initial{};
     Bytes m_waiting;  // plaintexts written before the handshake finished: u24 len || bytes
     OutputBuffer m_output;
+    Bytes m_plain;            // the last decrypted message (reused)
     Bytes m_frame;            // the partial frame being received (header bytes, then body)
     std::size_t m_frame_len = 0;
     std::size_t m_header_bytes = 0;

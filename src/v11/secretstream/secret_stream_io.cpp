@@ -31,7 +31,7 @@ struct Pump {
 };
 
 asio::awaitable<void> read_loop(Pump& p) {
-    std::vector<std::uint8_t> buffer(64 * 1024);
+    std::vector<std::uint8_t> buffer(256 * 1024);
     while (!p.io.stream.closed() && !p.read_ended) {
         auto [ec, n] = co_await p.io.socket.async_read_some(asio::buffer(buffer), kAwait);
         if (n > 0) (void)p.io.stream.receive(ByteView(buffer.data(), n), Clock::now());
@@ -60,10 +60,10 @@ asio::awaitable<void> write_loop(Pump& p) {
             co_await p.changed.wait();
             continue;
         }
-        const std::size_t n = std::min<std::size_t>(pending.size(), 256 * 1024);
-        buffer.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
+        // Take the whole output (no copy): what the stream writes meanwhile goes to a new buffer.
+        buffer = p.io.stream.take_output();
         auto [ec, written] = co_await asio::async_write(p.io.socket, asio::buffer(buffer), kAwait);
-        p.io.stream.consume_output(written);
+        (void)written;
         if (ec) {
             if (!p.io.stream.closed() && !p.stopping)
                 p.io.stream.destroy(make_error(Errc::Io, "secret-stream: write failed: {}", ec.message()));
