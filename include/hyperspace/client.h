@@ -175,6 +175,22 @@ private:
     std::shared_ptr<State> m_state;
 };
 
+// A get started by RemoteHypercore::start_get: wait for the block, or cancel the request (the
+// JS client's core.cancel(getPromise)).
+class HYPERSPACE_EXPORT PendingGet {
+public:
+    // The block; throws Error (code ECANCELED after cancel()) when the get failed.
+    std::vector<std::uint8_t> wait();
+    bool wait_for(std::chrono::milliseconds timeout);
+    // Hypercore.Cancel for this request: the daemon fails it, and wait() throws.
+    void cancel();
+
+private:
+    friend class RemoteHypercore;
+    struct State;
+    std::shared_ptr<State> m_state;
+};
+
 // A registered core or network extension (RemoteHypercore::register_extension,
 // RemoteNetworker::register_extension): messages of that name between this client and peers.
 class HYPERSPACE_EXPORT Extension {
@@ -230,6 +246,8 @@ public:
     std::uint64_t append(const std::vector<std::vector<std::uint8_t>>& blocks);
 
     std::vector<std::uint8_t> get(std::uint64_t seq, const GetOptions& options = {});
+    // The same, without blocking: wait for it or cancel it later (GetOptions::timeout applies).
+    PendingGet start_get(std::uint64_t seq, const GetOptions& options = {});
     bool has(std::uint64_t seq);
     // Blocks stored here in [start, end) (whole core by default).
     std::uint64_t downloaded(std::optional<std::uint64_t> start = {},

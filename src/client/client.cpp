@@ -751,6 +751,13 @@ Op<std::vector<std::uint8_t>> get_op(const std::shared_ptr<CoreState>& state, st
     return op;
 }
 
+// The resource id a get_op's request carries (for a later Cancel).
+std::uint64_t resource_id_of(const Op<std::vector<std::uint8_t>>& op) {
+    ByteView in = op.payload;
+    auto req = rpc::GetRequest::decode(in);
+    return req ? req->resource_id : 0;
+}
+
 Op<bool> has_op(CoreState& c, std::uint64_t seq) {
     require_open(c);
     auto inner = simple_op<rpc::HasResponse>(Method::HypercoreHas, encode(rpc::HasRequest{c.id, seq}),
@@ -1077,6 +1084,60 @@ std::uint64_t RemoteHypercore::append(const std::vector<std::vector<std::uint8_t
 std::vector<std::uint8_t> RemoteHypercore::get(std::uint64_t seq, const GetOptions& options) {
     auto& c = state_of(m_state);
     return detail::run(*c.impl, detail::get_op(m_state, seq, options));
+}
+
+struct PendingGet::State {
+    std::shared_ptr<detail::CoreState> core;
+    std::uint64_t resource_id = 0;
+    std::function<std::vector<std::uint8_t>(CallResult&)> finish;
+    std::shared_future<CallResult> result;
+    std::mutex mu;
+    bool finished = false;
+    std::optional<std::vector<std::uint8_t>> block;
+    std::optional<Error> error;
+};
+
+PendingGet RemoteHypercore::start_get(std::uint64_t seq, const GetOptions& options) {
+    auto& c = state_of(m_state);
+    auto op = detail::get_op(m_state, seq, options);
+    PendingGet g;
+    g.m_state = std::make_shared<PendingGet::State>();
+    g.m_state->core = m_state;
+    g.m_state->resource_id = detail::resource_id_of(op);
+    g.m_state->finish = op.finish;
+    auto promise = std::make_shared<std::promise<CallResult>>();
+    g.m_state->result = promise->get_future().share();
+    c.impl->call_async(op.method, std::move(op.payload),
+                       [promise](CallResult r) { promise->set_value(std::move(r)); }, op.timeout,
+                       std::move(op.on_timeout));
+    return g;
+}
+
+std::vector<std::uint8_t> PendingGet::wait() {
+    if (!m_state) throw Error("this PendingGet was not started");
+    CallResult r = m_state->result.get();
+    std::lock_guard lock(m_state->mu);
+    if (!m_state->finished) {
+        m_state->finished = true;
+        try {
+            m_state->block = m_state->finish(r);
+        } catch (const Error& e) {
+            m_state->error = e;
+        }
+    }
+    if (m_state->error) throw *m_state->error;
+    return *m_state->block;
+}
+
+bool PendingGet::wait_for(std::chrono::milliseconds timeout) {
+    if (!m_state) throw Error("this PendingGet was not started");
+    return m_state->result.wait_for(timeout) == std::future_status::ready;
+}
+
+void PendingGet::cancel() {
+    if (!m_state) return;
+    auto& c = *m_state->core;
+    c.impl->send(Method::HypercoreCancel, encode(rpc::CancelRequest{c.id, m_state->resource_id}));
 }
 
 bool RemoteHypercore::has(std::uint64_t seq) {

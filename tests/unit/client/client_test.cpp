@@ -201,6 +201,24 @@ TEST_F(ClientTest, GetTimeoutCancelsTheRequest) {
     EXPECT_EQ(text(core.get(0)), "a");
 }
 
+TEST_F(ClientTest, APendingGetCanBeCancelledOrAnswered) {
+    hyperspace::Client client(endpoint());
+    auto core = client.corestore().get({.name = "pending"});
+    auto waiting = core.start_get(0, {.if_available = false});
+    EXPECT_FALSE(waiting.wait_for(50ms));
+    waiting.cancel();
+    try {
+        waiting.wait();
+        FAIL() << "a cancelled get returned a block";
+    } catch (const hyperspace::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("getting block 0"), std::string::npos) << e.what();
+    }
+    auto answered = core.start_get(0, {.if_available = false});
+    core.append("now");
+    EXPECT_EQ(text(answered.wait()), "now");
+    EXPECT_EQ(text(answered.wait()), "now");  // the result stays
+}
+
 TEST_F(ClientTest, OnWaitFiresWhenTheDaemonWaits) {
     hyperspace::Client client(endpoint());
     auto core = client.corestore().get({.name = "onwait"});
