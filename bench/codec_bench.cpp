@@ -2,7 +2,7 @@
 // with a typical proof (bench/README.md "Codec"). Prints ns per message; asserts nothing.
 #include <benchmark/benchmark.h>
 
-#include "protocol/messages.h"
+#include "v9/protocol/messages.h"
 
 namespace {
 

@@ -18,8 +18,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 #include "v11/secretstream/secret_stream_io.h"
 
 namespace {

@@ -32,11 +32,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "crypto/blake2b.h"
-#include "crypto/sign.h"
-#include "hypercore/feed.h"
-#include "hypercore/random_access.h"
-#include "util/hex.h"
+#include "common/crypto/blake2b.h"
+#include "common/crypto/sign.h"
+#include "v9/hypercore/feed.h"
+#include "v9/hypercore/random_access.h"
+#include "common/util/hex.h"
 
 namespace hs::bench {
 namespace {

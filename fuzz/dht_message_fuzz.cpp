@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "swarm/dht/messages.h"
+#include "v9/swarm/dht/messages.h"
 
 namespace {
 

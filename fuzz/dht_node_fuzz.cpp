@@ -16,7 +16,7 @@
 #include <memory>
 #include <vector>
 
-#include "swarm/dht/node_core.h"
+#include "v9/swarm/dht/node_core.h"
 
 namespace {
 

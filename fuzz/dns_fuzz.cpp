@@ -1,4 +1,4 @@
-// Fuzz target: the mDNS packet codec (src/swarm/dns.h). Decoding arbitrary datagrams must never
+// Fuzz target: the mDNS packet codec (src/v9/swarm/dns.h). Decoding arbitrary datagrams must never
 // crash and must fail only with a typed error; a decoded packet that re-encodes must decode again
 // to a packet that encodes to the same bytes (encoding is canonical: no compression), and the
 // helpers Mdns applies to packets (same_name) must be total.
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "swarm/dns.h"
+#include "v9/swarm/dns.h"
 
 namespace {
 

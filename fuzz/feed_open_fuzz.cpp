@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "hypercore/feed.h"
-#include "hypercore/verify.h"
+#include "v9/hypercore/feed.h"
+#include "v9/hypercore/verify.h"
 
 namespace {
 // Input: 32 key bytes, then the tree, bitfield, signatures and data files, each prefixed by a

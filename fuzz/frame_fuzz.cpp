@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "protocol/framing.h"
+#include "v9/protocol/framing.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "protocol/messages.h"
+#include "v9/protocol/messages.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "protocol/noise.h"
+#include "v9/protocol/noise.h"
 
 namespace {
 

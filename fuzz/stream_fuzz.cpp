@@ -13,9 +13,9 @@
 #include <optional>
 #include <vector>
 
-#include "crypto/capability.h"
-#include "crypto/derive.h"
-#include "protocol/stream.h"
+#include "common/crypto/capability.h"
+#include "common/crypto/derive.h"
+#include "v9/protocol/stream.h"
 
 namespace {
 

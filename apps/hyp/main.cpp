@@ -7,7 +7,7 @@
 #include "cli/dht_command.h"
 #include "cli/replicate_command.h"
 #include "cli/storage_commands.h"
-#include "corestore/environment.h"
+#include "v9/corestore/environment.h"
 
 int main(int argc, char** argv) {
     hs::corestore::raise_file_limit();

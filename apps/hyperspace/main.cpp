@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "corestore/environment.h"
+#include "v9/corestore/environment.h"
 #include "daemon/lifecycle.h"
 #include "daemon/options.h"
 

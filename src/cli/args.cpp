@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::cli {
 

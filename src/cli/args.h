@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "crypto/sign.h"
-#include "util/error.h"
+#include "common/crypto/sign.h"
+#include "common/util/error.h"
 
 namespace hs::cli {
 

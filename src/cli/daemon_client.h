@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "util/error.h"
+#include "common/util/error.h"
 
 namespace hs::cli {
 

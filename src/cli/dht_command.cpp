@@ -10,9 +10,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 #include "cli/args.h"
-#include "swarm/dht/node.h"
+#include "v9/swarm/dht/node.h"
 
 namespace hs::cli {
 namespace {

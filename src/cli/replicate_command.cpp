@@ -15,16 +15,16 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 #include "cli/args.h"
-#include "corestore/corestore.h"
-#include "corestore/environment.h"
-#include "crypto/derive.h"
-#include "protocol/replicator.h"
-#include "protocol/stream_io.h"
-#include "util/hex.h"
-#include "util/host_port.h"
+#include "v9/corestore/corestore.h"
+#include "v9/corestore/environment.h"
+#include "common/crypto/derive.h"
+#include "v9/protocol/replicator.h"
+#include "v9/protocol/stream_io.h"
+#include "common/util/hex.h"
+#include "common/util/host_port.h"
 
 namespace hs::cli {
 namespace {

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
-#include "corestore/corestore.h"
-#include "corestore/environment.h"
-#include "hypercore/verify.h"
-#include "util/hex.h"
+#include "v9/corestore/corestore.h"
+#include "v9/corestore/environment.h"
+#include "v9/hypercore/verify.h"
+#include "common/util/hex.h"
 
 namespace hs::cli {
 namespace {

@@ -29,11 +29,11 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 #include "client/client_core.h"
 #include "rpc/endpoint.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hyperspace {
 

@@ -14,9 +14,9 @@
 #include "rpc/framing.h"
 #include "rpc/messages.h"
 #include "rpc/methods.h"
-#include "util/bytes.h"
-#include "util/output_buffer.h"
-#include "util/error.h"
+#include "common/util/bytes.h"
+#include "common/util/output_buffer.h"
+#include "common/util/error.h"
 
 namespace hs::client {
 

@@ -6,7 +6,7 @@
 
 #include <asio.hpp>
 
-#include "corestore/corestore.h"
+#include "v9/corestore/corestore.h"
 #include "daemon/log.h"
 #include "daemon/options.h"
 #include "service/core_registry.h"
@@ -15,7 +15,7 @@
 #include "service/replication.h"
 #include "service/seeding.h"
 #include "server/server.h"
-#include "swarm/networker.h"
+#include "v9/swarm/networker.h"
 
 namespace hs::daemon {
 

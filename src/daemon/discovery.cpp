@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <asio/ip/udp.hpp>
 
-#include "crypto/derive.h"
-#include "swarm/dht/node.h"
-#include "swarm/mdns.h"
-#include "util/host_port.h"
+#include "common/crypto/derive.h"
+#include "v9/swarm/dht/node.h"
+#include "v9/swarm/mdns.h"
+#include "common/util/host_port.h"
 
 namespace hs::daemon {
 namespace {

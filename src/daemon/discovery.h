@@ -5,8 +5,8 @@
 
 #include "daemon/log.h"
 #include "daemon/options.h"
-#include "swarm/swarm.h"
-#include "util/bytes.h"
+#include "v9/swarm/swarm.h"
+#include "common/util/bytes.h"
 
 namespace hs::daemon {
 

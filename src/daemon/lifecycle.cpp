@@ -10,11 +10,11 @@
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 
-#include "async/event.h"
-#include "async/task_group.h"
-#include "crypto/derive.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
+#include "common/crypto/derive.h"
 #include "daemon/context.h"
-#include "protocol/noise.h"
+#include "v9/protocol/noise.h"
 #include "rpc/blocking_client.h"
 #include "daemon/discovery.h"
 

@@ -2,8 +2,8 @@
 
 #include <asio/ip/address.hpp>
 
-#include "corestore/environment.h"
-#include "util/host_port.h"
+#include "v9/corestore/environment.h"
+#include "common/util/host_port.h"
 
 namespace hs::daemon {
 

@@ -12,7 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "rpc/endpoint.h"
-#include "util/error.h"
+#include "common/util/error.h"
 
 namespace hs::daemon {
 

@@ -1,6 +1,6 @@
 #include "rpc/daemon_info.h"
 
-#include "wire/schema.h"
+#include "common/wire/schema.h"
 
 namespace hs::rpc {
 

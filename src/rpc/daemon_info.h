@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::rpc {
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "util/host_port.h"
+#include "common/util/host_port.h"
 
 namespace hs::rpc {
 

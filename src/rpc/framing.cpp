@@ -4,7 +4,7 @@
 #include <cstring>
 #include <new>
 
-#include "util/varint.h"
+#include "common/util/varint.h"
 
 namespace hs::rpc {
 

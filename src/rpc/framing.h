@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::rpc {
 

@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "wire/schema.h"
+#include "common/wire/schema.h"
 
 namespace hs::rpc {
 namespace {

@@ -26,9 +26,9 @@
 #include <variant>
 #include <vector>
 
-#include "util/bytes.h"
-#include "util/error.h"
-#include "wire/bytes_ref.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
+#include "common/wire/bytes_ref.h"
 
 // Declares the codec members shared by every message struct.
 #define HS_RPC_MESSAGE(Type)                  \

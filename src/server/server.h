@@ -16,7 +16,7 @@
 #include <spdlog/logger.h>
 #include <asio.hpp>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 #include "server/handlers.h"
 #include "server/session.h"
 

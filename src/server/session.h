@@ -32,7 +32,7 @@
 #include <spdlog/logger.h>
 #include <asio.hpp>
 
-#include "async/event.h"
+#include "common/async/event.h"
 #include "service/client_state.h"
 #include "rpc/framing.h"
 #include "server/handlers.h"

@@ -13,7 +13,7 @@
 
 #include <asio/any_io_executor.hpp>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 
 #include "service/core_registry.h"
 

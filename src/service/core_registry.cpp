@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "corestore/layout.h"
-#include "crypto/derive.h"
+#include "v9/corestore/layout.h"
+#include "common/crypto/derive.h"
 #include "service/client_state.h"
 #include "service/errors.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::service {
 using namespace hs::rpc;  // the codec's messages

@@ -25,7 +25,7 @@
 
 #include <spdlog/logger.h>
 
-#include "corestore/corestore.h"
+#include "v9/corestore/corestore.h"
 #include "rpc/messages.h"
 #include "service/sink.h"
 

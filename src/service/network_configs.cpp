@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "service/errors.h"
-#include "util/fs.h"
-#include "util/hex.h"
+#include "common/util/fs.h"
+#include "common/util/hex.h"
 
 namespace hs::service {
 using namespace hs::rpc;  // the codec's messages

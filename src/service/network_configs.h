@@ -19,10 +19,10 @@
 
 #include <spdlog/logger.h>
 
-#include "crypto/blake2b.h"
+#include "common/crypto/blake2b.h"
 #include "rpc/messages.h"
 #include "service/sink.h"
-#include "util/error.h"
+#include "common/util/error.h"
 
 namespace hs::service {
 

@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "service/client_state.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::service {
 using namespace hs::rpc;  // the codec's messages

@@ -11,10 +11,10 @@
 
 #include <spdlog/logger.h>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 #include "service/core_registry.h"
 #include "rpc/messages.h"
-#include "swarm/networker.h"
+#include "v9/swarm/networker.h"
 
 namespace hs::service {
 

@@ -1,6 +1,6 @@
 #include "service/seeding.h"
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::service {
 

@@ -13,7 +13,7 @@
 
 #include <spdlog/logger.h>
 
-#include "crypto/blake2b.h"
+#include "common/crypto/blake2b.h"
 #include "service/core_registry.h"
 
 namespace hs::service {

@@ -10,7 +10,7 @@
 #include "rpc/framing.h"
 #include "rpc/messages.h"
 #include "rpc/methods.h"
-#include "util/bytes.h"
+#include "common/util/bytes.h"
 
 namespace hs::service {
 

@@ -1,6 +1,6 @@
 'use strict'
 
-// Interop of our DHT (src/swarm/dht) with @hyperswarm/dht 4.0.1 / dht-rpc 4.9.6
+// Interop of our DHT (src/v9/swarm/dht) with @hyperswarm/dht 4.0.1 / dht-rpc 4.9.6
 // (docs/formats/dht.md): one DHT of 30 nodes, 15 JS (ephemeral: false) and 15 ours
 // (tests/interop/dht_peer), announcers on both sides over several topics; every lookup, from every
 // node of both kinds, must find exactly the announcers of its topic, and unannounced records must

@@ -31,9 +31,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "async/task_group.h"
-#include "swarm/dht/node.h"
-#include "util/hex.h"
+#include "common/async/task_group.h"
+#include "v9/swarm/dht/node.h"
+#include "common/util/hex.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Interop driver for our Mdns (src/swarm/mdns.h): joins one topic and prints JSON lines on stdout.
+// Interop driver for our Mdns (src/v9/swarm/mdns.h): joins one topic and prints JSON lines on stdout.
 //
 //   mdns_peer --topic HEX64 [--announce] [--lookup] [--port TCP_PORT] [--interface IPV4]
 //             [--mdns-port N] [--requery-ms N]
@@ -23,9 +23,9 @@
 #include <optional>
 #include <string>
 
-#include "swarm/mdns.h"
+#include "v9/swarm/mdns.h"
 #include "testutil/json_peer.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace {
 

@@ -18,11 +18,11 @@
 #include <memory>
 #include <string>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 #include "testutil/json_peer.h"
 #include "testutil/tcp_peer.h"
-#include "util/host_port.h"
+#include "common/util/host_port.h"
 #include "v11/compact/compact.h"
 #include "v11/protomux/protomux.h"
 #include "v11/secretstream/secret_stream_io.h"

@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 #include "testutil/json_peer.h"
 #include "testutil/tcp_peer.h"
-#include "util/hex.h"
-#include "util/host_port.h"
+#include "common/util/hex.h"
+#include "common/util/host_port.h"
 #include "v11/secretstream/secret_stream_io.h"
 
 namespace {

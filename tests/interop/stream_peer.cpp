@@ -28,10 +28,10 @@
 #include <string>
 #include <vector>
 
-#include "crypto/derive.h"
-#include "protocol/stream_io.h"
+#include "common/crypto/derive.h"
+#include "v9/protocol/stream_io.h"
 #include "testutil/json_peer.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 
 #include <asio/this_coro.hpp>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 #include "testutil/json_peer.h"
 #include "v11/udx_io/socket.h"
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "hypercore/random_access.h"
+#include "v9/hypercore/random_access.h"
 
 namespace hs::testutil {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "crypto/derive.h"
-#include "hypercore/feed.h"
+#include "common/crypto/derive.h"
+#include "v9/hypercore/feed.h"
 
 namespace hs::testutil {
 

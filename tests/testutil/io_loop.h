@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 
 namespace hs::testutil {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "testutil/json_peer.h"
-#include "util/host_port.h"
+#include "common/util/host_port.h"
 
 namespace hs::testutil {
 

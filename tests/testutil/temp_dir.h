@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "util/bytes.h"
+#include "common/util/bytes.h"
 
 namespace hs::testutil {
 

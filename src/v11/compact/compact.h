@@ -23,8 +23,8 @@
 #include <string_view>
 #include <vector>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::v11::compact {
 

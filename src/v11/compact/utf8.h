@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "util/bytes.h"
+#include "common/util/bytes.h"
 
 namespace hs::v11::compact {
 

@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include "crypto/blake2b.h"
+#include "common/crypto/blake2b.h"
 
 namespace hs::v11::noise {
 

@@ -3,9 +3,9 @@
 // Noise static key is also its identity key.
 #pragma once
 
-#include "crypto/sign.h"
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/crypto/sign.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::v11::noise {
 

@@ -13,10 +13,10 @@
 #include <cstdint>
 #include <optional>
 
-#include "crypto/capability.h"
-#include "crypto/sign.h"
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/crypto/capability.h"
+#include "common/crypto/sign.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 #include "v11/noise/symmetric_state.h"
 
 namespace hs::v11::noise {

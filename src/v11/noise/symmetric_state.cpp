@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "crypto/blake2b.h"
-#include "crypto/hkdf.h"
+#include "common/crypto/blake2b.h"
+#include "common/crypto/hkdf.h"
 
 namespace hs::v11::noise {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <string_view>
 
-#include "crypto/capability.h"
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/crypto/capability.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::v11::noise {
 

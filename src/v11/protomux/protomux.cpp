@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 #include "v11/compact/compact.h"
 
 namespace hs::v11::protomux {

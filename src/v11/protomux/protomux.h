@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
 
 namespace hs::v11::protomux {
 

@@ -24,11 +24,11 @@
 #include <functional>
 #include <optional>
 
-#include "crypto/blake2b.h"
-#include "crypto/sign.h"
-#include "util/bytes.h"
-#include "util/error.h"
-#include "util/output_buffer.h"
+#include "common/crypto/blake2b.h"
+#include "common/crypto/sign.h"
+#include "common/util/bytes.h"
+#include "common/util/error.h"
+#include "common/util/output_buffer.h"
 #include "v11/noise/handshake.h"
 
 namespace hs::v11 {

@@ -5,7 +5,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "async/task_group.h"
+#include "common/async/task_group.h"
 
 namespace hs::v11 {
 namespace {

@@ -6,7 +6,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "async/event.h"
+#include "common/async/event.h"
 #include "v11/secretstream/secret_stream.h"
 
 namespace hs::v11 {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/bytes.h"
+#include "common/util/bytes.h"
 
 namespace hs::v11::udx {
 

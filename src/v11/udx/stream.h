@@ -23,7 +23,7 @@
 #include <optional>
 #include <string_view>
 
-#include "util/bytes.h"
+#include "common/util/bytes.h"
 #include "v11/udx/packet.h"
 
 namespace hs::v11::udx {

@@ -24,9 +24,9 @@
 #include <asio/ip/udp.hpp>
 #include <spdlog/logger.h>
 
-#include "async/event.h"
-#include "async/task_group.h"
-#include "util/error.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
+#include "common/util/error.h"
 #include "v11/udx/stream.h"
 
 namespace hs::v11::udx_io {

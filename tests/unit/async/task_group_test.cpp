@@ -10,8 +10,8 @@
 #include <asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
-#include "async/event.h"
-#include "async/task_group.h"
+#include "common/async/event.h"
+#include "common/async/task_group.h"
 
 namespace hs::async {
 namespace {

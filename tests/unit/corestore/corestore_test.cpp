@@ -1,13 +1,13 @@
-#include "corestore/corestore.h"
+#include "v9/corestore/corestore.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "corestore/layout.h"
-#include "crypto/derive.h"
+#include "v9/corestore/layout.h"
+#include "common/crypto/derive.h"
 #include "testutil/temp_dir.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::corestore {
 namespace {

@@ -1,8 +1,8 @@
 // Known answers (docs/known-answers.md).
 #include <gtest/gtest.h>
 
-#include "crypto/derive.h"
-#include "util/hex.h"
+#include "common/crypto/derive.h"
+#include "common/util/hex.h"
 
 namespace hs::crypto {
 namespace {

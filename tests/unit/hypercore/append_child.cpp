@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "corestore/corestore.h"
+#include "v9/corestore/corestore.h"
 
 int main(int argc, char** argv) {
     if (argc != 2) return 2;

@@ -1,6 +1,6 @@
 // bitfield-rle compatibility: encoder output byte-identical to JS, decoder accepting what JS
 // accepts (align(4) padding) and failing with Errc::Corrupt on malformed or oversized input.
-#include "hypercore/bitfield_rle.h"
+#include "v9/hypercore/bitfield_rle.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "util/hex.h"
-#include "util/varint.h"
+#include "common/util/hex.h"
+#include "common/util/varint.h"
 
 namespace hs::hypercore {
 namespace {

@@ -1,6 +1,6 @@
 // Hypercore 9 bitfield: byte-exact against JS hypercore 9.12.0 lib/bitfield.js (fixtures from
 // tests/unit/hypercore/js/bitfield_fixture.js), and iteration/counting against a trivial model.
-#include "hypercore/bitfield.h"
+#include "v9/hypercore/bitfield.h"
 
 #include <gtest/gtest.h>
 
@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "hypercore/bitfield_rle.h"
-#include "hypercore/flat_tree.h"
-#include "util/hex.h"
+#include "v9/hypercore/bitfield_rle.h"
+#include "v9/hypercore/flat_tree.h"
+#include "common/util/hex.h"
 
 namespace hs::hypercore {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <cstdio>
 
-#include "corestore/corestore.h"
-#include "hypercore/verify.h"
+#include "v9/corestore/corestore.h"
+#include "v9/hypercore/verify.h"
 #include "testutil/temp_dir.h"
 
 namespace hs {

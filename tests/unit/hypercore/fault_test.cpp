@@ -10,9 +10,9 @@
 #include <numeric>
 #include <random>
 
-#include "crypto/derive.h"
-#include "hypercore/feed.h"
-#include "hypercore/verify.h"
+#include "common/crypto/derive.h"
+#include "v9/hypercore/feed.h"
+#include "v9/hypercore/verify.h"
 #include "testutil/fault_storage.h"
 #include "testutil/feed_pair.h"
 

@@ -1,16 +1,16 @@
-#include "hypercore/feed.h"
+#include "v9/hypercore/feed.h"
 
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <random>
 
-#include "crypto/derive.h"
-#include "hypercore/sleep.h"
-#include "hypercore/verify.h"
+#include "common/crypto/derive.h"
+#include "v9/hypercore/sleep.h"
+#include "v9/hypercore/verify.h"
 #include "testutil/feed_pair.h"
 #include "testutil/temp_dir.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::hypercore {
 namespace {

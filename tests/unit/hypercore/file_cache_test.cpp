@@ -3,7 +3,7 @@
 // correctly, each open core's bitfield lock survives any amount of eviction, running out of
 // descriptors is survived or reported with the file and what to do, and a core whose creation
 // fails midway leaves nothing on disk.
-#include "hypercore/file_cache.h"
+#include "v9/hypercore/file_cache.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "corestore/corestore.h"
-#include "corestore/layout.h"
-#include "hypercore/random_access.h"
+#include "v9/corestore/corestore.h"
+#include "v9/corestore/layout.h"
+#include "v9/hypercore/random_access.h"
 #include "testutil/temp_dir.h"
 
 namespace hs::hypercore {

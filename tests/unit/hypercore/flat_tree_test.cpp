@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hypercore/flat_tree.h"
+#include "v9/hypercore/flat_tree.h"
 
 namespace hs::hypercore::flat {
 namespace {

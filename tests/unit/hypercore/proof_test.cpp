@@ -5,9 +5,9 @@
 
 #include <random>
 
-#include "crypto/derive.h"
-#include "hypercore/feed.h"
-#include "hypercore/verify.h"
+#include "common/crypto/derive.h"
+#include "v9/hypercore/feed.h"
+#include "v9/hypercore/verify.h"
 
 namespace hs::hypercore {
 namespace {

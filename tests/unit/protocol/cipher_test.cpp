@@ -1,15 +1,15 @@
 // Transport cipher (XSalsa20 with a running position) and channel capabilities: known answers of
 // docs/known-answers.md and continuity across arbitrary chunking.
-#include "protocol/cipher.h"
+#include "v9/protocol/cipher.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <random>
 
-#include "crypto/capability.h"
-#include "protocol/messages.h"
-#include "protocol/noise.h"
+#include "common/crypto/capability.h"
+#include "v9/protocol/messages.h"
+#include "v9/protocol/noise.h"
 #include "protocol_test_util.h"
 
 namespace hs::protocol {

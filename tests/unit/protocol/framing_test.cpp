@@ -1,10 +1,10 @@
 // Frame codec: every split point of a multi-frame buffer, keep-alives, limits and bad varints.
-#include "protocol/framing.h"
+#include "v9/protocol/framing.h"
 
 #include <gtest/gtest.h>
 
 #include "protocol_test_util.h"
-#include "util/varint.h"
+#include "common/util/varint.h"
 
 namespace hs::protocol {
 namespace {

@@ -1,6 +1,6 @@
 // Message bodies: byte identity with the JS encoder, proto2 defaults and presence, and rejection of
 // malformed bodies without crashing.
-#include "protocol/messages.h"
+#include "v9/protocol/messages.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <map>
 
 #include "protocol_test_util.h"
-#include "util/varint.h"
+#include "common/util/varint.h"
 
 namespace hs::protocol::msg {
 namespace {

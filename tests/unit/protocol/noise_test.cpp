@@ -1,12 +1,12 @@
 // Noise XX handshake: the known-answer transcript (docs/known-answers.md) byte for byte, chunking,
 // and failures.
-#include "protocol/noise.h"
+#include "v9/protocol/noise.h"
 
 #include <gtest/gtest.h>
 
-#include "protocol/messages.h"
+#include "v9/protocol/messages.h"
 #include "protocol_test_util.h"
-#include "util/varint.h"
+#include "common/util/varint.h"
 
 namespace hs::protocol {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/noise.h"
-#include "util/hex.h"
+#include "v9/protocol/noise.h"
+#include "common/util/hex.h"
 
 namespace hs::protocol::test {
 

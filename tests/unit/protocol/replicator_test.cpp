@@ -1,5 +1,5 @@
 // Two cores replicating over two in-memory Streams wired back to back.
-#include "protocol/replicator.h"
+#include "v9/protocol/replicator.h"
 
 #include <gtest/gtest.h>
 
@@ -7,8 +7,8 @@
 
 #include <random>
 
-#include "crypto/derive.h"
-#include "hypercore/verify.h"
+#include "common/crypto/derive.h"
+#include "v9/hypercore/verify.h"
 
 namespace hs::protocol {
 namespace {

@@ -4,11 +4,11 @@
 // code must reproduce every chunk, and decode what the JS side sent.
 #include <gtest/gtest.h>
 
-#include "crypto/capability.h"
-#include "protocol/cipher.h"
-#include "protocol/framing.h"
-#include "protocol/messages.h"
-#include "protocol/noise.h"
+#include "common/crypto/capability.h"
+#include "v9/protocol/cipher.h"
+#include "v9/protocol/framing.h"
+#include "v9/protocol/messages.h"
+#include "v9/protocol/noise.h"
 #include "protocol_test_util.h"
 
 namespace hs::protocol {

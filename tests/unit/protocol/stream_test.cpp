@@ -1,17 +1,17 @@
 // Stream: two Streams back to back in memory (any chunking), and a Stream against a scripted
 // remote (a bare NoiseHandshake + TransportCipher) that can send whatever bytes a test needs.
 // Time is fake: every call gets an explicit time point.
-#include "protocol/stream.h"
+#include "v9/protocol/stream.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 
-#include "crypto/capability.h"
-#include "crypto/derive.h"
+#include "common/crypto/capability.h"
+#include "common/crypto/derive.h"
 #include "protocol_test_util.h"
-#include "util/varint.h"
+#include "common/util/varint.h"
 
 namespace hs::protocol {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "rpc/framing.h"
 #include "rpc/messages.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::rpc {
 namespace {

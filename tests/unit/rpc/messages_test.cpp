@@ -10,9 +10,9 @@
 
 #include "rpc/daemon_info.h"
 #include "rpc/messages.h"
-#include "wire/pb.h"
-#include "util/hex.h"
-#include "util/varint.h"
+#include "common/wire/pb.h"
+#include "common/util/hex.h"
+#include "common/util/varint.h"
 
 namespace hs::rpc {
 namespace {

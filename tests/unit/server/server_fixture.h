@@ -18,7 +18,7 @@
 #include <spdlog/spdlog.h>
 #include <asio.hpp>
 
-#include "corestore/corestore.h"
+#include "v9/corestore/corestore.h"
 #include "service/core_registry.h"
 #include "server/handlers.h"
 #include "rpc/methods.h"

@@ -11,7 +11,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include "async/event.h"
+#include "common/async/event.h"
 #include "service/errors.h"
 #include "server_fixture.h"
 

@@ -3,10 +3,10 @@
 
 #include <string>
 
-#include "swarm/dht/messages.h"
-#include "swarm/dht/tokens.h"
-#include "util/hex.h"
-#include "util/varint.h"
+#include "v9/swarm/dht/messages.h"
+#include "v9/swarm/dht/tokens.h"
+#include "common/util/hex.h"
+#include "common/util/varint.h"
 
 namespace hs::swarm::dht {
 namespace {

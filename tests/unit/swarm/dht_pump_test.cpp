@@ -10,8 +10,8 @@
 
 #include <set>
 
-#include "async/task_group.h"
-#include "swarm/dht/node.h"
+#include "common/async/task_group.h"
+#include "v9/swarm/dht/node.h"
 
 namespace hs::swarm::dht {
 namespace {

@@ -4,10 +4,10 @@
 #include <random>
 #include <set>
 
-#include "swarm/dht/peer_store.h"
-#include "swarm/dht/query_table.h"
-#include "swarm/dht/routing_table.h"
-#include "swarm/dht/tokens.h"
+#include "v9/swarm/dht/peer_store.h"
+#include "v9/swarm/dht/query_table.h"
+#include "v9/swarm/dht/routing_table.h"
+#include "v9/swarm/dht/tokens.h"
 
 namespace hs::swarm::dht {
 namespace {

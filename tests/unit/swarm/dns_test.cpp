@@ -1,13 +1,13 @@
 // The mDNS packet codec against byte fixtures from JS dns-packet 5.6.1 (tests/unit/swarm/js/
 // make_fixtures.js), hand-made compressed packets, malformed input and seeded random round trips.
-#include "swarm/dns.h"
+#include "v9/swarm/dns.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::swarm::dns {
 namespace {

@@ -3,7 +3,7 @@
 // sockets, optionally reopening every one the server closes: a slowloris); then a real peer (a
 // second Networker) dials it and must replicate a 50-block core within kBound. The figures are
 // printed ("flood: ...") for the record.
-#include "swarm/networker.h"
+#include "v9/swarm/networker.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,7 +26,7 @@
 
 #include <asio/io_context.hpp>
 
-#include "crypto/derive.h"
+#include "common/crypto/derive.h"
 
 namespace hs::swarm {
 namespace {

@@ -2,7 +2,7 @@
 // never finish the Noise handshake are evicted oldest-first per address and in all, closed at
 // their deadline (inbound and dialed), never count against max_peers, and an accept that fails
 // with EMFILE backs off and gives file descriptors back instead of stalling.
-#include "swarm/swarm.h"
+#include "v9/swarm/swarm.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -2,7 +2,7 @@
 // namespace (unshare(CLONE_NEWNET), then lo up with a 224.0.0.0/4 route) before any socket is
 // opened, so nothing ever reaches the machine's interfaces and every ctest process has its own
 // 224.0.0.251:5353. Without root (CAP_SYS_ADMIN) or `ip`, every test fails saying why.
-#include "swarm/mdns.h"
+#include "v9/swarm/mdns.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -18,9 +18,9 @@
 #include <random>
 #include <vector>
 
-#include "swarm/dns.h"
+#include "v9/swarm/dns.h"
 #include "testutil/io_loop.h"
-#include "util/hex.h"
+#include "common/util/hex.h"
 
 namespace hs::swarm {
 namespace {

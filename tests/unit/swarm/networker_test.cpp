@@ -1,7 +1,7 @@
 // Two Networkers in one io_context on 127.0.0.1, peers given by hand (no DHT): replication of a
 // core over the swarm, passive loading of a core a peer asks for, deduplication of the two
 // connections two peers dial to each other, flush, and peer events.
-#include "swarm/networker.h"
+#include "v9/swarm/networker.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include <asio/io_context.hpp>
 
-#include "crypto/derive.h"
+#include "common/crypto/derive.h"
 
 namespace hs::swarm {
 namespace {

@@ -3,10 +3,10 @@
 #include <filesystem>
 
 #include "testutil/temp_dir.h"
-#include "util/fs.h"
-#include "util/hex.h"
-#include "util/host_port.h"
-#include "util/varint.h"
+#include "common/util/fs.h"
+#include "common/util/hex.h"
+#include "common/util/host_port.h"
+#include "common/util/varint.h"
 
 namespace hs {
 

@@ -10,7 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 #include "v11/compact/compact.h"
 #include "v11/compact/utf8.h"
 

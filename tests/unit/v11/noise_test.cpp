@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "util/hex.h"
+#include "common/util/hex.h"
 #include "v11/noise/curve_ed25519.h"
 #include "v11/noise/handshake.h"
 

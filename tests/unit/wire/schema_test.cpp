@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "util/hex.h"
-#include "wire/schema.h"
+#include "common/util/hex.h"
+#include "common/wire/schema.h"
 
 namespace hs::wire::test {
 
