@@ -32,6 +32,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "lib/blocks.h"
 #include "crypto/blake2b.h"
 #include "crypto/sign.h"
 #include "hypercore/feed.h"
@@ -41,7 +42,6 @@
 namespace hs::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using hypercore::Feed;
 
 // The SLEEP files whose digests are compared with JS.
@@ -71,32 +71,6 @@ template <typename T>
 T must(Result<T> r, const char* what) {
     if (!r) die(std::string(what) + ": " + r.error().message);
     return std::move(r).value();
-}
-
-std::uint32_t xorshift32(std::uint32_t& x) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-}
-
-// Block i: xorshift32 seeded with (i + 1) * 0x9E3779B1 (0 -> 1), each output word stored
-// little-endian, truncated to block_bytes.
-void fill_block(std::uint64_t i, MutableByteView out) {
-    std::uint32_t x = static_cast<std::uint32_t>((i + 1) * 0x9E3779B1u);
-    if (x == 0) x = 1;
-    std::size_t j = 0;
-    for (; j + 4 <= out.size(); j += 4) {
-        const std::uint32_t w = xorshift32(x);
-        out[j] = static_cast<std::uint8_t>(w);
-        out[j + 1] = static_cast<std::uint8_t>(w >> 8);
-        out[j + 2] = static_cast<std::uint8_t>(w >> 16);
-        out[j + 3] = static_cast<std::uint8_t>(w >> 24);
-    }
-    if (j < out.size()) {
-        const std::uint32_t w = xorshift32(x);
-        for (int k = 0; j < out.size(); ++j, ++k) out[j] = static_cast<std::uint8_t>(w >> (8 * k));
-    }
 }
 
 // Fisher-Yates over 0..n-1 with xorshift32 seeded 0x2545F491: for k = n-1 .. 1, swap k with
@@ -149,16 +123,6 @@ nlohmann::json file_digests(const std::filesystem::path& dir) {
         out[name] = to_hex(h.final32());
     }
     return out;
-}
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t m = v.size() / 2;
-    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 class Runner {
