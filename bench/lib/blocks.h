@@ -1,11 +1,12 @@
 // What the C++ benchmark drivers (bench/*_bench.cpp) share: the deterministic block content
-// (bench/README.md; bench/lib/common.js makeBlocks generates the same bytes), the median and a
-// steady-clock stopwatch. Header-only, no dependency beyond the standard library.
+// (bench/README.md; bench/lib/common.js makeBlocks generates the same bytes), the median, a
+// steady-clock stopwatch and the process's CPU time. Header-only.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <span>
 #include <vector>
 
@@ -41,6 +42,13 @@ inline void fill_block(std::uint64_t i, std::span<std::uint8_t> out) {
 
 inline double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU time of this process (every thread), in seconds.
+inline double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 inline double median(std::vector<double> v) {
