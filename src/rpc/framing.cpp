@@ -144,6 +144,32 @@ void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::ve
     fail(Errc::Protocol, "internal decoder state");  // unreachable: receive() reads no varint here
 }
 
+MutableByteView FrameDecoder::payload_space(std::size_t max) {
+    if (m_state != State::Payload || max == 0) return {};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, max));
+    const std::size_t declared = static_cast<std::size_t>(m_payload.size() + m_remaining);
+    if (m_payload.size() + n > m_payload.capacity())
+        m_payload.set_capacity(payload_rung(m_payload.size() + n, declared));
+    return m_payload.free_space().first(n);
+}
+
+void FrameDecoder::payload_received(std::size_t n, std::vector<Frame>& out) {
+    if (m_state != State::Payload) return;
+    const std::size_t declared = static_cast<std::size_t>(m_payload.size() + m_remaining);
+    m_payload.grow(n);
+    m_remaining -= n;
+    if (m_remaining == 0) {
+        out.push_back(Frame{m_header, std::move(m_payload)});
+        m_payload = {};
+        m_state = State::Length;
+    } else if (m_payload.empty()) {
+        m_payload = {};
+    } else if (const std::size_t rung = payload_rung(m_payload.size(), declared);
+               rung < m_payload.capacity()) {
+        m_payload.set_capacity(rung);
+    }
+}
+
 Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
     std::size_t i = 0;
     while (i < in.size() && m_state != State::Failed) {

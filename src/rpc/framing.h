@@ -77,6 +77,10 @@ public:
     void set_capacity(std::size_t capacity);
     // REQUIRES: size() + bytes.size() <= capacity().
     void append(ByteView bytes) noexcept;
+    // The bytes past size(), up to capacity(), to be written and then counted with grow().
+    MutableByteView free_space() noexcept { return {m_data + m_size, m_capacity - m_size}; }
+    // REQUIRES: size() + n <= capacity(), the n bytes after size() written.
+    void grow(std::size_t n) noexcept { m_size += n; }
 
     friend bool operator==(const Payload& a, const Payload& b) noexcept {
         return equal(a, ByteView(b));
@@ -152,6 +156,22 @@ public:
     // and this and every later call return the same error. The connection must then be closed.
     [[nodiscard]] Status receive(ByteView in, std::vector<Frame>& out);
 
+    // Direct receive, for a reader that would otherwise copy a large payload out of its read
+    // buffer: while a frame's payload is due (its header decoded, some payload bytes still to
+    // come), the free space at the end of the payload buffer where up to `max` of the frame's next
+    // bytes can be read straight from the socket; empty between frames and once failed. The
+    // buffer grows to the rung that holds them. payload_received(n) must follow (before any other
+    // call) with how many bytes were read there, also 0: it completes the frame when they end it
+    // (appended to `out`), and otherwise shrinks the buffer back to the rung that holds what has
+    // arrived, so between calls the buffer is bounded exactly as with receive() (the larger
+    // capacity in between is address space the read may not touch).
+    MutableByteView payload_space(std::size_t max);
+    void payload_received(std::size_t n, std::vector<Frame>& out);
+
+    // Payload bytes of the current frame still to come (0 unless its header is decoded).
+    std::uint64_t payload_remaining() const noexcept {
+        return m_state == State::Payload ? m_remaining : 0;
+    }
     bool failed() const noexcept { return m_state == State::Failed; }
     // True between frames: no partial frame is buffered (a clean place for the stream to end).
     bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }

@@ -14,8 +14,9 @@
 // Memory: an idle session holds a small read buffer (`read_chunk_bytes`) and at most a few KiB
 // of output buffers. A read that fills the small buffer is followed by one non-blocking read
 // into a buffer shared by every session of the thread (kLargeReadBytes), so large frames do not
-// need a large buffer per session; output buffers that grew for a large batch are freed once it
-// is written. A frame still arriving holds under twice its bytes received so far (or 64 KiB),
+// need a large buffer per session, or, when a large payload is due, straight into that payload's
+// buffer (up to kLargeReadBytes, so the block is not copied once more); output buffers that grew
+// for a large batch are freed once it is written. A frame still arriving holds under twice its bytes received so far (or 64 KiB),
 // whatever length it declares (FrameDecoder); its buffer is freed once the request is handled.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
@@ -55,6 +56,9 @@ struct SessionLimits {
 
 // The buffer shared by the sessions of one thread for reads that follow a full small read.
 inline constexpr std::size_t kLargeReadBytes = 128 * 1024;
+// After a full small read, a frame with at least this many payload bytes still to come is read
+// straight into its payload buffer (FrameDecoder::payload_space), not copied from the large one.
+inline constexpr std::size_t kDirectReadMinBytes = 16 * 1024;
 // Output buffers with more capacity than this are freed once their batch is written.
 inline constexpr std::size_t kKeepOutputBytes = 4 * 1024;
 
@@ -105,6 +109,13 @@ private:
     // Decodes `in` and dispatches its frames, waiting at the high-water mark. `shared`: `in` is
     // the thread's large buffer, copied before any wait. `frames` is scratch space.
     asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<rpc::Frame>& frames);
+    // Reads what has arrived of the current frame's payload straight into its buffer (no wait)
+    // and dispatches the frame if that completes it. Returns how the read ended (would-block is
+    // no error).
+    asio::awaitable<std::error_code> read_payload_directly(std::vector<rpc::Frame>& frames);
+    // Past the high-water mark: waits until the client has read its output down to the
+    // low-water mark (or the session closes or drains).
+    asio::awaitable<void> wait_for_output_room();
     asio::awaitable<void> write_loop();
     void dispatch(const rpc::Frame& frame);
 
