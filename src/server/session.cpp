@@ -28,15 +28,26 @@ void release_output(Bytes& buffer) {
 }
 }  // namespace
 
+void SparePayloads::give(Payload&& payload) {
+    if (!m_pool.give(std::move(payload))) return;
+    m_timer.expires_after(kSpareKeep);
+    m_timer.async_wait([this](std::error_code ec) {
+        if (ec) return;  // restarted, or the server is gone
+        m_pool.clear();
+    });
+}
+
 Session::Session(std::uint64_t id, Socket socket, std::string peer, Handlers& handlers,
-                 SessionLimits limits, std::shared_ptr<spdlog::logger> log)
+                 SessionLimits limits, std::shared_ptr<spdlog::logger> log,
+                 SparePayloads* spare)
     : m_id(id),
       m_socket(std::move(socket)),
       m_peer(std::move(peer)),
       m_handlers(handlers),
       m_limits(limits),
       m_log(log),
-      m_decoder(FrameDecoderOptions{limits.max_payload_bytes}),
+      m_spare(spare),
+      m_decoder(FrameDecoderOptions{limits.max_payload_bytes, spare ? &spare->pool() : nullptr}),
       m_state(id, *this, m_socket.get_executor(), handlers.registry(), handlers.network(),
               limits.client, std::move(log)),
       m_read_buf(limits.read_chunk_bytes),
@@ -192,7 +203,7 @@ asio::awaitable<Status> Session::consume(ByteView in, bool shared, std::vector<F
             }
             if (m_closed || m_draining) co_return Status{};
             dispatch(frame);
-            frame.payload = {};  // give the request's memory back now
+            release(frame);  // give the request's memory back now
         }
         if (!decoded) co_return decoded;
     }
@@ -215,9 +226,15 @@ asio::awaitable<std::error_code> Session::read_payload_directly(std::vector<Fram
         if (queued_bytes() > m_limits.write_high_water_bytes) co_await wait_for_output_room();
         if (m_closed || m_draining) co_return end;
         dispatch(frame);
-        frame.payload = {};
+        release(frame);
     }
     co_return end;
+}
+
+void Session::release(Frame& frame) {
+    if (m_spare != nullptr)
+        m_spare->give(std::move(frame.payload));
+    frame.payload = {};
 }
 
 void Session::dispatch(const Frame& frame) {

@@ -525,6 +525,97 @@ TEST(RpcFraming, AnEmptyDirectReadReservesNothing) {
     EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve);
 }
 
+// Large frames in a row through a pool: the second starts in the first one's buffer (no new
+// allocation), both decode to the bytes sent, whether they arrive through receive() or straight
+// into payload_space(); small frames and frames larger than the spare do not take it.
+TEST(RpcFraming, LargePayloadsReuseThePooledBuffer) {
+    constexpr std::size_t kPayload = 1 << 20;
+    Bytes payload;
+    const Bytes frame = big_frame(kPayload, &payload);
+    PayloadPool pool(4 << 20);
+    FrameDecoderOptions options;
+    options.pool = &pool;
+    FrameDecoder decoder(options);
+    std::vector<Frame> frames;
+    const std::uint8_t* first = nullptr;
+    for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(round);
+        frames.clear();
+        ASSERT_TRUE(decoder.receive(ByteView(frame).first(4096), frames).ok());
+        if (round == 2) {  // straight in
+            std::size_t at = 4096;
+            while (decoder.payload_remaining() > 0) {
+                const MutableByteView space = decoder.payload_space(128 * 1024);
+                std::copy_n(frame.begin() + static_cast<std::ptrdiff_t>(at), space.size(), space.begin());
+                decoder.payload_received(space.size(), frames);
+                at += space.size();
+            }
+        } else {
+            ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(4096), frames).ok());
+        }
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_TRUE(frames[0].payload == payload);
+        if (round == 0) {
+            first = frames[0].payload.data();
+            EXPECT_EQ(pool.capacity(), 0u);
+        } else {
+            EXPECT_EQ(frames[0].payload.data(), first) << "the pooled buffer, not a new one";
+        }
+        EXPECT_TRUE(pool.give(std::move(frames[0].payload)));
+        EXPECT_EQ(pool.capacity(), kPayload);
+        EXPECT_EQ(frames[0].payload.capacity(), 0u);
+    }
+    // A frame larger than the spare, and one under kPooledPayloadBytes: their own buffers.
+    for (const std::size_t size : {kPayload + 1, kPooledPayloadBytes - 1}) {
+        SCOPED_TRACE(size);
+        Bytes other_payload;
+        const Bytes other = big_frame(size, &other_payload);
+        frames.clear();
+        ASSERT_TRUE(decoder.receive(ByteView(other).first(4096), frames).ok());
+        EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve) << "grows from the first rung";
+        ASSERT_TRUE(decoder.receive(ByteView(other).subspan(4096), frames).ok());
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_TRUE(frames[0].payload == other_payload);
+        EXPECT_EQ(pool.capacity(), kPayload) << "the spare stays in the pool";
+    }
+    // The pool keeps the larger buffer, nothing over its limit, nothing under the pooled size.
+    EXPECT_FALSE(pool.give(std::move(frames[0].payload)));
+    Payload larger(Bytes(2 << 20, 1));
+    EXPECT_TRUE(pool.give(std::move(larger)));
+    EXPECT_EQ(pool.capacity(), std::size_t{2} << 20);
+    Payload too_large(Bytes(5 << 20, 1));
+    EXPECT_FALSE(pool.give(std::move(too_large)));
+    Payload smaller(Bytes(1 << 20, 1));
+    EXPECT_FALSE(pool.give(std::move(smaller)));
+    EXPECT_EQ(pool.capacity(), std::size_t{2} << 20);
+    pool.clear();
+    EXPECT_EQ(pool.capacity(), 0u);
+}
+
+// A pooled buffer whose frame has received nothing yet goes back to the pool (a stalled client
+// does not hold it), and one that has received a part is not shrunk.
+TEST(RpcFraming, APooledBufferIsNotHeldByAFrameThatReceivedNothing) {
+    constexpr std::size_t kDeclared = 1 << 20;
+    PayloadPool pool(4 << 20);
+    EXPECT_TRUE(pool.give(Payload(Bytes(kDeclared, 2))));
+    FrameDecoderOptions options;
+    options.pool = &pool;
+    FrameDecoder decoder(options);
+    Bytes prefix;
+    encode_frame_prefix(prefix, {kReq, 3, 2, 1}, kDeclared);
+    std::vector<Frame> frames;
+    ASSERT_TRUE(decoder.receive(prefix, frames).ok());
+    EXPECT_EQ(decoder.payload_space(128 * 1024).size(), 128u * 1024);
+    EXPECT_EQ(pool.capacity(), 0u) << "taken";
+    decoder.payload_received(0, frames);
+    EXPECT_EQ(decoder.payload_capacity(), 0u);
+    EXPECT_EQ(pool.capacity(), kDeclared) << "given back";
+    (void)decoder.payload_space(128 * 1024);
+    decoder.payload_received(1000, frames);
+    EXPECT_EQ(decoder.payload_capacity(), kDeclared) << "not shrunk";
+    EXPECT_TRUE(frames.empty());
+}
+
 TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {
     FrameDecoderOptions options;
     options.max_payload_bytes = 1 << 20;

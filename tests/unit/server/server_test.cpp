@@ -574,6 +574,12 @@ TEST(RpcServer, AnIdleSessionGivesItsLargeBuffersBack) {
     const SessionLimits defaults;
     EXPECT_LE(c.session().buffer_capacity(), defaults.read_chunk_bytes + 2 * kKeepOutputBytes);
     EXPECT_LE(defaults.read_chunk_bytes, 4096u);
+    // The request's payload buffer is the sessions' spare for the next large frame, freed once
+    // none came for kSpareKeep.
+    EXPECT_GE(server.server().spare_payload_bytes(), 512u * 1024);
+    EXPECT_TRUE(c.wait_for([&] { return server.server().spare_payload_bytes() == 0; },
+                           kSpareKeep + 5s))
+        << "still " << server.server().spare_payload_bytes() << " bytes";
 }
 
 TEST(RpcServer, LargeAppendsReadStraightIntoTheirPayloadsAndTheFramesBehindThemSurvive) {
