@@ -24,8 +24,9 @@ const path = require('path')
 const { spawn } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, noop, parseFlags, parseSizes, checkRepetitions, parseSides, makeBlocks,
-  procMemory, procCpu, selfCpu, track, killAll, spawnWaiting, stopChild, dhtBootstrapRole, connectClient,
-  checkLoopbackOnly, tempBase, median, sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
+  procMemory, procCpu, selfCpu, track, stopChild, runDriver, startDaemon, withBootstrap, connectClient,
+  checkCoreBlocks, checkLoopbackOnly, median, sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable,
+  aimCell
 } = require('./lib/common')
 
 const CASES = ['append1', 'append100', 'get1']
@@ -56,37 +57,7 @@ function parseArgs (argv) {
 // little-endian (makeBlocks in bench/lib/common.js, as bench/storage_bench.js). Blocks 0 … N-1 go
 // in one per call, N … 2N-1 in calls of --batch.
 
-function sampleIndices (total) {
-  const n = total / 2
-  const s = new Set([0, 1, n >> 1, n - 1, n, n + 1, n + (n >> 1), total - 2, total - 1])
-  let x = 0x2545F491
-  for (let k = 0; k < 16; k++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
-    s.add(x % total)
-  }
-  return [...s].filter(i => i >= 0 && i < total).sort((a, b) => a - b)
-}
-
 // --- child processes ------------------------------------------------------------------------------
-
-function startBootstrap () {
-  return spawnWaiting('DHT bootstrap', process.execPath, [__filename, '--role', 'bootstrap'], process.env,
-    /^listening on \S+:(\d+)$/m)
-}
-
-// A daemon listening on the UNIX socket <TMPDIR>/<name>.sock, storage in dir.
-async function startDaemon (o, side, name, dir, bootstrapPort, env) {
-  const boot = '127.0.0.1:' + bootstrapPort
-  const [cmd, args] = side === 'hs'
-    ? [o.hyperspace, ['--storage', dir, '--host', name, '--bootstrap', boot, '--no-local-discovery',
-        '--log-level', 'warn']]
-    : [process.execPath, [requireJs.resolve('hyperspace/bin/index.js'), '-s', dir, '-h', name, '-b', boot,
-        '--no-migrate']]
-  const d = await spawnWaiting(side === 'hs' ? 'our daemon' : 'JS daemon', cmd, args, env, /Listening on (\S+)/m)
-  d.side = side
-  d.name = name
-  return d
-}
 
 // perf record attached to pid until the returned stop() resolves.
 async function startPerf (o, pid, file) {
@@ -151,14 +122,7 @@ async function runRep (o, w, d, client, rep, blocks, problems) {
       }
     })
     // Checks (not timed): length, byteLength, a sample of gets (every block in the first rep).
-    if (core.length !== 2 * n) fail('length ' + core.length + ', expected ' + 2 * n)
-    if (core.byteLength !== 2 * n * w.blockBytes) fail('byteLength ' + core.byteLength + ', expected ' + 2 * n * w.blockBytes)
-    const idx = rep === 0 ? [...Array(2 * n).keys()] : sampleIndices(2 * n)
-    for (const i of idx) {
-      const b = await core.get(i)
-      if (!Buffer.isBuffer(b) || !b.equals(blocks[i])) fail('get(' + i + ') differs from the appended block')
-    }
-    res.checked = idx.length
+    res.checked = await checkCoreBlocks(core, blocks, w.blockBytes, rep)
   } catch (err) {
     problems.push(`${d.side} ${tag} rep ${rep}: ${err.message}`)
     process.stderr.write(`${d.side} ${tag} rep ${rep}: FAILED: ${err.message}\n`)
@@ -208,7 +172,7 @@ async function runWorkload (o, w, base, env, bootstrapPort, problems) {
   try {
     for (const side of o.sideList) {
       const dir = path.join(base, side + '-' + tag)
-      daemons[side] = await startDaemon(o, side, 'hsdb-' + side + '-' + tag, dir, bootstrapPort, env)
+      daemons[side] = await startDaemon(o.hyperspace, side, 'hsdb-' + side + '-' + tag, dir, bootstrapPort, env)
       clients[side] = await connectClient(daemons[side].name)
       out[side] = { idle: procMemory(daemons[side].pid), reps: [] }
     }
@@ -252,17 +216,12 @@ async function main () {
     throw new Error(o.hyperspace + ' does not exist: build it (bench/run-daemon.sh) or pass --hyperspace')
   }
   if (o.perf) fs.mkdirSync(o.perf, { recursive: true })
-  // Short path: socket paths must stay under 108 bytes.
-  const { base, env, cleanup } = tempBase({ tmp: o.tmp || '/tmp', prefix: 'hsdb-', daemonEnv: true })
-  const loadBefore = os.loadavg()
-  const problems = []
-  const rows = []
-  const memRows = []
-  const sides = {}
-  let bootstrap = null
-  try {
-    bootstrap = await startBootstrap()
-    const bootstrapPort = Number(bootstrap.match[1])
+  await withBootstrap(__filename, { tmp: o.tmp, prefix: 'hsdb-' }, async ({ base, env, bootstrapPort }) => {
+    const loadBefore = os.loadavg()
+    const problems = []
+    const rows = []
+    const memRows = []
+    const sides = {}
     for (const w of o.workloads) {
       const out = await runWorkload(o, w, base, env, bootstrapPort, problems)
       sides[w.blockBytes + 'x' + w.blocks] = out
@@ -313,23 +272,7 @@ async function main () {
       per_rep: sides
     }))
     if (problems.length) process.exitCode = 2
-  } finally {
-    if (bootstrap) await stopChild(bootstrap)
-    cleanup()
-  }
-}
-
-if (process.argv[2] === '--role') {
-  if (process.argv[3] !== 'bootstrap') {
-    console.error('unknown role ' + process.argv[3])
-    process.exit(1)
-  }
-  dhtBootstrapRole()
-} else {
-  // Exit explicitly: a client socket to a daemon that did not stop would keep Node alive.
-  main().then(() => process.exit(), err => {
-    killAll()
-    console.error('daemon_bench:', err && err.stack ? err.stack : err)
-    process.exit(1)
   })
 }
+
+runDriver('daemon_bench', main)

@@ -32,6 +32,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "lib/blocks.h"
 #include "common/crypto/blake2b.h"
 #include "common/crypto/sign.h"
 #include "v9/hypercore/feed.h"
@@ -41,7 +42,6 @@
 namespace hs::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using hypercore::Feed;
 
 // The SLEEP files whose digests are compared with JS.
@@ -71,32 +71,6 @@ template <typename T>
 T must(Result<T> r, const char* what) {
     if (!r) die(std::string(what) + ": " + r.error().message);
     return std::move(r).value();
-}
-
-std::uint32_t xorshift32(std::uint32_t& x) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-}
-
-// Block i: xorshift32 seeded with (i + 1) * 0x9E3779B1 (0 -> 1), each output word stored
-// little-endian, truncated to block_bytes.
-void fill_block(std::uint64_t i, MutableByteView out) {
-    std::uint32_t x = static_cast<std::uint32_t>((i + 1) * 0x9E3779B1u);
-    if (x == 0) x = 1;
-    std::size_t j = 0;
-    for (; j + 4 <= out.size(); j += 4) {
-        const std::uint32_t w = xorshift32(x);
-        out[j] = static_cast<std::uint8_t>(w);
-        out[j + 1] = static_cast<std::uint8_t>(w >> 8);
-        out[j + 2] = static_cast<std::uint8_t>(w >> 16);
-        out[j + 3] = static_cast<std::uint8_t>(w >> 24);
-    }
-    if (j < out.size()) {
-        const std::uint32_t w = xorshift32(x);
-        for (int k = 0; j < out.size(); ++j, ++k) out[j] = static_cast<std::uint8_t>(w >> (8 * k));
-    }
 }
 
 // Fisher-Yates over 0..n-1 with xorshift32 seeded 0x2545F491: for k = n-1 .. 1, swap k with
@@ -151,16 +125,6 @@ nlohmann::json file_digests(const std::filesystem::path& dir) {
     return out;
 }
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t m = v.size() / 2;
-    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
 class Runner {
 public:
     Runner(const Options& options, const Workload& w, const crypto::KeyPair& kp)
@@ -186,10 +150,12 @@ public:
             BenchDir dir(m_options.tmp, "hs-append1-" + tag);
             auto feed = open_feed(dir.path(), m_kp);
             const auto start = Clock::now();
+            const double cpu = cpu_seconds();
             for (std::uint64_t i = 0; i < m_w.blocks; ++i)
                 (void)must(feed->append(block(i)), "append");
             const double s = seconds_since(start);
             if (timed) m_samples["append1"].push_back(s);
+            if (timed) m_cpu["append1"].push_back(cpu_seconds() - cpu);
             if (first) {
                 m_check["append1"]["signature"] = final_signature(*feed);
                 feed.reset();
@@ -202,12 +168,14 @@ public:
         auto feed = open_feed(dir.path(), m_kp);
         std::vector<ByteView> batch(m_options.batch);
         const auto start = Clock::now();
+        const double cpu = cpu_seconds();
         for (std::uint64_t i = 0; i < m_w.blocks; i += m_options.batch) {
             for (std::size_t k = 0; k < m_options.batch; ++k) batch[k] = block(i + k);
             (void)must(feed->append(batch), "append batch");
         }
         const double append_s = seconds_since(start);
         if (timed && wants("append100")) m_samples["append100"].push_back(append_s);
+        if (timed && wants("append100")) m_cpu["append100"].push_back(cpu_seconds() - cpu);
 
         if (wants("get_seq")) {
             std::uint64_t sink = 0;
@@ -246,7 +214,7 @@ public:
             auto it = m_samples.find(name);
             if (it == m_samples.end()) continue;
             const double s = median(it->second);
-            out.push_back(
+            nlohmann::json row =
                 {{"case", name},
                  {"block_bytes", m_w.block_bytes},
                  {"blocks", m_w.blocks},
@@ -254,7 +222,11 @@ public:
                  {"samples_s", it->second},
                  {"median_s", s},
                  {"blocks_per_s", static_cast<double>(m_w.blocks) / s},
-                 {"mib_per_s", static_cast<double>(m_w.blocks * m_w.block_bytes) / s / (1 << 20)}});
+                 {"mib_per_s", static_cast<double>(m_w.blocks * m_w.block_bytes) / s / (1 << 20)}};
+            // CPU time (appends only: gets are timed as a whole), per block
+            if (auto c = m_cpu.find(name); c != m_cpu.end())
+                row["cpu_us_per_block"] = median(c->second) / static_cast<double>(m_w.blocks) * 1e6;
+            out.push_back(std::move(row));
         }
         return out;
     }
@@ -285,6 +257,7 @@ private:
     Bytes m_data;
     std::vector<std::uint64_t> m_order;
     std::map<std::string, std::vector<double>> m_samples;
+    std::map<std::string, std::vector<double>> m_cpu;  // CPU seconds of the append cases
     nlohmann::json m_check = nlohmann::json::object();
 };
 

@@ -112,6 +112,19 @@ function makeBlocks (count, bytes, alphabet = null) {
   return blocks
 }
 
+// The indices of a core of total = 2N blocks that repetitions after the first read back: both
+// ends and the middle of each half, and 16 more from xorshift32 seeded 0x2545F491.
+function sampleIndices (total) {
+  const n = total / 2
+  const s = new Set([0, 1, n >> 1, n - 1, n, n + 1, n + (n >> 1), total - 2, total - 1])
+  let x = 0x2545F491
+  for (let k = 0; k < 16; k++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    s.add(x % total)
+  }
+  return [...s].filter(i => i >= 0 && i < total).sort((a, b) => a - b)
+}
+
 // --- /proc readings -------------------------------------------------------------------------------
 
 // VmRSS (resident now) and VmHWM (peak resident) of a process in bytes; null once it is gone.
@@ -220,6 +233,45 @@ function dhtBootstrapRole (host = '127.0.0.1') {
   process.on('SIGINT', stop)
 }
 
+// The bootstrap node of dhtBootstrapRole() as a child process: script is the driver, which runs
+// dhtBootstrapRole() for `--role bootstrap`. Resolves as spawnWaiting, match[1] being the port.
+function startBootstrap (script) {
+  return spawnWaiting('DHT bootstrap', process.execPath, [script, '--role', 'bootstrap'], process.env,
+    /^listening on \S+:(\d+)$/m)
+}
+
+// A daemon listening on the UNIX socket <TMPDIR>/<name>.sock, storage in dir, bootstrapping from
+// 127.0.0.1:bootstrapPort: side 'hs' is ours (the binary at hyperspace, mDNS off, warnings only),
+// 'js' the JS package's own bin/index.js. Resolves as spawnWaiting, plus side and name.
+async function startDaemon (hyperspace, side, name, dir, bootstrapPort, env) {
+  const boot = '127.0.0.1:' + bootstrapPort
+  const [cmd, args] = side === 'hs'
+    ? [hyperspace, ['--storage', dir, '--host', name, '--bootstrap', boot, '--no-local-discovery',
+        '--log-level', 'warn']]
+    : [process.execPath, [requireJs.resolve('hyperspace/bin/index.js'), '-s', dir, '-h', name, '-b', boot,
+        '--no-migrate']]
+  const d = await spawnWaiting(side === 'hs' ? 'our daemon' : 'JS daemon', cmd, args, env, /Listening on (\S+)/m)
+  d.side = side
+  d.name = name
+  return d
+}
+
+// The frame of a run whose daemons bootstrap from a local DHT node: a temp folder under tmp
+// (default /tmp: socket paths must stay under 108 bytes; tempBase with daemonEnv), the node
+// (startBootstrap(script)), then body({ base, env, bootstrapPort }); stops the node and cleans up
+// however body ends.
+async function withBootstrap (script, { tmp, prefix }, body) {
+  const { base, env, cleanup } = tempBase({ tmp: tmp || '/tmp', prefix, daemonEnv: true })
+  let bootstrap = null
+  try {
+    bootstrap = await startBootstrap(script)
+    return await body({ base, env, bootstrapPort: Number(bootstrap.match[1]) })
+  } finally {
+    if (bootstrap) await stopChild(bootstrap)
+    cleanup()
+  }
+}
+
 // An @hyperspace/client connected to the daemon on <TMPDIR>/<name>.sock.
 async function connectClient (name) {
   const Client = requireJs('@hyperspace/client')
@@ -227,6 +279,42 @@ async function connectClient (name) {
   if (client._client) client._client.on('error', noop)
   await client.ready()
   return client
+}
+
+// The body of a driver whose children include startBootstrap(): `--role bootstrap` runs
+// dhtBootstrapRole(), anything else main(), then exits (explicitly: a client socket to a daemon
+// that did not stop would keep Node alive); an error kills the children and exits 1.
+function runDriver (name, main) {
+  if (process.argv[2] === '--role') {
+    if (process.argv[3] !== 'bootstrap') {
+      console.error('unknown role ' + process.argv[3])
+      process.exit(1)
+    }
+    return dhtBootstrapRole()
+  }
+  main().then(() => process.exit(), err => {
+    killAll()
+    console.error(name + ':', err && err.stack ? err.stack : err)
+    process.exit(1)
+  })
+}
+
+// The untimed checks after a repetition on a core that should hold total = blocks.length blocks
+// of `bytes` each: length, byteLength, then get() of every block (rep 0) or of
+// sampleIndices(total), each equal to blocks[blockOf(i)] (the block appended at index i). Throws
+// on the first difference; resolves with the number of blocks read back.
+async function checkCoreBlocks (core, blocks, bytes, rep, blockOf = i => i) {
+  const total = blocks.length
+  if (core.length !== total) throw new Error('length ' + core.length + ', expected ' + total)
+  if (core.byteLength !== total * bytes) throw new Error('byteLength ' + core.byteLength + ', expected ' + total * bytes)
+  const idx = rep === 0 ? [...Array(total).keys()] : sampleIndices(total)
+  for (const i of idx) {
+    const b = await core.get(i)
+    if (!Buffer.isBuffer(b) || !b.equals(blocks[blockOf(i)])) {
+      throw new Error('get(' + i + ') differs from block ' + blockOf(i) + ', appended there')
+    }
+  }
+  return idx.length
 }
 
 // --- environment ----------------------------------------------------------------------------------
@@ -315,6 +403,13 @@ function jsonHead (bench, o, loadBefore, loadAfter) {
   }
 }
 
+// Prints the JSON line of a run: jsonHead(), then fields, checks_ok and problems; sets the exit
+// status to 2 when a check failed.
+function printJsonLine (bench, o, loads, problems, fields) {
+  console.log(JSON.stringify({ ...jsonHead(bench, o, ...loads), checks_ok: problems.length === 0, problems, ...fields }))
+  if (problems.length) process.exitCode = 2
+}
+
 // Prints sections ([[head, body rows], …], all cells strings) as one table with one set of column
 // widths; columns whose index leftAligned(i) is true are padded on the right, the others on the left.
 function printTable (sections, leftAligned) {
@@ -349,6 +444,7 @@ module.exports = {
   parseSides,
   fillBlock,
   makeBlocks,
+  sampleIndices,
   procMemory,
   procCpu,
   selfCpu,
@@ -357,7 +453,12 @@ module.exports = {
   spawnWaiting,
   stopChild,
   dhtBootstrapRole,
+  runDriver,
+  startBootstrap,
+  startDaemon,
+  withBootstrap,
   connectClient,
+  checkCoreBlocks,
   checkLoopbackOnly,
   tempBase,
   privateCopy,
@@ -368,6 +469,7 @@ module.exports = {
   runText,
   printChecks,
   jsonHead,
+  printJsonLine,
   printTable,
   aimCell
 }

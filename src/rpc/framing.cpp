@@ -92,10 +92,45 @@ std::size_t payload_rung(std::size_t need, std::size_t declared) {
 
 }  // namespace
 
+Payload PayloadPool::take(std::size_t declared) {
+    if (declared < kPooledPayloadBytes || m_spare.capacity() < declared) return {};
+    Payload taken = std::move(m_spare);
+    m_spare = {};
+    taken.clear();
+    return taken;
+}
+
+bool PayloadPool::give(Payload&& payload) {
+    Payload given = std::move(payload);
+    payload = {};
+    const std::size_t c = given.capacity();
+    if (c < kPooledPayloadBytes || c > m_max_bytes || c <= m_spare.capacity()) return false;
+    m_spare = std::move(given);
+    return true;
+}
+
+void FrameDecoder::reserve(std::size_t need, std::size_t declared) {
+    if (need <= m_payload.capacity()) return;
+    if (m_payload.capacity() == 0 && m_options.pool != nullptr) {
+        m_payload = m_options.pool->take(declared);
+        m_pooled = m_payload.capacity() != 0;
+        if (need <= m_payload.capacity()) return;
+    }
+    m_payload.set_capacity(payload_rung(need, declared));
+}
+
+void FrameDecoder::complete(std::vector<Frame>& out) {
+    out.push_back(Frame{m_header, std::move(m_payload)});
+    m_payload = {};
+    m_pooled = false;
+    m_state = State::Length;
+}
+
 void FrameDecoder::fail(Errc code, const char* what) {
     m_state = State::Failed;
     m_error = make_error(code, "rpc frame: {}", what);
     m_payload = {};
+    m_pooled = false;
 }
 
 void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::vector<Frame>& out) {
@@ -130,6 +165,7 @@ void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::ve
                 return fail(Errc::FrameTooLarge, "Incoming message is larger than max size");
             }
             m_payload = {};
+            m_pooled = false;
             if (m_remaining == 0) {
                 out.push_back(Frame{m_header, {}});
                 m_state = State::Length;
@@ -144,6 +180,34 @@ void FrameDecoder::finish_varint(std::uint64_t value, std::size_t bytes, std::ve
     fail(Errc::Protocol, "internal decoder state");  // unreachable: receive() reads no varint here
 }
 
+MutableByteView FrameDecoder::payload_space(std::size_t max) {
+    if (m_state != State::Payload || max == 0) return {};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_remaining, max));
+    reserve(m_payload.size() + n, static_cast<std::size_t>(m_payload.size() + m_remaining));
+    return m_payload.free_space().first(n);
+}
+
+void FrameDecoder::payload_received(std::size_t n, std::vector<Frame>& out) {
+    if (m_state != State::Payload) return;
+    const std::size_t declared = static_cast<std::size_t>(m_payload.size() + m_remaining);
+    m_payload.grow(n);
+    m_remaining -= n;
+    if (m_remaining == 0) {
+        complete(out);
+    } else if (m_pooled) {
+        if (m_payload.empty()) {  // nothing arrived yet: the spare goes back
+            m_options.pool->give(std::move(m_payload));
+            m_payload = {};
+            m_pooled = false;
+        }
+    } else if (m_payload.empty()) {
+        m_payload = {};
+    } else if (const std::size_t rung = payload_rung(m_payload.size(), declared);
+               rung < m_payload.capacity()) {
+        m_payload.set_capacity(rung);
+    }
+}
+
 Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
     std::size_t i = 0;
     while (i < in.size() && m_state != State::Failed) {
@@ -156,16 +220,10 @@ Status FrameDecoder::receive(ByteView in, std::vector<Frame>& out) {
             } else {
                 // A split payload: grow with the bytes that arrived (m_remaining was checked
                 // against max_payload_bytes when the header completed, so this fits in size_t).
-                const std::size_t need = m_payload.size() + n;
-                if (need > m_payload.capacity()) {
-                    m_payload.set_capacity(payload_rung(
-                        need, static_cast<std::size_t>(m_payload.size() + m_remaining)));
-                }
+                reserve(m_payload.size() + n,
+                        static_cast<std::size_t>(m_payload.size() + m_remaining));
                 m_payload.append(in.subspan(i, n));
-                if (n == m_remaining) {
-                    out.push_back(Frame{m_header, std::move(m_payload)});
-                    m_payload = {};
-                }
+                if (n == m_remaining) complete(out);
             }
             i += n;
             m_remaining -= n;

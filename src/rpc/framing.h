@@ -77,6 +77,12 @@ public:
     void set_capacity(std::size_t capacity);
     // REQUIRES: size() + bytes.size() <= capacity().
     void append(ByteView bytes) noexcept;
+    // The bytes past size(), up to capacity(), to be written and then counted with grow().
+    MutableByteView free_space() noexcept { return {m_data + m_size, m_capacity - m_size}; }
+    // REQUIRES: size() + n <= capacity(), the n bytes after size() written.
+    void grow(std::size_t n) noexcept { m_size += n; }
+    // size() becomes 0; the buffer stays.
+    void clear() noexcept { m_size = 0; }
 
     friend bool operator==(const Payload& a, const Payload& b) noexcept {
         return equal(a, ByteView(b));
@@ -120,8 +126,36 @@ std::optional<FrameHeader> peek_frame_header(ByteView frame);
 // Appends a keep-alive (a frame of length 0), which receivers skip.
 inline void encode_keep_alive(Bytes& out) { out.push_back(0); }
 
+// Split payloads declared at least this large may take a pooled buffer (PayloadPool).
+inline constexpr std::size_t kPooledPayloadBytes = 256 * 1024;
+
+// One spare buffer for large payloads, shared by the decoders of one thread (the RPC server's
+// sessions): a split payload of at least kPooledPayloadBytes takes the spare when it holds the
+// whole declared length, so a stream of large frames (batched appends) reuses one buffer instead
+// of faulting in fresh pages for each. Finished payloads come back through give(); the pool keeps
+// the largest one of at most max_bytes. Its owner empties it (clear()) to give the memory back.
+class PayloadPool {
+public:
+    explicit PayloadPool(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
+    // The spare (emptied) when its capacity is at least `declared` and `declared` is at least
+    // kPooledPayloadBytes; otherwise an empty Payload with no buffer.
+    Payload take(std::size_t declared);
+    // Keeps `payload`'s buffer as the spare when it is of pooled size, at most max_bytes and
+    // larger than the spare; true when kept. `payload` is left empty either way.
+    bool give(Payload&& payload);
+    void clear() noexcept { m_spare = {}; }
+    std::size_t capacity() const noexcept { return m_spare.capacity(); }
+
+private:
+    std::size_t m_max_bytes;
+    Payload m_spare;
+};
+
 struct FrameDecoderOptions {
     std::uint64_t max_payload_bytes = kDefaultMaxPayloadBytes;
+    // When set: large split payloads start in its spare buffer (it must outlive the decoder).
+    // Such a buffer is not shrunk, and the bounds below then apply to what the decoder allocates.
+    PayloadPool* pool = nullptr;
 };
 
 // The first piece of a split payload reserves at most this much (unless the piece itself is
@@ -152,6 +186,22 @@ public:
     // and this and every later call return the same error. The connection must then be closed.
     [[nodiscard]] Status receive(ByteView in, std::vector<Frame>& out);
 
+    // Direct receive, for a reader that would otherwise copy a large payload out of its read
+    // buffer: while a frame's payload is due (its header decoded, some payload bytes still to
+    // come), the free space at the end of the payload buffer where up to `max` of the frame's next
+    // bytes can be read straight from the socket; empty between frames and once failed. The
+    // buffer grows to the rung that holds them. payload_received(n) must follow (before any other
+    // call) with how many bytes were read there, also 0: it completes the frame when they end it
+    // (appended to `out`), and otherwise shrinks the buffer back to the rung that holds what has
+    // arrived, so between calls the buffer is bounded exactly as with receive() (the larger
+    // capacity in between is address space the read may not touch).
+    MutableByteView payload_space(std::size_t max);
+    void payload_received(std::size_t n, std::vector<Frame>& out);
+
+    // Payload bytes of the current frame still to come (0 unless its header is decoded).
+    std::uint64_t payload_remaining() const noexcept {
+        return m_state == State::Payload ? m_remaining : 0;
+    }
     bool failed() const noexcept { return m_state == State::Failed; }
     // True between frames: no partial frame is buffered (a clean place for the stream to end).
     bool idle() const noexcept { return m_state == State::Length && m_varint_bytes == 0; }
@@ -164,6 +214,11 @@ private:
 
     // Handles a finished varint of the current state; may fail the decoder.
     void finish_varint(std::uint64_t value, std::size_t bytes, std::vector<Frame>& out);
+    // Makes room for `need` bytes of a split payload of `declared` bytes: the pool's spare for a
+    // payload not started yet, else the rung that holds them.
+    void reserve(std::size_t need, std::size_t declared);
+    // Hands the finished payload out as a frame; the decoder is between frames again.
+    void complete(std::vector<Frame>& out);
     void fail(Errc code, const char* what);
 
     FrameDecoderOptions m_options;
@@ -173,6 +228,7 @@ private:
     std::uint64_t m_remaining = 0;   // bytes of the current frame after `len` not yet consumed
     FrameHeader m_header;
     Payload m_payload;
+    bool m_pooled = false;  // m_payload's buffer came from the pool
     Error m_error;
 };
 

@@ -40,6 +40,7 @@ RpcServer::RpcServer(asio::io_context& io, Handlers& handlers, SessionLimits lim
       m_limits(limits),
       m_log(std::move(log)),
       m_trim_timer(io),
+      m_spare(io.get_executor()),
       m_tasks(io.get_executor(), "rpc", m_log) {}
 
 RpcServer::~RpcServer() = default;
@@ -195,7 +196,7 @@ std::shared_ptr<Session> RpcServer::adopt(Session::Socket socket, std::string pe
     }
     const std::uint64_t id = m_next_session++;
     auto session = std::make_shared<Session>(id, std::move(socket), std::move(peer), m_handlers,
-                                             m_limits, m_log);
+                                             m_limits, m_log, &m_spare);
     m_sessions.emplace(id, session);
     m_log->info("client {} connected ({})", id, session->peer());
     if (m_closing) session->close("daemon shutting down");

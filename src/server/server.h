@@ -70,6 +70,8 @@ public:
     // Takes an already-connected stream (tests: one end of a socket pair). Returns the session,
     // or nullptr when max_clients are connected already (the stream is then closed).
     std::shared_ptr<Session> adopt(Session::Socket socket, std::string peer);
+    // Bytes held by the sessions' spare buffer for large payloads (for tests).
+    std::size_t spare_payload_bytes() const noexcept { return m_spare.capacity(); }
 
 private:
     template <typename Acceptor>
@@ -85,6 +87,7 @@ private:
     std::list<asio::ip::tcp::acceptor> m_tcp;
     std::list<asio::steady_timer> m_accept_pauses;  // one per accept loop: backoff after errors
     asio::steady_timer m_trim_timer;                 // memory given back after disconnects
+    SparePayloads m_spare;                           // the sessions' spare large-payload buffer
     bool m_trim_pending = false;
     std::filesystem::path m_socket_path;
     std::optional<std::pair<dev_t, ino_t>> m_socket_file;  // identity of the file we created

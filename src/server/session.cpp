@@ -28,15 +28,26 @@ void release_output(Bytes& buffer) {
 }
 }  // namespace
 
+void SparePayloads::give(Payload&& payload) {
+    if (!m_pool.give(std::move(payload))) return;
+    m_timer.expires_after(kSpareKeep);
+    m_timer.async_wait([this](std::error_code ec) {
+        if (ec) return;  // restarted, or the server is gone
+        m_pool.clear();
+    });
+}
+
 Session::Session(std::uint64_t id, Socket socket, std::string peer, Handlers& handlers,
-                 SessionLimits limits, std::shared_ptr<spdlog::logger> log)
+                 SessionLimits limits, std::shared_ptr<spdlog::logger> log,
+                 SparePayloads* spare)
     : m_id(id),
       m_socket(std::move(socket)),
       m_peer(std::move(peer)),
       m_handlers(handlers),
       m_limits(limits),
       m_log(log),
-      m_decoder(FrameDecoderOptions{limits.max_payload_bytes}),
+      m_spare(spare),
+      m_decoder(FrameDecoderOptions{limits.max_payload_bytes, spare ? &spare->pool() : nullptr}),
       m_state(id, *this, m_socket.get_executor(), handlers.registry(), handlers.network(),
               limits.client, std::move(log)),
       m_read_buf(limits.read_chunk_bytes),
@@ -136,7 +147,11 @@ asio::awaitable<void> Session::read_loop() {
         Status decoded = co_await consume(ByteView(m_read_buf.data(), n), false, frames);
         if (m_closed || m_draining) co_return;
         std::error_code end;  // how a large read ended the stream, handled after dispatching
-        if (decoded && n == m_read_buf.size()) {
+        if (decoded && n == m_read_buf.size() &&
+            m_decoder.payload_remaining() >= kDirectReadMinBytes) {
+            end = co_await read_payload_directly(frames);
+            if (m_closed || m_draining) co_return;
+        } else if (decoded && n == m_read_buf.size()) {
             const MutableByteView large = large_read_buffer();
             const std::size_t more =
                 m_socket.read_some(asio::buffer(large.data(), large.size()), end);
@@ -184,16 +199,42 @@ asio::awaitable<Status> Session::consume(ByteView in, bool shared, std::vector<F
                     at = 0;
                     shared = false;
                 }
-                while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
-                    co_await m_drained.wait();
+                co_await wait_for_output_room();
             }
             if (m_closed || m_draining) co_return Status{};
             dispatch(frame);
-            frame.payload = {};  // give the request's memory back now
+            release(frame);  // give the request's memory back now
         }
         if (!decoded) co_return decoded;
     }
     co_return Status{};
+}
+
+asio::awaitable<void> Session::wait_for_output_room() {
+    while (!m_closed && !m_draining && queued_bytes() > m_limits.write_low_water_bytes)
+        co_await m_drained.wait();
+}
+
+asio::awaitable<std::error_code> Session::read_payload_directly(std::vector<Frame>& frames) {
+    const MutableByteView space = m_decoder.payload_space(kLargeReadBytes);
+    std::error_code end;
+    const std::size_t n = m_socket.read_some(asio::buffer(space.data(), space.size()), end);
+    if (end == asio::error::would_block || end == asio::error::try_again) end.clear();
+    frames.clear();
+    m_decoder.payload_received(end ? 0 : n, frames);
+    for (Frame& frame : frames) {  // the frame this read completed, if it did
+        if (queued_bytes() > m_limits.write_high_water_bytes) co_await wait_for_output_room();
+        if (m_closed || m_draining) co_return end;
+        dispatch(frame);
+        release(frame);
+    }
+    co_return end;
+}
+
+void Session::release(Frame& frame) {
+    if (m_spare != nullptr)
+        m_spare->give(std::move(frame.payload));
+    frame.payload = {};
 }
 
 void Session::dispatch(const Frame& frame) {

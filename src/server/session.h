@@ -14,9 +14,12 @@
 // Memory: an idle session holds a small read buffer (`read_chunk_bytes`) and at most a few KiB
 // of output buffers. A read that fills the small buffer is followed by one non-blocking read
 // into a buffer shared by every session of the thread (kLargeReadBytes), so large frames do not
-// need a large buffer per session; output buffers that grew for a large batch are freed once it
-// is written. A frame still arriving holds under twice its bytes received so far (or 64 KiB),
-// whatever length it declares (FrameDecoder); its buffer is freed once the request is handled.
+// need a large buffer per session, or, when a large payload is due, straight into that payload's
+// buffer (up to kLargeReadBytes, so the block is not copied once more); output buffers that grew
+// for a large batch are freed once it is written. A frame still arriving holds under twice its bytes received so far (or 64 KiB),
+// whatever length it declares (FrameDecoder); its buffer is freed once the request is handled,
+// except that the server keeps one buffer of a large request (at least 256 KiB, at most 8 MiB:
+// SparePayloads) for 1 s, for the next large frame of any of its sessions to start in.
 //
 // Network thread only. Owned by RpcServer; run() holds shared_from_this() to outlive its waits.
 // Everything the client held (ClientState) is released when run() ends, and run() waits for the
@@ -55,6 +58,27 @@ struct SessionLimits {
 
 // The buffer shared by the sessions of one thread for reads that follow a full small read.
 inline constexpr std::size_t kLargeReadBytes = 128 * 1024;
+// The spare buffer for large payloads of one server's sessions (rpc::PayloadPool): a batch of
+// large appends reuses one buffer instead of faulting in fresh pages for every frame. It holds at
+// most kSpareMaxBytes and is freed once no frame has returned a buffer for kSpareKeep.
+inline constexpr std::size_t kSpareMaxBytes = 8 * 1024 * 1024;
+inline constexpr std::chrono::milliseconds kSpareKeep{1000};
+class SparePayloads {
+public:
+    explicit SparePayloads(const asio::any_io_executor& ex) : m_pool(kSpareMaxBytes), m_timer(ex) {}
+    rpc::PayloadPool& pool() noexcept { return m_pool; }
+    // A handled frame's payload: kept as the spare (and the release timer restarted), or freed.
+    void give(rpc::Payload&& payload);
+    std::size_t capacity() const noexcept { return m_pool.capacity(); }
+
+private:
+    rpc::PayloadPool m_pool;
+    asio::steady_timer m_timer;
+};
+
+// After a full small read, a frame with at least this many payload bytes still to come is read
+// straight into its payload buffer (FrameDecoder::payload_space), not copied from the large one.
+inline constexpr std::size_t kDirectReadMinBytes = 16 * 1024;
 // Output buffers with more capacity than this are freed once their batch is written.
 inline constexpr std::size_t kKeepOutputBytes = 4 * 1024;
 
@@ -64,7 +88,8 @@ public:
 
     // `handlers` must outlive the session.
     Session(std::uint64_t id, Socket socket, std::string peer, Handlers& handlers,
-            SessionLimits limits, std::shared_ptr<spdlog::logger> log);
+            SessionLimits limits, std::shared_ptr<spdlog::logger> log,
+            SparePayloads* spare = nullptr);
     ~Session() override;
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -105,8 +130,17 @@ private:
     // Decodes `in` and dispatches its frames, waiting at the high-water mark. `shared`: `in` is
     // the thread's large buffer, copied before any wait. `frames` is scratch space.
     asio::awaitable<Status> consume(ByteView in, bool shared, std::vector<rpc::Frame>& frames);
+    // Reads what has arrived of the current frame's payload straight into its buffer (no wait)
+    // and dispatches the frame if that completes it. Returns how the read ended (would-block is
+    // no error).
+    asio::awaitable<std::error_code> read_payload_directly(std::vector<rpc::Frame>& frames);
+    // Past the high-water mark: waits until the client has read its output down to the
+    // low-water mark (or the session closes or drains).
+    asio::awaitable<void> wait_for_output_room();
     asio::awaitable<void> write_loop();
     void dispatch(const rpc::Frame& frame);
+    // Gives a handled frame's payload back (to the spare, or freed).
+    void release(rpc::Frame& frame);
 
     std::uint64_t m_id;
     Socket m_socket;
@@ -114,6 +148,7 @@ private:
     Handlers& m_handlers;
     SessionLimits m_limits;
     std::shared_ptr<spdlog::logger> m_log;
+    SparePayloads* m_spare;
     rpc::FrameDecoder m_decoder;
     service::ClientState m_state;
     Bytes m_read_buf;

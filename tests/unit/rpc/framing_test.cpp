@@ -330,6 +330,17 @@ Bytes big_frame(std::size_t payload_bytes, Bytes* payload_out) {
     return frame;
 }
 
+// The buffer of a partial payload of `payload_bytes` of which `received` have arrived: at most
+// max(64 KiB, twice what arrived), never over the declared length, and holding what arrived.
+void expect_partial_payload_bounds(const FrameDecoder& decoder, std::size_t received,
+                                   std::size_t payload_bytes) {
+    EXPECT_LE(decoder.payload_capacity(),
+              std::max<std::size_t>(kInitialPayloadReserve, 2 * received))
+        << received << " bytes received";
+    EXPECT_LE(decoder.payload_capacity(), payload_bytes);
+    EXPECT_GE(decoder.payload_capacity(), received);
+}
+
 // Feeds `frame` to `decoder` in pieces of the sizes in `sizes` (cycled), checking after every
 // piece that the buffer for the partial payload follows the bytes that arrived: nothing before
 // the payload, then at most max(64 KiB, twice the payload bytes received), and never over the
@@ -350,13 +361,8 @@ std::size_t feed_in_pieces(FrameDecoder& decoder, ByteView frame, std::size_t pa
         if (i <= prefix) {
             EXPECT_EQ(decoder.payload_capacity(), 0u) << "nothing reserved before the payload";
         } else if (i < frame.size()) {
-            const std::size_t received = i - prefix;
             EXPECT_TRUE(frames.empty());
-            EXPECT_LE(decoder.payload_capacity(),
-                      std::max<std::size_t>(kInitialPayloadReserve, 2 * received))
-                << received << " bytes received";
-            EXPECT_LE(decoder.payload_capacity(), payload_bytes);
-            EXPECT_GE(decoder.payload_capacity(), received);
+            expect_partial_payload_bounds(decoder, i - prefix, payload_bytes);
             if (decoder.payload_capacity() != capacity) {
                 if (capacity != 0) {
                     ++reallocations;
@@ -451,6 +457,163 @@ TEST(RpcFraming, DeclaredSixteenMiBWithOneKiBSentReservesLittle) {
     ASSERT_TRUE(decoder.receive(big_piece, frames).ok());
     EXPECT_GE(decoder.payload_capacity(), 300u * 1024);
     EXPECT_LT(decoder.payload_capacity(), 600u * 1024);
+}
+
+// Direct receive, as the server reads a large payload: receive() of a small read, then reads
+// straight into payload_space() that deliver all, part or none of what was offered. The frames
+// are the same as with receive(), and between calls the buffer obeys receive()'s bounds.
+TEST(RpcFraming, PayloadReadStraightIntoItsBufferYieldsTheSameFramesAndBounds) {
+    for (const std::size_t payload_bytes : {std::size_t{65536 + 5}, std::size_t{6} << 20}) {
+        SCOPED_TRACE(payload_bytes);
+        Bytes payload;
+        Bytes stream = big_frame(payload_bytes, &payload);
+        const std::size_t prefix = stream.size() - payload_bytes;
+        append_bytes(stream, js_frame("status-request"));  // the next frame, right behind
+        FrameDecoder decoder;
+        std::vector<Frame> frames;
+        ASSERT_TRUE(decoder.payload_space(4096).empty()) << "no payload due between frames";
+        ASSERT_TRUE(decoder.receive(ByteView(stream).first(4096), frames).ok());
+        std::size_t at = 4096;
+        // How much of the offered space each read fills: all, none, part, one byte.
+        const std::size_t fills[] = {SIZE_MAX, 0, 1000, 1, SIZE_MAX, 70000};
+        for (std::size_t k = 0; decoder.payload_remaining() > 0; ++k) {
+            ASSERT_EQ(decoder.payload_remaining(), prefix + payload_bytes - at);
+            const MutableByteView space = decoder.payload_space(128 * 1024);
+            ASSERT_EQ(space.size(), std::min<std::size_t>(128 * 1024, decoder.payload_remaining()));
+            const std::size_t n = std::min(fills[k % std::size(fills)], space.size());
+            std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(at), n, space.begin());
+            decoder.payload_received(n, frames);
+            at += n;
+            if (decoder.payload_remaining() == 0) break;
+            EXPECT_TRUE(frames.empty());
+            expect_partial_payload_bounds(decoder, at - prefix, payload_bytes);
+        }
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].header, (FrameHeader{kReq, 3, 2, 9}));
+        EXPECT_TRUE(frames[0].payload == payload);
+        EXPECT_EQ(frames[0].payload.capacity(), payload_bytes);  // exact: the last rung
+        EXPECT_EQ(decoder.payload_capacity(), 0u);
+        EXPECT_TRUE(decoder.idle());
+        EXPECT_TRUE(decoder.payload_space(4096).empty());
+        // The direct reads stopped at the frame's end: the next frame decodes as usual.
+        frames.clear();
+        ASSERT_TRUE(decoder.receive(ByteView(stream).subspan(at), frames).ok());
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].header, expected_frames()[0].header);  // status-request
+    }
+}
+
+// A read that delivers nothing before the payload's first byte leaves nothing reserved (a
+// client that declares a large frame and stalls costs what it sent).
+TEST(RpcFraming, AnEmptyDirectReadReservesNothing) {
+    Bytes stall;
+    encode_frame_prefix(stall, {kReq, 3, 2, 1}, std::size_t{16} << 20);
+    FrameDecoder decoder;
+    std::vector<Frame> frames;
+    ASSERT_TRUE(decoder.receive(stall, frames).ok());
+    EXPECT_EQ(decoder.payload_remaining(), std::size_t{16} << 20);
+    EXPECT_EQ(decoder.payload_space(128 * 1024).size(), 128u * 1024);
+    decoder.payload_received(0, frames);
+    EXPECT_EQ(decoder.payload_capacity(), 0u);
+    EXPECT_TRUE(frames.empty());
+    EXPECT_FALSE(decoder.idle());
+    // 100 bytes read straight in: the buffer is the smallest rung, as with receive().
+    const MutableByteView space = decoder.payload_space(128 * 1024);
+    std::fill_n(space.begin(), 100, std::uint8_t{0x46});
+    decoder.payload_received(100, frames);
+    EXPECT_GE(decoder.payload_capacity(), 100u);
+    EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve);
+}
+
+// Large frames in a row through a pool: the second starts in the first one's buffer (no new
+// allocation), both decode to the bytes sent, whether they arrive through receive() or straight
+// into payload_space(); small frames and frames larger than the spare do not take it.
+TEST(RpcFraming, LargePayloadsReuseThePooledBuffer) {
+    constexpr std::size_t kPayload = 1 << 20;
+    Bytes payload;
+    const Bytes frame = big_frame(kPayload, &payload);
+    PayloadPool pool(4 << 20);
+    FrameDecoderOptions options;
+    options.pool = &pool;
+    FrameDecoder decoder(options);
+    std::vector<Frame> frames;
+    const std::uint8_t* first = nullptr;
+    for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(round);
+        frames.clear();
+        ASSERT_TRUE(decoder.receive(ByteView(frame).first(4096), frames).ok());
+        if (round == 2) {  // straight in
+            std::size_t at = 4096;
+            while (decoder.payload_remaining() > 0) {
+                const MutableByteView space = decoder.payload_space(128 * 1024);
+                std::copy_n(frame.begin() + static_cast<std::ptrdiff_t>(at), space.size(), space.begin());
+                decoder.payload_received(space.size(), frames);
+                at += space.size();
+            }
+        } else {
+            ASSERT_TRUE(decoder.receive(ByteView(frame).subspan(4096), frames).ok());
+        }
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_TRUE(frames[0].payload == payload);
+        if (round == 0) {
+            first = frames[0].payload.data();
+            EXPECT_EQ(pool.capacity(), 0u);
+        } else {
+            EXPECT_EQ(frames[0].payload.data(), first) << "the pooled buffer, not a new one";
+        }
+        EXPECT_TRUE(pool.give(std::move(frames[0].payload)));
+        EXPECT_EQ(pool.capacity(), kPayload);
+        EXPECT_EQ(frames[0].payload.capacity(), 0u);
+    }
+    // A frame larger than the spare, and one under kPooledPayloadBytes: their own buffers.
+    for (const std::size_t size : {kPayload + 1, kPooledPayloadBytes - 1}) {
+        SCOPED_TRACE(size);
+        Bytes other_payload;
+        const Bytes other = big_frame(size, &other_payload);
+        frames.clear();
+        ASSERT_TRUE(decoder.receive(ByteView(other).first(4096), frames).ok());
+        EXPECT_LE(decoder.payload_capacity(), kInitialPayloadReserve) << "grows from the first rung";
+        ASSERT_TRUE(decoder.receive(ByteView(other).subspan(4096), frames).ok());
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_TRUE(frames[0].payload == other_payload);
+        EXPECT_EQ(pool.capacity(), kPayload) << "the spare stays in the pool";
+    }
+    // The pool keeps the larger buffer, nothing over its limit, nothing under the pooled size.
+    EXPECT_FALSE(pool.give(std::move(frames[0].payload)));
+    Payload larger(Bytes(2 << 20, 1));
+    EXPECT_TRUE(pool.give(std::move(larger)));
+    EXPECT_EQ(pool.capacity(), std::size_t{2} << 20);
+    Payload too_large(Bytes(5 << 20, 1));
+    EXPECT_FALSE(pool.give(std::move(too_large)));
+    Payload smaller(Bytes(1 << 20, 1));
+    EXPECT_FALSE(pool.give(std::move(smaller)));
+    EXPECT_EQ(pool.capacity(), std::size_t{2} << 20);
+    pool.clear();
+    EXPECT_EQ(pool.capacity(), 0u);
+}
+
+// A pooled buffer whose frame has received nothing yet goes back to the pool (a stalled client
+// does not hold it), and one that has received a part is not shrunk.
+TEST(RpcFraming, APooledBufferIsNotHeldByAFrameThatReceivedNothing) {
+    constexpr std::size_t kDeclared = 1 << 20;
+    PayloadPool pool(4 << 20);
+    EXPECT_TRUE(pool.give(Payload(Bytes(kDeclared, 2))));
+    FrameDecoderOptions options;
+    options.pool = &pool;
+    FrameDecoder decoder(options);
+    Bytes prefix;
+    encode_frame_prefix(prefix, {kReq, 3, 2, 1}, kDeclared);
+    std::vector<Frame> frames;
+    ASSERT_TRUE(decoder.receive(prefix, frames).ok());
+    EXPECT_EQ(decoder.payload_space(128 * 1024).size(), 128u * 1024);
+    EXPECT_EQ(pool.capacity(), 0u) << "taken";
+    decoder.payload_received(0, frames);
+    EXPECT_EQ(decoder.payload_capacity(), 0u);
+    EXPECT_EQ(pool.capacity(), kDeclared) << "given back";
+    (void)decoder.payload_space(128 * 1024);
+    decoder.payload_received(1000, frames);
+    EXPECT_EQ(decoder.payload_capacity(), kDeclared) << "not shrunk";
+    EXPECT_TRUE(frames.empty());
 }
 
 TEST(RpcFraming, DeclaredLengthOverTheLimitIsRefusedBeforeAnyAllocation) {

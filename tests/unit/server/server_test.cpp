@@ -574,6 +574,62 @@ TEST(RpcServer, AnIdleSessionGivesItsLargeBuffersBack) {
     const SessionLimits defaults;
     EXPECT_LE(c.session().buffer_capacity(), defaults.read_chunk_bytes + 2 * kKeepOutputBytes);
     EXPECT_LE(defaults.read_chunk_bytes, 4096u);
+    // The request's payload buffer is the sessions' spare for the next large frame, freed once
+    // none came for kSpareKeep.
+    EXPECT_GE(server.server().spare_payload_bytes(), 512u * 1024);
+    EXPECT_TRUE(c.wait_for([&] { return server.server().spare_payload_bytes() == 0; },
+                           kSpareKeep + 5s))
+        << "still " << server.server().spare_payload_bytes() << " bytes";
+}
+
+TEST(RpcServer, LargeAppendsReadStraightIntoTheirPayloadsAndTheFramesBehindThemSurvive) {
+    // Payloads due after a full small read are read straight into their buffers, never past the
+    // frame's end: the requests behind them in the same send, and a frame that arrives in pieces
+    // with pauses in between, are all handled, and every block reads back as sent.
+    TestServer server;
+    RawClient& c = server.connect();
+    c.open(0, "big");
+    const auto& append = method_info(Method::HypercoreAppend);
+    const auto& status = method_info(Method::HyperspaceStatus);
+    std::vector<Bytes> blocks;
+    Bytes burst;
+    std::uint64_t id = 1000;
+    for (const std::size_t size : {std::size_t{65536}, std::size_t{200000}, std::size_t{20000}}) {
+        Bytes block(size);
+        for (std::size_t i = 0; i < size; ++i) block[i] = static_cast<std::uint8_t>(i * 7 + size);
+        AppendRequest a;
+        a.id = 0;
+        a.blocks = {block};
+        encode_frame(burst, FrameHeader{FrameType::Request, static_cast<std::uint64_t>(append.service), append.id, id++}, a);
+        encode_frame(burst, FrameHeader{FrameType::Request, static_cast<std::uint64_t>(status.service), status.id, id++}, Void{});
+        blocks.push_back(std::move(block));
+    }
+    c.send_raw(burst);
+    // One more, in pieces: a full small read, then a part of the payload, then the rest.
+    Bytes split;
+    Bytes last(100000, 0x5a);
+    AppendRequest a;
+    a.id = 0;
+    a.blocks = {last};
+    encode_frame(split, FrameHeader{FrameType::Request, static_cast<std::uint64_t>(append.service), append.id, id++}, a);
+    blocks.push_back(last);
+    const std::size_t cuts[] = {0, 4096, 30000, split.size()};
+    for (std::size_t k = 0; k + 1 < std::size(cuts); ++k) {
+        c.send_raw(ByteView(split).subspan(cuts[k], cuts[k + 1] - cuts[k]));
+        for (int pump = 0; pump < 3; ++pump) c.pump_once();
+    }
+    for (std::uint64_t r = 1000; r < id; ++r) {
+        auto f = c.wait_reply(r);
+        ASSERT_TRUE(f) << "reply " << r;
+        ASSERT_EQ(f->header.type, FrameType::Response) << r;
+    }
+    for (std::uint64_t seq = 0; seq < blocks.size(); ++seq) {
+        GetRequest get;
+        get.id = 0;
+        get.seq = seq;
+        EXPECT_EQ(c.call<GetResponse>(Method::HypercoreGet, get).block, blocks[seq]) << seq;
+    }
+    EXPECT_FALSE(c.closed());
 }
 
 TEST(RpcServer, ManyPipelinedRequestsAndEndOfStreamAfterAFullRead) {
