@@ -359,10 +359,10 @@ asio::awaitable<void> ClientImpl::write_loop() {
             co_await output_ready.wait();
             continue;
         }
-        const ByteView pending = core.pending_output();
-        buffer.assign(pending.begin(), pending.end());
+        // The whole output, moved (no copy): calls made meanwhile go to a fresh buffer.
+        buffer = core.take_output();
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(buffer), kAwait);
-        core.consume_output(n);
+        (void)n;
         if (ec) {
             core.close("writing to the daemon at " + endpoint + " failed: " + ec.message());
             break;

@@ -65,6 +65,8 @@ public:
     // Bytes waiting to be written, and how many of them were written.
     ByteView pending_output() const noexcept { return m_output.pending(); }
     void consume_output(std::size_t n);
+    // Moves all pending output out at once (the writer writes it without a copy).
+    Bytes take_output() { return m_output.take(); }
 
     // Closes (idempotent): every pending call fails with `reason`; later calls fail at once.
     void close(const std::string& reason);
