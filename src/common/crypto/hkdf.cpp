@@ -42,6 +42,38 @@ Digest64 hmac_blake2b(ByteView key, std::initializer_list<ByteView> parts) {
     return out;
 }
 
+namespace {
+ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> noise_nonce(std::uint64_t n) {
+    ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};  // 4 zero bytes || LE64(n)
+    for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+    return nonce;
+}
+}  // namespace
+
+void noise_encrypt(Bytes& out, const ByteArray<32>& key, std::uint64_t n, ByteView ad,
+                   ByteView plaintext) {
+    const std::size_t start = out.size();
+    out.resize(start + plaintext.size() + kNoiseMacBytes);
+    unsigned long long written = 0;
+    const auto nonce = noise_nonce(n);
+    crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start, &written, plaintext.data(),
+                                              plaintext.size(), ad.data(), ad.size(), nullptr,
+                                              nonce.data(), key.data());
+    HS_ASSERT(written == plaintext.size() + kNoiseMacBytes);
+}
+
+bool noise_decrypt(Bytes& plaintext, const ByteArray<32>& key, std::uint64_t n, ByteView ad,
+                   ByteView ciphertext) {
+    HS_ASSERT(ciphertext.size() >= kNoiseMacBytes);
+    plaintext.resize(ciphertext.size() - kNoiseMacBytes);
+    unsigned long long written = 0;
+    const auto nonce = noise_nonce(n);
+    return crypto_aead_chacha20poly1305_ietf_decrypt(plaintext.data(), &written, nullptr,
+                                                     ciphertext.data(), ciphertext.size(),
+                                                     ad.data(), ad.size(), nonce.data(),
+                                                     key.data()) == 0;
+}
+
 void noise_hkdf2(const Digest64& chaining_key, ByteView input_key_material, Digest64& out1,
                  Digest64& out2) {
     Digest64 temp = hmac_blake2b(chaining_key, {input_key_material});

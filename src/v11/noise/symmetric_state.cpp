@@ -16,14 +16,6 @@ void wipe_array(ByteArray<N>& a) noexcept {
     sodium_memzero(a.data(), a.size());
 }
 
-// 4 zero bytes || LE64(n): the Noise ChaChaPoly nonce (noise-handshake writes the counter as a
-// u32 at offset 4, which is the same for every counter a handshake reaches).
-ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> aead_nonce(std::uint64_t n) {
-    ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};
-    for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
-    return nonce;
-}
-
 }  // namespace
 
 SymmetricState::SymmetricState(std::string_view protocol_name) {
@@ -56,13 +48,7 @@ void SymmetricState::encrypt_and_hash(ByteView plaintext, Bytes& out) {
         append_bytes(out, plaintext);
     } else {
         HS_ASSERT(plaintext.size() + kMacBytes <= kMaxCiphertextBytes);
-        out.resize(start + plaintext.size() + kMacBytes);
-        unsigned long long written = 0;
-        const auto nonce = aead_nonce(m_n++);
-        crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start, &written, plaintext.data(),
-                                                  plaintext.size(), m_h.data(), m_h.size(),
-                                                  nullptr, nonce.data(), m_k.data());
-        HS_ASSERT(written == plaintext.size() + kMacBytes);
+        crypto::noise_encrypt(out, m_k, m_n++, m_h, plaintext);
     }
     mix_hash(ByteView(out).subspan(start));
 }
@@ -80,12 +66,7 @@ Result<Bytes> SymmetricState::decrypt_and_hash(ByteView ciphertext) {
             return make_error(Errc::HandshakeFailed,
                               "Noise message: ciphertext of {} bytes exceeds the Noise limit of {}",
                               ciphertext.size(), kMaxCiphertextBytes);
-        plaintext.resize(ciphertext.size() - kMacBytes);
-        unsigned long long written = 0;
-        const auto nonce = aead_nonce(m_n++);
-        if (crypto_aead_chacha20poly1305_ietf_decrypt(
-                plaintext.data(), &written, nullptr, ciphertext.data(), ciphertext.size(),
-                m_h.data(), m_h.size(), nonce.data(), m_k.data()) != 0)
+        if (!crypto::noise_decrypt(plaintext, m_k, m_n++, m_h, ciphertext))
             return make_error(Errc::HandshakeFailed,
                               "Noise message failed authentication (tampered, or keys differ)");
     }

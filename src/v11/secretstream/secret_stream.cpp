@@ -70,14 +70,17 @@ void SecretStream::start_handshake() {
     m_handshake = m_options.initiator
                       ? noise::Handshake::initiator(m_options.pattern, m_options.static_keys, ho)
                       : noise::Handshake::responder(m_options.pattern, m_options.static_keys, ho);
-    if (m_handshake->our_turn()) {
-        auto first = m_handshake->write_message();
-        if (!first) {
-            destroy(Error{Errc::HandshakeFailed, "Noise handshake failed: " + first.error().message});
-            return;
-        }
-        send_frame(*first);
+    if (m_handshake->our_turn()) send_handshake_message();
+}
+
+bool SecretStream::send_handshake_message() {
+    auto message = m_handshake->write_message();
+    if (!message) {
+        destroy(Error{Errc::HandshakeFailed, "Noise handshake failed: " + message.error().message});
+        return false;
     }
+    send_frame(*message);
+    return true;
 }
 
 void SecretStream::send_frame(ByteView body) {
@@ -190,14 +193,7 @@ void SecretStream::handle_frame(ByteView body) {
             destroy(Error{Errc::HandshakeFailed, "Noise handshake failed: " + payload.error().message});
             return;
         }
-        if (m_handshake->our_turn()) {
-            auto next = m_handshake->write_message();
-            if (!next) {
-                destroy(Error{Errc::HandshakeFailed, "Noise handshake failed: " + next.error().message});
-                return;
-            }
-            send_frame(*next);
-        }
+        if (m_handshake->our_turn() && !send_handshake_message()) return;
         if (m_handshake->complete()) {
             SecretStreamKeys keys;
             keys.split = m_handshake->split();

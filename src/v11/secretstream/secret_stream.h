@@ -150,6 +150,8 @@ public:
 
 private:
     void start_handshake();
+    // Writes our next handshake message; false (and closed) when that fails.
+    bool send_handshake_message();
     void send_frame(ByteView body);
     void handle_frame(ByteView body);
     void finish_handshake(const SecretStreamKeys& keys);

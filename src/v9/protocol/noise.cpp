@@ -175,26 +175,12 @@ void NoiseHandshake::mix_key(ByteView input_key_material) {
     wipe_array(temp_k);
 }
 
-namespace {
-ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> aead_nonce(std::uint64_t n) {
-    ByteArray<crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};  // 4 zero bytes || LE64(n)
-    for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
-    return nonce;
-}
-}  // namespace
-
 void NoiseHandshake::encrypt_and_hash(ByteView plaintext, Bytes& out) {
     const std::size_t start = out.size();
     if (!m_has_key) {
         append_bytes(out, plaintext);
     } else {
-        out.resize(start + plaintext.size() + kMacBytes);
-        unsigned long long written = 0;
-        const auto nonce = aead_nonce(m_n++);
-        crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start, &written, plaintext.data(),
-                                                  plaintext.size(), m_h.data(), m_h.size(), nullptr,
-                                                  nonce.data(), m_k.data());
-        HS_ASSERT(written == plaintext.size() + kMacBytes);
+        crypto::noise_encrypt(out, m_k, m_n++, m_h, plaintext);
     }
     mix_hash(ByteView(out).subspan(start));
 }
@@ -206,12 +192,7 @@ Status NoiseHandshake::decrypt_and_hash(ByteView ciphertext, Bytes& plaintext) {
     } else {
         if (ciphertext.size() < kMacBytes)
             return make_error(Errc::HandshakeFailed, "handshake ciphertext shorter than its MAC");
-        plaintext.resize(ciphertext.size() - kMacBytes);
-        unsigned long long written = 0;
-        const auto nonce = aead_nonce(m_n++);
-        if (crypto_aead_chacha20poly1305_ietf_decrypt(
-                plaintext.data(), &written, nullptr, ciphertext.data(), ciphertext.size(),
-                m_h.data(), m_h.size(), nonce.data(), m_k.data()) != 0)
+        if (!crypto::noise_decrypt(plaintext, m_k, m_n++, m_h, ciphertext))
             return make_error(Errc::HandshakeFailed, "handshake message failed authentication");
     }
     mix_hash(ciphertext);
