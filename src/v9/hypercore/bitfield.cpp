@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "v9/hypercore/bitfield_rle.h"
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 
 namespace hs::hypercore {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "common/crypto/blake2b.h"
 #include "common/crypto/sign.h"
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 
 namespace hs::hypercore {
 

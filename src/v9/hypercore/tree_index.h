@@ -9,7 +9,7 @@
 #include <optional>
 #include <vector>
 
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 #include "v9/hypercore/sparse_bitset.h"
 
 namespace hs::hypercore {

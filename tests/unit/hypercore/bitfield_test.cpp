@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "v9/hypercore/bitfield_rle.h"
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 #include "common/util/hex.h"
 
 namespace hs::hypercore {

@@ -1,6 +1,6 @@
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 
-namespace hs::hypercore::flat {
+namespace hs::flat {
 
 std::vector<Index> full_roots(Index index) {
     std::vector<Index> result;
@@ -16,4 +16,4 @@ std::vector<Index> full_roots(Index index) {
     return result;
 }
 
-}  // namespace hs::hypercore::flat
+}  // namespace hs::flat

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "v9/hypercore/flat_tree.h"
+#include "common/util/flat_tree.h"
 
-namespace hs::hypercore::flat {
+namespace hs::flat {
 namespace {
 
 TEST(FlatTree, IndexDepthOffset) {
@@ -65,4 +65,4 @@ TEST(FlatTree, IteratorMatchesFunctions) {
 }
 
 }  // namespace
-}  // namespace hs::hypercore::flat
+}  // namespace hs::flat

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace hs::hypercore::flat {
+namespace hs::flat {
 
 using Index = std::uint64_t;
 
@@ -130,4 +130,4 @@ private:
     std::uint64_t m_factor = 2;
 };
 
-}  // namespace hs::hypercore::flat
+}  // namespace hs::flat
