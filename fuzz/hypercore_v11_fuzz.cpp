@@ -17,8 +17,8 @@ namespace {
 
 namespace hc = hs::v11::hypercore;
 namespace w = hs::v11::hypercore::wire;
-using hs::ByteView;
 using hs::Bytes;
+using hs::ByteView;
 using hs::fuzz::require;
 
 template <typename Decode, typename Encode>
@@ -54,20 +54,50 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     const ByteView body(data + 1, size - 1);
     switch (data[0] % 16) {
-        case 0: round_trip(body, w::decode_handshake, [](const w::Handshake& m) { return w::encode(m); }); break;
-        case 1: round_trip(body, w::decode_sync, [](const w::Sync& m) { return w::encode(m); }); break;
-        case 2: round_trip(body, w::decode_request, [](const w::Request& m) { return w::encode(m); }); break;
-        case 3: round_trip(body, w::decode_cancel, [](const w::Cancel& m) { return w::encode(m); }); break;
-        case 4: round_trip(body, w::decode_data, [](const w::Data& m) { return w::encode(m); }); break;
-        case 5: round_trip(body, w::decode_no_data, [](const w::NoData& m) { return w::encode(m); }); break;
-        case 6: round_trip(body, w::decode_want, w::encode_want); break;
-        case 7: round_trip(body, w::decode_unwant, w::encode_unwant); break;
-        case 8: round_trip(body, w::decode_bitfield, [](const w::Bitfield& m) { return w::encode(m); }); break;
-        case 9: round_trip(body, w::decode_range, [](const w::Range& m) { return w::encode(m); }); break;
-        case 10: round_trip(body, w::decode_extension, [](const w::Extension& m) { return w::encode(m); }); break;
-        case 11: round_trip(body, hc::decode_manifest, hc::encode_manifest); break;
-        case 12: round_trip(body, hc::multisig::decode, hc::multisig::encode); break;
-        case 13: round_trip(body, hc::multisig::decode_v0, hc::multisig::encode_v0); break;
+        case 0:
+            round_trip(body, w::decode_handshake,
+                       [](const w::Handshake& m) { return w::encode(m); });
+            break;
+        case 1:
+            round_trip(body, w::decode_sync, [](const w::Sync& m) { return w::encode(m); });
+            break;
+        case 2:
+            round_trip(body, w::decode_request, [](const w::Request& m) { return w::encode(m); });
+            break;
+        case 3:
+            round_trip(body, w::decode_cancel, [](const w::Cancel& m) { return w::encode(m); });
+            break;
+        case 4:
+            round_trip(body, w::decode_data, [](const w::Data& m) { return w::encode(m); });
+            break;
+        case 5:
+            round_trip(body, w::decode_no_data, [](const w::NoData& m) { return w::encode(m); });
+            break;
+        case 6:
+            round_trip(body, w::decode_want, w::encode_want);
+            break;
+        case 7:
+            round_trip(body, w::decode_unwant, w::encode_unwant);
+            break;
+        case 8:
+            round_trip(body, w::decode_bitfield, [](const w::Bitfield& m) { return w::encode(m); });
+            break;
+        case 9:
+            round_trip(body, w::decode_range, [](const w::Range& m) { return w::encode(m); });
+            break;
+        case 10:
+            round_trip(body, w::decode_extension,
+                       [](const w::Extension& m) { return w::encode(m); });
+            break;
+        case 11:
+            round_trip(body, hc::decode_manifest, hc::encode_manifest);
+            break;
+        case 12:
+            round_trip(body, hc::multisig::decode, hc::multisig::encode);
+            break;
+        case 13:
+            round_trip(body, hc::multisig::decode_v0, hc::multisig::encode_v0);
+            break;
         default: {
             // The Verifier on a fuzzed signature (and fuzzed head): no keys, so never valid.
             static const hc::Manifest v1 = multi(1), v0 = multi(0);
