@@ -9,6 +9,8 @@ namespace {
 constexpr std::uint32_t kRtoMinMs = 1000;
 constexpr std::uint32_t kRtoMaxMs = 30000;
 constexpr int kMaxTimeouts = 6;
+// After the remote's END: RTO expiries of ours, unanswered, before kEndUnconfirmed.
+constexpr int kEndSilenceTimeouts = 2;
 constexpr std::uint32_t kDupThresh = 3;
 // Out-of-order packets are kept at most this far ahead of the next expected one.
 constexpr std::uint32_t kMaxReorderPackets = 65536;
@@ -27,6 +29,9 @@ std::string_view to_string(CloseReason r) noexcept {
         case CloseReason::kDestroyed: return "destroyed locally";
         case CloseReason::kReset: return "reset by the remote (ECONNRESET)";
         case CloseReason::kTimedOut: return "timed out (ETIMEDOUT: a packet was sent 7 times unacknowledged)";
+        case CloseReason::kEndUnconfirmed:
+            return "ended, our END unacknowledged (the remote, which had ended, went silent: it most likely "
+                   "closed and its last ack was lost)";
     }
     return "unknown";
 }
@@ -492,6 +497,10 @@ void StreamCore::on_timer(TimePoint now) {
         if (m_out.empty()) return;
         if (m_timeouts_in_row >= kMaxTimeouts) {
             close(CloseReason::kTimedOut);
+            return;
+        }
+        if (m_remote_ended && m_end_sent && m_timeouts_in_row >= kEndSilenceTimeouts) {
+            close(CloseReason::kEndUnconfirmed);
             return;
         }
         ++m_timeouts_in_row;

@@ -39,6 +39,11 @@ enum class CloseReason {
     kDestroyed,  // destroy() was called here
     kReset,      // the remote sent DESTROY (ECONNRESET)
     kTimedOut,   // a packet timed out 6 times (ETIMEDOUT)
+    // Everything of the remote's arrived up to its END, and our END went unanswered for
+    // kEndSilenceTimeouts RTOs: the remote most likely closed (udx-native does so as soon as
+    // both ends are acknowledged, without waiting for its last ack to arrive) and its final
+    // ack was lost. Our bytes may or may not all have arrived.
+    kEndUnconfirmed,
 };
 std::string_view to_string(CloseReason r) noexcept;
 

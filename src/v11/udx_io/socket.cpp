@@ -58,7 +58,9 @@ asio::awaitable<Status> Stream::write(ByteView data) {
 
 asio::awaitable<Status> Stream::drain() {
     while (m_core.unacked_bytes() > 0 && !m_core.closed()) co_await m_event.wait();
-    if (m_core.closed() && m_core.close_reason() != CloseReason::kEnded) co_return closed_error();
+    if (m_core.closed() && m_core.close_reason() != CloseReason::kEnded &&
+        m_core.close_reason() != CloseReason::kEndUnconfirmed)
+        co_return closed_error();
     co_return Status{};
 }
 
