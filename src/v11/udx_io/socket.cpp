@@ -19,12 +19,36 @@ Stream::Stream(Socket& socket, udx::StreamConfig cfg, Endpoint remote)
     : m_socket(socket),
       m_remote(remote),
       m_core(
-          cfg, [this](ByteView d) { m_socket.send_to(d, m_remote); }, [this] { m_event.notify(); }),
+          cfg, [this](ByteView d) { m_socket.send_to(d, m_remote); }, [this] { notify(); }),
       m_event(socket.m_executor) {}
 
-void Stream::changed() {
+void Stream::notify() {
     m_event.notify();
+    ++m_changes;
+    for (asio::steady_timer* t : m_wakers) t->cancel();
+}
+
+void Stream::changed() {
+    notify();
     m_socket.wake();
+}
+
+void Stream::remove_waker(asio::steady_timer* t) {
+    std::erase(m_wakers, t);
+}
+
+std::size_t Stream::try_read(MutableByteView out) {
+    const std::size_t n = m_core.read(out);
+    if (n > 0) m_socket.wake();
+    return n;
+}
+
+bool Stream::try_write(ByteView data) {
+    if (m_core.closed()) return false;
+    m_core.write(data);
+    m_core.flush(udx::Clock::now());
+    m_socket.wake();
+    return m_core.writable();
 }
 
 Status Stream::closed_error() const {
@@ -219,7 +243,7 @@ asio::awaitable<void> Socket::timer_loop() {
         for (auto& [id, s] : m_streams) {
             if (s->m_core.next_wakeup() <= t) {
                 s->m_core.on_timer(t);
-                s->m_event.notify();
+                s->notify();
             }
         }
     }
@@ -231,7 +255,7 @@ asio::awaitable<void> Socket::close() {
         std::error_code ec;
         m_socket.close(ec);
         m_timer_wake.notify();
-        for (auto& [id, s] : m_streams) s->m_event.notify();
+        for (auto& [id, s] : m_streams) s->notify();
     }
     co_await m_tasks.join();
 }
