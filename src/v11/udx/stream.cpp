@@ -113,13 +113,14 @@ Header StreamCore::header(std::uint8_t type) const noexcept {
 void StreamCore::send_raw(std::uint8_t type, ByteView data) {
     Header h = header(type);
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, {}, data);
+    encode_into(m_scratch, h, {}, data);
     ++m_stats.packets_sent;
-    m_send(d);
+    m_send(m_scratch);
 }
 
 void StreamCore::send_ack() {
-    std::vector<SackBlock> blocks;
+    std::vector<SackBlock>& blocks = m_sack_scratch;
+    blocks.clear();
     if (m_ooo_count > 0) {
         bool in_block = false;
         SackBlock cur;
@@ -140,9 +141,9 @@ void StreamCore::send_ack() {
     }
     Header h = header(0);
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, blocks, {});
+    encode_into(m_scratch, h, blocks, {});
     ++m_stats.packets_sent;
-    m_send(d);
+    m_send(m_scratch);
 }
 
 std::uint32_t StreamCore::send_window_packets() const noexcept {
@@ -156,13 +157,13 @@ void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
     Header h = header(pkt.type);
     h.seq = seq;
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, {}, pkt.data);
+    encode_into(m_scratch, h, {}, pkt.data);
     pkt.sent = now;
     pkt.state = PktState::kInFlight;
     ++m_inflight;
     ++m_stats.packets_sent;
     if (!m_rto_at) arm_rto(now);
-    m_send(d);
+    m_send(m_scratch);
 }
 
 void StreamCore::arm_rto(TimePoint now) {

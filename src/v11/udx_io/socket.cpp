@@ -30,7 +30,7 @@ void Stream::notify() {
 
 void Stream::changed() {
     notify();
-    m_socket.wake();
+    m_socket.wake_for(*this);
 }
 
 void Stream::remove_waker(asio::steady_timer* t) {
@@ -39,7 +39,7 @@ void Stream::remove_waker(asio::steady_timer* t) {
 
 std::size_t Stream::try_read(MutableByteView out) {
     const std::size_t n = m_core.read(out);
-    if (n > 0) m_socket.wake();
+    if (n > 0) m_socket.wake_for(*this);
     return n;
 }
 
@@ -47,7 +47,7 @@ bool Stream::try_write(ByteView data) {
     if (m_core.closed()) return false;
     m_core.write(data);
     m_core.flush(udx::Clock::now());
-    m_socket.wake();
+    m_socket.wake_for(*this);
     return m_core.writable();
 }
 
@@ -61,7 +61,7 @@ asio::awaitable<Result<std::size_t>> Stream::read_some(MutableByteView out) {
     for (;;) {
         if (m_core.readable() > 0) {
             const std::size_t n = m_core.read(out);
-            m_socket.wake();
+            m_socket.wake_for(*this);
             co_return n;
         }
         if (m_core.eof()) co_return std::size_t{0};
@@ -74,7 +74,7 @@ asio::awaitable<Status> Stream::write(ByteView data) {
     if (m_core.closed()) co_return closed_error();
     m_core.write(data);
     m_core.flush(udx::Clock::now());
-    m_socket.wake();
+    m_socket.wake_for(*this);
     while (!m_core.writable() && !m_core.closed()) co_await m_event.wait();
     if (m_core.closed()) co_return closed_error();
     co_return Status{};
@@ -91,7 +91,7 @@ asio::awaitable<Status> Stream::drain() {
 void Stream::end() {
     m_core.end();
     m_core.flush(udx::Clock::now());
-    m_socket.wake();
+    m_socket.wake_for(*this);
 }
 
 void Stream::destroy() {
@@ -185,9 +185,40 @@ void Socket::send_to(ByteView d, const Endpoint& to) {
     }
 }
 
+void Socket::wake_for(Stream& s) {
+    if ((s.closed() && !s.m_closed_at) || s.m_core.next_wakeup() < m_timer_deadline) wake();
+}
+
+void Socket::route(ByteView d, const Endpoint& from, std::vector<std::shared_ptr<Stream>>& touched) {
+    auto p = (!d.empty() && d[0] == udx::kMagic) ? udx::decode(d) : std::nullopt;
+    auto it = p ? m_streams.find(p->header.stream_id) : m_streams.end();
+    if (it == m_streams.end()) {
+        if (m_other) {
+            m_other(d, from);
+        } else {
+            ++m_dropped;
+        }
+        return;
+    }
+    std::shared_ptr<Stream> s = it->second;  // the handlers below may drop the map's
+    if (from != s->m_remote) {
+        if (!m_firewall || !m_firewall(*s, from)) {
+            ++m_dropped;
+            return;
+        }
+        s->m_remote = from;
+    }
+    s->m_core.on_packet(*p, udx::Clock::now());
+    if (touched.empty() || touched.back() != s) touched.push_back(std::move(s));
+}
+
 asio::awaitable<void> Socket::receive_loop() {
+    // Up to this many datagrams are taken per wake-up (non-blocking reads after the first), and
+    // each stream they touched is notified once.
+    constexpr int kBatch = 64;
     Bytes buffer(kMaxDatagram);
     Endpoint from;
+    std::vector<std::shared_ptr<Stream>> touched;
     while (!m_closing) {
         auto [ec, n] = co_await m_socket.async_receive_from(asio::buffer(buffer), from, kTuple);
         if (m_closing || ec == asio::error::operation_aborted || !m_socket.is_open()) break;
@@ -195,27 +226,15 @@ asio::awaitable<void> Socket::receive_loop() {
             m_log->trace("udx receive: {}", ec.message());
             continue;
         }
-        const ByteView d(buffer.data(), n);
-        auto p = (n > 0 && d[0] == udx::kMagic) ? udx::decode(d) : std::nullopt;
-        auto it = p ? m_streams.find(p->header.stream_id) : m_streams.end();
-        if (it == m_streams.end()) {
-            if (m_other) {
-                m_other(d, from);
-            } else {
-                ++m_dropped;
-            }
-            continue;
+        route(ByteView(buffer.data(), n), from, touched);
+        for (int i = 1; i < kBatch && !m_closing && m_socket.is_open(); ++i) {
+            std::error_code rec;
+            const std::size_t m = m_socket.receive_from(asio::buffer(buffer), from, 0, rec);
+            if (rec) break;  // would_block: the kernel queue is empty
+            route(ByteView(buffer.data(), m), from, touched);
         }
-        std::shared_ptr<Stream> s = it->second;  // the handlers below may drop the map's
-        if (from != s->m_remote) {
-            if (!m_firewall || !m_firewall(*s, from)) {
-                ++m_dropped;
-                continue;
-            }
-            s->m_remote = from;
-        }
-        s->m_core.on_packet(*p, udx::Clock::now());
-        s->changed();
+        for (auto& s : touched) s->changed();
+        touched.clear();
     }
 }
 
@@ -236,7 +255,9 @@ asio::awaitable<void> Socket::timer_loop() {
             next = std::min(next, s.m_core.next_wakeup());
             ++it;
         }
+        m_timer_deadline = next;
         const bool woken = co_await m_timer_wake.wait_until(next);
+        m_timer_deadline = udx::TimePoint::min();
         if (m_closing) break;
         if (woken) continue;
         const udx::TimePoint t = udx::Clock::now();

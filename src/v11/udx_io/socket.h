@@ -125,6 +125,10 @@ private:
     asio::awaitable<void> receive_loop();
     asio::awaitable<void> timer_loop();
     void wake() { m_timer_wake.notify(); }
+    // Wakes the timer task only if `s` needs it earlier than it sleeps (or just closed).
+    void wake_for(Stream& s);
+    // One datagram: routes it to its stream (true) or the other handler.
+    void route(ByteView d, const Endpoint& from, std::vector<std::shared_ptr<Stream>>& touched);
 
     asio::any_io_executor m_executor;
     std::shared_ptr<spdlog::logger> m_log;
@@ -136,6 +140,7 @@ private:
     std::uint64_t m_dropped = 0;
     async::TaskGroup m_tasks;
     async::Event m_timer_wake;
+    udx::TimePoint m_timer_deadline = udx::TimePoint::min();  // when the timer task wakes next
 };
 
 }  // namespace hs::v11::udx_io
