@@ -1,10 +1,11 @@
 'use strict'
 
 // Interop of our UDX (src/v11/udx, src/v11/udx_io; docs/formats/udx.md) with udx-native 1.21.3:
-// tests/interop/udx_peer.cpp holds one stream on its own UDP socket, this file the other on a
-// udx-native socket, both on 127.0.0.1. Each side as the writer: 1 B, 64 KiB and 4 MB with every
-// byte checked (a shared pattern) and a checksum compared; END both ways (both streams close
-// cleanly); DESTROY in each direction; MESSAGE datagrams echoed back.
+// tests/interop/udx_peer.cpp holds our streams on one UDP socket, this file the others on a
+// udx-native socket, both on 127.0.0.1. Each side as the writer: 1 B, 64 KiB, 4 MB and 100 MB with
+// every byte checked (a shared pattern) and a sha256 compared; END both ways (both streams close
+// cleanly); DESTROY in each direction; MESSAGE datagrams echoed back; 50 streams on one socket
+// pair at once. The same through a lossy relay: udx_lossy.test.js.
 //
 //   UDX_PEER_BIN=build/tests/udx_peer node --test tests/interop/udx.test.js
 //
@@ -12,78 +13,10 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('fs')
 
-const UDX = require('udx-native')
-const { startJsonPeer } = require('./lib/json_peer')
+const { pattern, patternSha256, pair, runJsSide } = require('./udx_common')
 
-const PEER_BIN = process.env.UDX_PEER_BIN
-if (!PEER_BIN || !fs.existsSync(PEER_BIN)) {
-  throw new Error('UDX_PEER_BIN must name the udx_peer binary (build target udx_peer)')
-}
 const TIMEOUT = { timeout: 120000 }
-
-// Byte i of every payload (udx_peer.cpp computes the same).
-function pattern (from, n) {
-  const b = Buffer.alloc(n)
-  for (let k = 0; k < n; k++) {
-    const i = from + k
-    b[k] = (i * 31 + Math.floor(i / 2048)) & 0xff
-  }
-  return b
-}
-
-// FNV-1a 64 over the bytes, as a decimal string (as udx_peer reports it).
-function fnvUpdate (h, buf) {
-  for (const x of buf) h = BigInt.asUintN(64, (h ^ BigInt(x)) * 0x100000001b3n)
-  return h
-}
-
-// Our peer and a udx-native stream connected to each other. `peerArgs` go to udx_peer.
-async function pair (peerArgs) {
-  const udx = new UDX()
-  const socket = udx.createSocket()
-  socket.bind(0, '127.0.0.1')
-  const stream = udx.createStream(1)
-  const peer = startJsonPeer(PEER_BIN, ['--local-id', '2', '--remote-id', '1', '--remote-port',
-    String(socket.address().port), ...peerArgs], { stdin: 'pipe', waitMs: 60000 })
-  const listening = await peer.waitFor((l) => l.event === 'listening')
-  stream.connect(socket, 2, listening.port, '127.0.0.1')
-  peer.child.stdin.write('go\n')
-  const close = async () => {
-    peer.kill()
-    await socket.close()
-  }
-  return { udx, socket, stream, peer, close }
-}
-
-// Writes `size` pattern bytes on `stream` (then ends it) and reads the other side to its end.
-function runJsSide (stream, size) {
-  return new Promise((resolve, reject) => {
-    let received = 0
-    let ok = true
-    let hash = 0xcbf29ce484222325n
-    stream.on('data', (d) => {
-      if (!d.equals(pattern(received, d.length))) ok = false
-      hash = fnvUpdate(hash, d)
-      received += d.length
-    })
-    stream.on('error', reject)
-    stream.on('close', () => resolve({ received, ok, fnv: hash.toString() }))
-    let sent = 0
-    const step = 65536
-    const writeMore = () => {
-      while (sent < size) {
-        const n = Math.min(step, size - sent)
-        const more = stream.write(pattern(sent, n))
-        sent += n
-        if (!more) { stream.once('drain', writeMore); return }
-      }
-      stream.end()
-    }
-    writeMore()
-  })
-}
 
 async function transfer (t, { ours, theirs }) {
   const p = await pair(['--send', String(ours)])
@@ -95,10 +28,8 @@ async function transfer (t, { ours, theirs }) {
   assert.equal(done.received, theirs, 'we received every byte udx-native sent\n' + p.peer.describe())
   assert.ok(done.ok, 'we received udx-native bytes in order, unchanged')
   assert.equal(done.reason, 'ended', 'our stream closed cleanly after END both ways')
-  if (ours > 0) {
-    const expected = fnvUpdate(0xcbf29ce484222325n, pattern(0, ours)).toString()
-    assert.equal(js.fnv, expected, 'checksum of what udx-native received')
-  }
+  assert.equal(js.sha256, patternSha256(ours), 'checksum of what udx-native received')
+  assert.equal(done.sha256, patternSha256(theirs), 'checksum of what we received')
   return done
 }
 
@@ -108,14 +39,42 @@ for (const [name, ours, theirs] of [
   ['udx-native writes 64 KiB', 0, 65536],
   ['ours writes 4 MB', 4000000, 10],
   ['udx-native writes 4 MB', 10, 4000000],
-  ['4 MB both ways at once', 4000000, 4000000]
+  ['4 MB both ways at once', 4000000, 4000000],
+  ['ours writes 100 MB', 100000000, 0],
+  ['udx-native writes 100 MB', 0, 100000000]
 ]) {
   test(name, TIMEOUT, async (t) => {
     const started = Date.now()
     const done = await transfer(t, { ours, theirs })
-    t.diagnostic(`${name}: ${Date.now() - started} ms, our retransmits ${done.retransmits}, timeouts ${done.timeouts}`)
+    const ms = Date.now() - started
+    const mb = Math.max(ours, theirs) / 1e6
+    t.diagnostic(`${name}: ${ms} ms (${(mb / (ms / 1000)).toFixed(1)} MB/s), our retransmits ${done.retransmits}, timeouts ${done.timeouts}`)
   })
 }
+
+// 50 streams on one socket pair at once, both directions on every stream, each with its own
+// size so that a byte delivered to the wrong stream shows.
+test('50 streams on one socket pair, both ways at once', TIMEOUT, async (t) => {
+  const count = 50
+  const ours = 200000
+  const p = await pair(['--send', String(ours)], { count })
+  t.after(p.close)
+  const theirs = (i) => 1000 + i * 4099
+  const js = await Promise.all(p.streams.map((s, i) => runJsSide(s, theirs(i))))
+  await p.peer.waitFor((l) => l.event === 'all-done')
+  const expected = patternSha256(ours)
+  for (let i = 0; i < count; i++) {
+    const done = p.peer.lines.find((l) => l.event === 'done' && l.index === i)
+    assert.ok(done, `our stream ${i} reported`)
+    assert.equal(js[i].received, ours, `udx-native stream ${i} received every byte`)
+    assert.ok(js[i].ok, `udx-native stream ${i}: bytes in order, unchanged`)
+    assert.equal(js[i].sha256, expected, `udx-native stream ${i}: checksum`)
+    assert.equal(done.received, theirs(i), `our stream ${i} received every byte`)
+    assert.ok(done.ok, `our stream ${i}: bytes in order, unchanged`)
+    assert.equal(done.sha256, patternSha256(theirs(i)), `our stream ${i}: checksum`)
+    assert.equal(done.reason, 'ended', `our stream ${i} closed cleanly`)
+  }
+})
 
 test('udx-native destroys: our stream is reset', TIMEOUT, async (t) => {
   const p = await pair(['--send', '0'])

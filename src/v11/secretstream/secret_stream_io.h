@@ -11,13 +11,15 @@
 
 namespace hs::v11 {
 
-struct SecretStreamIo {
-    asio::ip::tcp::socket& socket;
+template <class Socket>
+struct BasicSecretStreamIo {
+    Socket& socket;
     SecretStream& stream;
     // Notified whenever output drains below the stream's limit, or the stream closes or ends
     // (writers that respect back-pressure wait on it). Optional.
     async::Event* writable = nullptr;
 };
+using SecretStreamIo = BasicSecretStreamIo<asio::ip::tcp::socket>;
 
 // Pumps until the stream closes (its reason is returned) or both directions have ended (the
 // peer's end arrived and our end() was written and the socket's send side shut down: returns
@@ -25,5 +27,8 @@ struct SecretStreamIo {
 // pending output is written; tick() runs at the times it asks for. A socket error closes the
 // stream with Errc::Io. The socket is closed on return.
 asio::awaitable<Error> run_secret_stream(SecretStreamIo io);
+// The same over another duplex with the TCP socket's interface: secret_stream_pump.h.
+template <class Socket>
+asio::awaitable<Error> run_secret_stream_on(BasicSecretStreamIo<Socket> io);
 
 }  // namespace hs::v11

@@ -77,8 +77,14 @@ void encode_header(const Header& h, std::uint8_t out[kHeaderSize]) noexcept {
 }
 
 Bytes encode(Header h, std::span<const SackBlock> sacks, ByteView data) {
+    Bytes out;
+    encode_into(out, h, sacks, data);
+    return out;
+}
+
+void encode_into(Bytes& out, Header h, std::span<const SackBlock> sacks, ByteView data) {
     if (!sacks.empty()) h.type |= kSack;
-    Bytes out(kHeaderSize + sacks.size() * 8 + data.size());
+    out.resize(kHeaderSize + sacks.size() * 8 + data.size());
     encode_header(h, out.data());
     std::uint8_t* p = out.data() + kHeaderSize;
     for (const SackBlock& b : sacks) {
@@ -87,7 +93,6 @@ Bytes encode(Header h, std::span<const SackBlock> sacks, ByteView data) {
         p += 8;
     }
     if (!data.empty()) std::memcpy(p, data.data(), data.size());
-    return out;
 }
 
 }  // namespace hs::v11::udx

@@ -68,5 +68,7 @@ std::optional<std::uint32_t> peek_stream_id(ByteView datagram) noexcept;
 void encode_header(const Header& h, std::uint8_t out[kHeaderSize]) noexcept;
 // header + blocks (kSack is set in the type when `sacks` is not empty) + data.
 Bytes encode(Header h, std::span<const SackBlock> sacks, ByteView data);
+// The same into `out` (resized; its capacity is reused, so a kept buffer allocates once).
+void encode_into(Bytes& out, Header h, std::span<const SackBlock> sacks, ByteView data);
 
 }  // namespace hs::v11::udx

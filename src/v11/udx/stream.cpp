@@ -9,6 +9,8 @@ namespace {
 constexpr std::uint32_t kRtoMinMs = 1000;
 constexpr std::uint32_t kRtoMaxMs = 30000;
 constexpr int kMaxTimeouts = 6;
+// After the remote's END: RTO expiries of ours, unanswered, before kEndUnconfirmed.
+constexpr int kEndSilenceTimeouts = 2;
 constexpr std::uint32_t kDupThresh = 3;
 // Out-of-order packets are kept at most this far ahead of the next expected one.
 constexpr std::uint32_t kMaxReorderPackets = 65536;
@@ -27,6 +29,9 @@ std::string_view to_string(CloseReason r) noexcept {
         case CloseReason::kDestroyed: return "destroyed locally";
         case CloseReason::kReset: return "reset by the remote (ECONNRESET)";
         case CloseReason::kTimedOut: return "timed out (ETIMEDOUT: a packet was sent 7 times unacknowledged)";
+        case CloseReason::kEndUnconfirmed:
+            return "ended, our END unacknowledged (the remote, which had ended, went silent: it most likely "
+                   "closed and its last ack was lost)";
     }
     return "unknown";
 }
@@ -108,13 +113,14 @@ Header StreamCore::header(std::uint8_t type) const noexcept {
 void StreamCore::send_raw(std::uint8_t type, ByteView data) {
     Header h = header(type);
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, {}, data);
+    encode_into(m_scratch, h, {}, data);
     ++m_stats.packets_sent;
-    m_send(d);
+    m_send(m_scratch);
 }
 
 void StreamCore::send_ack() {
-    std::vector<SackBlock> blocks;
+    std::vector<SackBlock>& blocks = m_sack_scratch;
+    blocks.clear();
     if (m_ooo_count > 0) {
         bool in_block = false;
         SackBlock cur;
@@ -135,9 +141,9 @@ void StreamCore::send_ack() {
     }
     Header h = header(0);
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, blocks, {});
+    encode_into(m_scratch, h, blocks, {});
     ++m_stats.packets_sent;
-    m_send(d);
+    m_send(m_scratch);
 }
 
 std::uint32_t StreamCore::send_window_packets() const noexcept {
@@ -151,13 +157,13 @@ void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
     Header h = header(pkt.type);
     h.seq = seq;
     m_last_rwnd_sent = h.rwnd;
-    const Bytes d = encode(h, {}, pkt.data);
+    encode_into(m_scratch, h, {}, pkt.data);
     pkt.sent = now;
     pkt.state = PktState::kInFlight;
     ++m_inflight;
     ++m_stats.packets_sent;
     if (!m_rto_at) arm_rto(now);
-    m_send(d);
+    m_send(m_scratch);
 }
 
 void StreamCore::arm_rto(TimePoint now) {
@@ -492,6 +498,10 @@ void StreamCore::on_timer(TimePoint now) {
         if (m_out.empty()) return;
         if (m_timeouts_in_row >= kMaxTimeouts) {
             close(CloseReason::kTimedOut);
+            return;
+        }
+        if (m_remote_ended && m_end_sent && m_timeouts_in_row >= kEndSilenceTimeouts) {
+            close(CloseReason::kEndUnconfirmed);
             return;
         }
         ++m_timeouts_in_row;

@@ -5,7 +5,8 @@
 //   - write()/end()/send_message()/destroy() from the application, then flush(now) to send
 //     what the windows allow (writes are batched until flush, so small writes share packets),
 //   - read() to take delivered bytes (reading opens the receive window again).
-// Datagrams go out through the SendFn given to the constructor, synchronously. `on_event` (optional)
+// Datagrams go out through the SendFn given to the constructor, synchronously; the view it gets
+// is valid only during the call, and the SendFn must not call back into this stream. `on_event` (optional)
 // runs after anything the application may want to look at changed: bytes or messages to read,
 // the remote end, room to write, the stream closing.
 //
@@ -22,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "common/util/bytes.h"
 #include "v11/udx/packet.h"
@@ -39,6 +41,11 @@ enum class CloseReason {
     kDestroyed,  // destroy() was called here
     kReset,      // the remote sent DESTROY (ECONNRESET)
     kTimedOut,   // a packet timed out 6 times (ETIMEDOUT)
+    // Everything of the remote's arrived up to its END, and our END went unanswered for
+    // kEndSilenceTimeouts RTOs: the remote most likely closed (udx-native does so as soon as
+    // both ends are acknowledged, without waiting for its last ack to arrive) and its final
+    // ack was lost. Our bytes may or may not all have arrived.
+    kEndUnconfirmed,
 };
 std::string_view to_string(CloseReason r) noexcept;
 
@@ -209,6 +216,9 @@ private:
     bool m_remote_ended = false;
     std::uint32_t m_last_rwnd_sent = 0;
     std::deque<Bytes> m_messages;
+    // Reused for every datagram we encode (the SendFn copies or sends it before returning).
+    Bytes m_scratch;
+    std::vector<SackBlock> m_sack_scratch;
 };
 
 }  // namespace hs::v11::udx

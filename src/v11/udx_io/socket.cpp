@@ -19,12 +19,36 @@ Stream::Stream(Socket& socket, udx::StreamConfig cfg, Endpoint remote)
     : m_socket(socket),
       m_remote(remote),
       m_core(
-          cfg, [this](ByteView d) { m_socket.send_to(d, m_remote); }, [this] { m_event.notify(); }),
+          cfg, [this](ByteView d) { m_socket.send_to(d, m_remote); }, [this] { notify(); }),
       m_event(socket.m_executor) {}
 
-void Stream::changed() {
+void Stream::notify() {
     m_event.notify();
-    m_socket.wake();
+    ++m_changes;
+    for (asio::steady_timer* t : m_wakers) t->cancel();
+}
+
+void Stream::changed() {
+    notify();
+    m_socket.wake_for(*this);
+}
+
+void Stream::remove_waker(asio::steady_timer* t) {
+    std::erase(m_wakers, t);
+}
+
+std::size_t Stream::try_read(MutableByteView out) {
+    const std::size_t n = m_core.read(out);
+    if (n > 0) m_socket.wake_for(*this);
+    return n;
+}
+
+bool Stream::try_write(ByteView data) {
+    if (m_core.closed()) return false;
+    m_core.write(data);
+    m_core.flush(udx::Clock::now());
+    m_socket.wake_for(*this);
+    return m_core.writable();
 }
 
 Status Stream::closed_error() const {
@@ -37,7 +61,7 @@ asio::awaitable<Result<std::size_t>> Stream::read_some(MutableByteView out) {
     for (;;) {
         if (m_core.readable() > 0) {
             const std::size_t n = m_core.read(out);
-            m_socket.wake();
+            m_socket.wake_for(*this);
             co_return n;
         }
         if (m_core.eof()) co_return std::size_t{0};
@@ -50,7 +74,7 @@ asio::awaitable<Status> Stream::write(ByteView data) {
     if (m_core.closed()) co_return closed_error();
     m_core.write(data);
     m_core.flush(udx::Clock::now());
-    m_socket.wake();
+    m_socket.wake_for(*this);
     while (!m_core.writable() && !m_core.closed()) co_await m_event.wait();
     if (m_core.closed()) co_return closed_error();
     co_return Status{};
@@ -58,14 +82,16 @@ asio::awaitable<Status> Stream::write(ByteView data) {
 
 asio::awaitable<Status> Stream::drain() {
     while (m_core.unacked_bytes() > 0 && !m_core.closed()) co_await m_event.wait();
-    if (m_core.closed() && m_core.close_reason() != CloseReason::kEnded) co_return closed_error();
+    if (m_core.closed() && m_core.close_reason() != CloseReason::kEnded &&
+        m_core.close_reason() != CloseReason::kEndUnconfirmed)
+        co_return closed_error();
     co_return Status{};
 }
 
 void Stream::end() {
     m_core.end();
     m_core.flush(udx::Clock::now());
-    m_socket.wake();
+    m_socket.wake_for(*this);
 }
 
 void Stream::destroy() {
@@ -159,9 +185,40 @@ void Socket::send_to(ByteView d, const Endpoint& to) {
     }
 }
 
+void Socket::wake_for(Stream& s) {
+    if ((s.closed() && !s.m_closed_at) || s.m_core.next_wakeup() < m_timer_deadline) wake();
+}
+
+void Socket::route(ByteView d, const Endpoint& from, std::vector<std::shared_ptr<Stream>>& touched) {
+    auto p = (!d.empty() && d[0] == udx::kMagic) ? udx::decode(d) : std::nullopt;
+    auto it = p ? m_streams.find(p->header.stream_id) : m_streams.end();
+    if (it == m_streams.end()) {
+        if (m_other) {
+            m_other(d, from);
+        } else {
+            ++m_dropped;
+        }
+        return;
+    }
+    std::shared_ptr<Stream> s = it->second;  // the handlers below may drop the map's
+    if (from != s->m_remote) {
+        if (!m_firewall || !m_firewall(*s, from)) {
+            ++m_dropped;
+            return;
+        }
+        s->m_remote = from;
+    }
+    s->m_core.on_packet(*p, udx::Clock::now());
+    if (touched.empty() || touched.back() != s) touched.push_back(std::move(s));
+}
+
 asio::awaitable<void> Socket::receive_loop() {
+    // Up to this many datagrams are taken per wake-up (non-blocking reads after the first), and
+    // each stream they touched is notified once.
+    constexpr int kBatch = 64;
     Bytes buffer(kMaxDatagram);
     Endpoint from;
+    std::vector<std::shared_ptr<Stream>> touched;
     while (!m_closing) {
         auto [ec, n] = co_await m_socket.async_receive_from(asio::buffer(buffer), from, kTuple);
         if (m_closing || ec == asio::error::operation_aborted || !m_socket.is_open()) break;
@@ -169,27 +226,15 @@ asio::awaitable<void> Socket::receive_loop() {
             m_log->trace("udx receive: {}", ec.message());
             continue;
         }
-        const ByteView d(buffer.data(), n);
-        auto p = (n > 0 && d[0] == udx::kMagic) ? udx::decode(d) : std::nullopt;
-        auto it = p ? m_streams.find(p->header.stream_id) : m_streams.end();
-        if (it == m_streams.end()) {
-            if (m_other) {
-                m_other(d, from);
-            } else {
-                ++m_dropped;
-            }
-            continue;
+        route(ByteView(buffer.data(), n), from, touched);
+        for (int i = 1; i < kBatch && !m_closing && m_socket.is_open(); ++i) {
+            std::error_code rec;
+            const std::size_t m = m_socket.receive_from(asio::buffer(buffer), from, 0, rec);
+            if (rec) break;  // would_block: the kernel queue is empty
+            route(ByteView(buffer.data(), m), from, touched);
         }
-        std::shared_ptr<Stream> s = it->second;  // the handlers below may drop the map's
-        if (from != s->m_remote) {
-            if (!m_firewall || !m_firewall(*s, from)) {
-                ++m_dropped;
-                continue;
-            }
-            s->m_remote = from;
-        }
-        s->m_core.on_packet(*p, udx::Clock::now());
-        s->changed();
+        for (auto& s : touched) s->changed();
+        touched.clear();
     }
 }
 
@@ -210,14 +255,16 @@ asio::awaitable<void> Socket::timer_loop() {
             next = std::min(next, s.m_core.next_wakeup());
             ++it;
         }
+        m_timer_deadline = next;
         const bool woken = co_await m_timer_wake.wait_until(next);
+        m_timer_deadline = udx::TimePoint::min();
         if (m_closing) break;
         if (woken) continue;
         const udx::TimePoint t = udx::Clock::now();
         for (auto& [id, s] : m_streams) {
             if (s->m_core.next_wakeup() <= t) {
                 s->m_core.on_timer(t);
-                s->m_event.notify();
+                s->notify();
             }
         }
     }
@@ -229,7 +276,7 @@ asio::awaitable<void> Socket::close() {
         std::error_code ec;
         m_socket.close(ec);
         m_timer_wake.notify();
-        for (auto& [id, s] : m_streams) s->m_event.notify();
+        for (auto& [id, s] : m_streams) s->notify();
     }
     co_await m_tasks.join();
 }

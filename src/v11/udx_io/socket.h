@@ -18,10 +18,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
 #include <spdlog/logger.h>
 
 #include "common/async/event.h"
@@ -55,6 +57,17 @@ public:
     asio::awaitable<std::optional<Bytes>> read_message();
     asio::awaitable<void> wait_closed();
 
+    // Without waiting: takes up to out.size() delivered bytes (0 if none), and queues `data`
+    // (false once write_high_water unacknowledged bytes are held; the bytes are queued anyway).
+    std::size_t try_read(MutableByteView out);
+    bool try_write(ByteView data);
+    // `t` is cancelled whenever the stream changes (bytes to read, room to write, closed), so an
+    // operation waiting on it re-checks (udx_io/duplex.h). Remove it before it is destroyed.
+    void add_waker(asio::steady_timer* t) { m_wakers.push_back(t); }
+    void remove_waker(asio::steady_timer* t);
+    // Counts the changes that woke the wakers.
+    std::uint64_t changes() const noexcept { return m_changes; }
+
     void change_remote(Endpoint remote, std::uint32_t remote_id);
     const Endpoint& remote() const noexcept { return m_remote; }
     udx::StreamCore& core() noexcept { return m_core; }
@@ -65,11 +78,14 @@ private:
     friend class Socket;
     Status closed_error() const;
     void changed();
+    void notify();  // m_event and the wakers
 
     Socket& m_socket;
     Endpoint m_remote;
     udx::StreamCore m_core;
     async::Event m_event;
+    std::vector<asio::steady_timer*> m_wakers;
+    std::uint64_t m_changes = 0;
     std::optional<udx::TimePoint> m_closed_at;
 };
 
@@ -109,6 +125,10 @@ private:
     asio::awaitable<void> receive_loop();
     asio::awaitable<void> timer_loop();
     void wake() { m_timer_wake.notify(); }
+    // Wakes the timer task only if `s` needs it earlier than it sleeps (or just closed).
+    void wake_for(Stream& s);
+    // One datagram: routes it to its stream (true) or the other handler.
+    void route(ByteView d, const Endpoint& from, std::vector<std::shared_ptr<Stream>>& touched);
 
     asio::any_io_executor m_executor;
     std::shared_ptr<spdlog::logger> m_log;
@@ -120,6 +140,7 @@ private:
     std::uint64_t m_dropped = 0;
     async::TaskGroup m_tasks;
     async::Event m_timer_wake;
+    udx::TimePoint m_timer_deadline = udx::TimePoint::min();  // when the timer task wakes next
 };
 
 }  // namespace hs::v11::udx_io

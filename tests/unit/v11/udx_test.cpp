@@ -217,6 +217,29 @@ TEST(UdxStream, SixTimeoutsCloseTheStreamAndTheRtoIsCappedAt30s) {
     EXPECT_EQ(std::chrono::duration_cast<Millis>(t.now - start), Millis(91000));
 }
 
+// udx-native closes a stream once both ENDs are acknowledged, without waiting for its last ack to
+// arrive: when that ack is lost, our END is never acknowledged. After the remote's END, two
+// unanswered RTOs close the stream as kEndUnconfirmed instead of waiting 91 s for ETIMEDOUT.
+TEST(UdxStream, EndUnansweredAfterTheRemoteEndedClosesAfterTwoTimeouts) {
+    Harness t;
+    Header h = ack_of(0);
+    h.type = kEnd;
+    h.seq = 0;
+    t.feed(h);
+    EXPECT_TRUE(t.s.eof());
+    t.s.write(Bytes(10, 1));
+    t.s.end();
+    t.s.flush(t.now);
+    const TimePoint start = t.now;
+    while (!t.s.closed()) {
+        ASSERT_NE(t.s.next_wakeup(), TimePoint::max());
+        t.now = t.s.next_wakeup();
+        t.s.on_timer(t.now);
+    }
+    EXPECT_EQ(t.s.close_reason(), CloseReason::kEndUnconfirmed);
+    EXPECT_EQ(std::chrono::duration_cast<Millis>(t.now - start), Millis(1000 + 2000 + 4000));
+}
+
 TEST(UdxStream, LargeRttSamplesCapTheRto) {
     Harness t;
     t.s.write(Bytes(10, 1));
