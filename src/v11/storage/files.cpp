@@ -31,6 +31,9 @@ void FileCache::touch(File& f) {
         (f.m_prev ? f.m_prev->m_next : m_head) = f.m_next;
         (f.m_next ? f.m_next->m_prev : m_tail) = f.m_prev;
     } else {
+        // A newly opened descriptor: make room first, so that at most max_open are ever open.
+        while (m_open >= m_max_open && close_lru(&f)) {
+        }
         ++m_open;
         if (m_open > m_peak) m_peak = m_open;
     }
