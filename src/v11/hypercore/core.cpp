@@ -323,20 +323,39 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
         batch = std::move(*v);
         if (!verifier) return fail(Error{Errc::VerificationFailed, "no manifest to check the fork's signature with"});
         if (auto r = check_signature(batch, *verifier); !r) return fail(r.error());
-        // The new tree shares every root it has in common with ours; below the first root that
-        // differs, nothing is assumed shared.
+        // The new tree shares every root it has in common with ours. Inside the first root that
+        // differs, the proof's own nodes (a block's path) narrow it down as JS does: where a left
+        // child equals ours the difference is to its right; where no child is known, nothing
+        // under the node is assumed shared.
         std::uint64_t ancestors = std::min(batch.length, s.tree.length);
+        auto same_as_local = [&](const TreeNode& n) -> Result<bool> {
+            if (flat::right_span(n.index) >= 2 * s.tree.length) return false;
+            HS_ASSIGN_OR_RETURN(auto stored, s.storage->node(n.index));
+            return stored && *stored == n;
+        };
         for (const auto& r : batch.roots) {
-            if (flat::right_span(r.index) >= 2 * s.tree.length) {
-                ancestors = std::min(ancestors, flat::left_span(r.index) / 2);
-                break;
+            auto same = same_as_local(r);
+            if (!same) return fail(same.error());
+            if (*same) continue;
+            TreeNode diff = r;
+            while (diff.index & 1) {
+                const TreeNode* left = batch.find(flat::left_child(diff.index));
+                if (!left) break;
+                auto left_same = same_as_local(*left);
+                if (!left_same) return fail(left_same.error());
+                if (!*left_same) {
+                    diff = *left;
+                    continue;
+                }
+                const TreeNode* right = batch.find(flat::right_child(diff.index));
+                if (!right) {
+                    diff = TreeNode{flat::right_child(diff.index), 0, {}};
+                    break;
+                }
+                diff = *right;
             }
-            auto stored = s.storage->node(r.index);
-            if (!stored) return fail(stored.error());
-            if (!*stored || **stored != r) {
-                ancestors = std::min(ancestors, flat::left_span(r.index) / 2);
-                break;
-            }
+            ancestors = std::min(ancestors, flat::left_span(diff.index) / 2);
+            break;
         }
         batch.ancestors = ancestors;
         truncate_to = ancestors;

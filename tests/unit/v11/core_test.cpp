@@ -219,7 +219,12 @@ TEST(V11Core, ReaderFollowsForks) {
     // A second fork, to a shorter length, with a block in the fork proof.
     ASSERT_TRUE(w.core->truncate(10).ok());
     ASSERT_TRUE(append(*w.core, make_blocks(10, 2, 5)).ok());
+    truncated_to = 99;
     download(*r.core, *w.core, 11);
+    // The fork proof carried block 11's path, which shows blocks 8 and 9 unchanged: only 10
+    // and later are dropped.
+    EXPECT_EQ(truncated_to, 10u);
+    EXPECT_TRUE(r.core->has(9));
     EXPECT_EQ(r.core->fork(), 2u);
     EXPECT_EQ(r.core->length(), 12u);
     expect_consistent(*r.core, *w.core);
