@@ -1,5 +1,6 @@
 #include "v11/corestore/corestore.h"
 
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "common/util/fs.h"
 #include "common/util/hex.h"
 #include "v11/hypercore/manifest.h"
+#include "v11/hypercore/tree.h"
 
 namespace hs::v11::corestore {
 namespace fs = std::filesystem;
@@ -103,11 +105,41 @@ FolderLock::~FolderLock() {
 
 // ---- Handles ------------------------------------------------------------------------------------
 
+namespace {
+// The Core of an open entry uses the entry's FileStorage without owning it (the store closes
+// both together, the core first).
+class StorageRef final : public hypercore::Storage {
+public:
+    explicit StorageRef(hypercore::Storage& s) : m_s(s) {}
+    const CoreHeader& header() const override { return m_s.header(); }
+    Result<std::optional<hypercore::TreeNode>> node(std::uint64_t index) override { return m_s.node(index); }
+    Result<std::optional<Bytes>> block(std::uint64_t index, std::uint64_t offset, std::uint64_t size) override {
+        return m_s.block(index, offset, size);
+    }
+    Result<std::vector<hypercore::BitRange>> present() override { return m_s.present(); }
+    Result<void> commit(const hypercore::Batch& b) override { return m_s.commit(b); }
+    Result<void> flush() override { return m_s.flush(); }
+
+private:
+    hypercore::Storage& m_s;
+};
+}  // namespace
+
 CoreHandle::~CoreHandle() {
     if (m_store) m_store->release(m_id);
 }
 
 storage::FileStorage& CoreHandle::storage() const { return *m_store->m_open.at(m_id).storage; }
+Result<hypercore::Core*> CoreHandle::core() const {
+    auto& e = m_store->m_open.at(m_id);
+    if (!e.core) {
+        auto core = hypercore::Core::open(std::make_unique<StorageRef>(*e.storage));
+        if (!core)
+            return make_error(core.error().code, "{}: {}", m_store->core_dir(m_id).string(), core.error().message);
+        e.core = std::move(core).value();
+    }
+    return e.core.get();
+}
 
 const Hash& CoreHandle::key() const { return storage().header().key; }
 
@@ -181,20 +213,30 @@ Result<CoreHandle> Corestore::open_core(const Hash& dk, const CoreHeader& fresh)
         o.cache = &m_cache;
         o.checkpoint_bytes = m_options.checkpoint_bytes;
         const auto dir = core_dir(dk);
+        // A new core's head is the empty tree's (its tree hash is that of no roots), as Core
+        // creates it.
+        CoreHeader initial = fresh;
+        initial.head.root_hash = hypercore::tree_hash({});
         auto s = storage::FileStorage::exists(dir) ? storage::FileStorage::open(dir, o)
-                                                   : storage::FileStorage::create(dir, fresh, o);
+                                                   : storage::FileStorage::create(dir, initial, o);
         if (!s) return std::move(s).error();
         if ((*s)->header().key != fresh.key)
             return make_error(Errc::Corrupt,
                               "{} holds core {}, not {} as its folder name says; move the folder away",
                               dir.string(), to_hex((*s)->header().key), to_hex(fresh.key));
-        it = m_open.emplace(dk, Entry{std::move(s).value(), 0, {}}).first;
+        it = m_open.emplace(dk, Entry{std::move(s).value(), nullptr, 0, {}}).first;
     } else if (it->second.users == 0) {
         m_idle.erase(it->second.idle);
     }
     auto& st = *it->second.storage;
     // A writer opening a core first stored as a reader gains its manifest and key pair.
-    if (fresh.key_pair && !st.header().key_pair) {
+    const bool gains_key_pair = fresh.key_pair && !st.header().key_pair;
+    if (gains_key_pair && it->second.users > 0) {
+        return make_error(Errc::Locked,
+                          "core {} is open as a reader by another user; close it before opening it by name",
+                          to_hex(fresh.key));
+    }
+    if (gains_key_pair) {
         hypercore::Batch b;
         b.header = st.header();
         b.header->key_pair = fresh.key_pair;
@@ -206,6 +248,7 @@ Result<CoreHandle> Corestore::open_core(const Hash& dk, const CoreHeader& fresh)
             }
             return std::move(c).error();
         }
+        it->second.core.reset();  // reopened with the key pair on next use
     }
     ++it->second.users;
     CoreHandle h(this, dk);
@@ -296,6 +339,23 @@ Status scan1(const fs::path& base, F&& f) {
 }
 
 }  // namespace
+
+Status Corestore::remove(const Hash& key) {
+    const Hash dk = hypercore::discovery_key(key);
+    const fs::path dir = core_dir(dk);
+    if (!storage::FileStorage::exists(dir))
+        return make_error(Errc::NotFound, "core {} is not stored in {}", to_hex(key), m_root.string());
+    if (auto it = m_open.find(dk); it != m_open.end()) {
+        if (it->second.users > 0)
+            return make_error(Errc::Locked, "core {} is in use; close it before removing it", to_hex(key));
+        m_idle.erase(it->second.idle);
+        m_open.erase(it);  // closes its files
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return make_error(Errc::Io, "cannot remove {}: {}", dir.string(), ec.message());
+    return {};
+}
 
 Result<std::vector<CoreInfo>> Corestore::list() {
     std::vector<CoreInfo> out;

@@ -20,6 +20,7 @@
 
 #include "common/util/bytes.h"
 #include "common/util/error.h"
+#include "v11/hypercore/core.h"
 #include "v11/hypercore/storage.h"
 #include "v11/hypercore/types.h"
 #include "v11/storage/file_storage.h"
@@ -80,6 +81,9 @@ public:
     CoreHandle& operator=(CoreHandle&&) = delete;
     CoreHandle(const CoreHandle&) = delete;
     ~CoreHandle();
+    // The core over storage(), opened (header, roots and signature checked) on first use; valid
+    // while the handle lives. Use either the core or storage() to write, not both.
+    Result<hypercore::Core*> core() const;
     storage::FileStorage& storage() const;
     const Hash& key() const;
     const Hash& discovery_key() const noexcept { return m_id; }
@@ -107,6 +111,8 @@ public:
     Result<CoreHandle> open_by_key(const Hash& key);
     // Every core of both generations in the folder, by discovery key.
     Result<std::vector<CoreInfo>> list();
+    // Deletes the second-generation core with `key` (NotFound if absent; Locked if it is open).
+    Status remove(const Hash& key);
     // Makes everything committed in the folder durable (syncfs).
     Status flush();
 
@@ -119,6 +125,7 @@ private:
     friend class CoreHandle;
     struct Entry {
         std::unique_ptr<storage::FileStorage> storage;
+        std::unique_ptr<hypercore::Core> core;  // over `storage` (not owning it), opened on first use
         std::size_t users = 0;
         std::list<Hash>::iterator idle;  // valid when users == 0
     };

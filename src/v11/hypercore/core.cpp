@@ -114,7 +114,9 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> storage) {
     }
     auto roots = roots_at(h.head.length, NodeSource(storage.get()));
     if (!roots) return make_error(Errc::Corrupt, "core {}: the roots of length {}: {}", name, h.head.length, roots.error().message);
-    s->tree = TreeBatch::from(h.head.fork, h.head.length, total_size(*roots), std::move(*roots), h.head.signature);
+    // (The size is taken before the roots move: argument evaluation order is unspecified.)
+    const std::uint64_t byte_length = total_size(*roots);
+    s->tree = TreeBatch::from(h.head.fork, h.head.length, byte_length, std::move(*roots), h.head.signature);
     if (s->tree.hash() != h.head.root_hash)
         return make_error(Errc::Corrupt, "core {}: the stored roots do not hash to the stored head (length {})", name,
                           h.head.length);
@@ -286,7 +288,8 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
                                   fmt::format("the upgrade starts at {}, below the length {}, and the roots there are "
                                               "not stored: ask again from the current length",
                                               proof.upgrade->start, s.tree.length)});
-            base = TreeBatch::from(s.tree.fork, proof.upgrade->start, total_size(*roots), std::move(*roots), {});
+            const std::uint64_t base_bytes = total_size(*roots);
+            base = TreeBatch::from(s.tree.fork, proof.upgrade->start, base_bytes, std::move(*roots), {});
         }
         auto v = verify_proof(base, s.source(), proof, prologue);
         if (!v) return fail(v.error());

@@ -177,6 +177,34 @@ TEST(V11Core, UpgradesFollowTheWriter) {
     expect_consistent(*r.core, *w.core);
 }
 
+// An upgrade asked for at an older length (the reader grew meanwhile) still gives the right byte
+// length, and so does reopening (both once took the roots' size after moving them away).
+TEST(V11Core, UpgradeFromBelowTheLengthAndReopenKeepTheByteLength) {
+    auto w = make_writer();
+    auto r = make_reader(w.core->key());
+    ASSERT_TRUE(append(*w.core, make_blocks(0, 5)).ok());
+    ProofRequest early;
+    early.upgrade = RequestUpgrade{0, 5};
+    early.manifest = true;  // the reader knows only the key
+    auto first = w.core->proof(early);
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(r.core->verify_and_apply(*first).ok());
+    ASSERT_TRUE(append(*w.core, make_blocks(5, 4)).ok());
+    ProofRequest from3;
+    from3.upgrade = RequestUpgrade{4, w.core->length() - 4};  // roots at 4: node 3, stored
+    auto later = w.core->proof(from3);
+    ASSERT_TRUE(later.ok()) << later.error().message;
+    auto a = r.core->verify_and_apply(*later);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ(r.core->length(), w.core->length());
+    EXPECT_EQ(r.core->byte_length(), w.core->byte_length());
+    for (auto* side : {&w, &r}) {
+        auto reopened = Core::open(std::make_unique<SharedStorage>(side->mem));
+        ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+        EXPECT_EQ((*reopened)->byte_length(), w.core->byte_length());
+    }
+}
+
 TEST(V11Core, ReaderFollowsForks) {
     auto w = make_writer();
     ASSERT_TRUE(append(*w.core, make_blocks(0, 40)).ok());

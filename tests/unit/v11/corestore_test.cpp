@@ -219,5 +219,56 @@ TEST(V11Corestore, IdleCoresBeyondTheBoundCloseLeastRecentlyUsedFirst) {
     EXPECT_EQ(s.open_cores(), 3u);
 }
 
+TEST(V11Corestore, CoresByNameAppendThroughCoreAndReadBackAfterReopenAndRemove) {
+    testutil::TempDir tmp;
+    hypercore::Hash key{};
+    {
+        auto store = Corestore::open(tmp.path());
+        ASSERT_TRUE(store.ok());
+        auto h = (*store)->open_by_name(as_bytes("log"));
+        ASSERT_TRUE(h.ok());
+        auto core = h->core();
+        ASSERT_TRUE(core.ok()) << core.error().message;
+        EXPECT_TRUE((*core)->writable());
+        const std::vector<std::string> values = {"a", "bb", "ccc"};
+        std::vector<ByteView> views;
+        for (const auto& v : values) views.push_back(as_bytes(v));
+        auto n = (*core)->append(views);
+        ASSERT_TRUE(n.ok()) << n.error().message;
+        EXPECT_EQ(*n, 3u);
+        key = h->key();
+        // A reader handle by key is the same open core.
+        auto again = (*store)->open_by_key(key);
+        ASSERT_TRUE(again.ok());
+        auto c2 = again->core();
+        ASSERT_TRUE(c2.ok());
+        EXPECT_EQ(*c2, *core);
+        // In use: not removable.
+        EXPECT_EQ((*store)->remove(key).error().code, Errc::Locked);
+    }
+    auto store = Corestore::open(tmp.path());
+    ASSERT_TRUE(store.ok());
+    {
+        auto h = (*store)->open_by_key(key);
+        ASSERT_TRUE(h.ok());
+        auto core = h->core();
+        ASSERT_TRUE(core.ok()) << core.error().message;
+        EXPECT_EQ((*core)->length(), 3u);
+        EXPECT_EQ((*core)->byte_length(), 6u);
+        auto b = (*core)->get(1);
+        ASSERT_TRUE(b.ok());
+        EXPECT_EQ(as_string(*b), "bb");
+        auto list = (*store)->list();
+        ASSERT_TRUE(list.ok());
+        ASSERT_EQ(list->size(), 1u);
+        EXPECT_EQ((*list)[0].length, 3u);
+    }
+    ASSERT_TRUE((*store)->remove(key).ok());
+    auto list = (*store)->list();
+    ASSERT_TRUE(list.ok());
+    EXPECT_TRUE(list->empty());
+    EXPECT_EQ((*store)->remove(key).error().code, Errc::NotFound);
+}
+
 }  // namespace
 }  // namespace hs::v11::corestore
