@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/storage_v11.h"
 #include "v9/corestore/corestore.h"
 #include "v9/corestore/environment.h"
 #include "v9/hypercore/verify.h"
@@ -30,8 +31,18 @@ int fail(const Error& e) {
     return e.code == Errc::InvalidArgument ? kExitUsage : kExitFailure;
 }
 
+std::filesystem::path storage_root(const StorageArgs& args) {
+    return args.storage.empty() ? corestore::default_storage_path() : std::filesystem::path(args.storage);
+}
+
+// A folder that holds only second-generation cores (no first-generation master key beside them).
+bool only_second_generation(const StorageArgs& args) {
+    std::error_code ec;
+    return v11::has_store(storage_root(args)) && !std::filesystem::exists(storage_root(args) / "master_key", ec);
+}
+
 Result<std::unique_ptr<Corestore>> open_store(const StorageArgs& args, bool read_only) {
-    const std::filesystem::path dir = args.storage.empty() ? corestore::default_storage_path() : std::filesystem::path(args.storage);
+    const std::filesystem::path dir = storage_root(args);
     if (read_only) {
         std::error_code ec;
         if (!std::filesystem::is_directory(dir, ec))
@@ -58,34 +69,45 @@ int run_ls(const StorageArgs& args) {
         else std::cout << "no storage folder at " << corestore::default_storage_path().string() << " yet\n";
         return kExitOk;
     }
-    auto store = open_store(args, true);
-    if (!store) return fail(store.error());
-    auto cores = (*store)->list();
-    if (!cores) return fail(cores.error());
     int code = kExitOk;
     json out = json::array();
-    for (const auto& info : *cores) {
-        auto core = (*store)->get_by_key(info.key, false);
-        if (!core) {
-            std::cerr << "hyp: error: " << core.error().message << "\n";
-            code = kExitFailure;
-            continue;
+    if (!only_second_generation(args)) {
+        auto store = open_store(args, true);
+        if (!store) return fail(store.error());
+        auto cores = (*store)->list();
+        if (!cores) return fail(cores.error());
+        for (const auto& info : *cores) {
+            auto core = (*store)->get_by_key(info.key, false);
+            if (!core) {
+                std::cerr << "hyp: error: " << core.error().message << "\n";
+                code = kExitFailure;
+                continue;
+            }
+            json row = {{"key", to_hex(info.key)},
+                        {"discoveryKey", to_hex(info.discovery_key)},
+                        {"name", name_json(info.name)},
+                        {"length", (*core)->length()},
+                        {"byteLength", (*core)->byte_length()},
+                        {"writable", info.writable},
+                        {"generation", 9}};
+            out.push_back(std::move(row));
         }
-        json row = {{"key", to_hex(info.key)},
-                    {"discoveryKey", to_hex(info.discovery_key)},
-                    {"name", name_json(info.name)},
-                    {"length", (*core)->length()},
-                    {"byteLength", (*core)->byte_length()},
-                    {"writable", info.writable}};
-        out.push_back(std::move(row));
+    }
+    auto second = v11::list(storage_root(args));
+    if (!second) {
+        std::cerr << "hyp: error: " << second.error().message << "\n";
+        code = kExitFailure;
+    } else {
+        for (auto& row : *second) out.push_back(std::move(row));
     }
     if (args.json) {
         std::cout << out.dump() << "\n";
     } else {
-        if (out.empty()) std::cout << "no cores in " << (*store)->path().string() << "\n";
+        if (out.empty()) std::cout << "no cores in " << storage_root(args).string() << "\n";
         for (const auto& row : out) {
-            std::cout << row["key"].get<std::string>() << "  length " << row["length"] << "  bytes "
-                      << row["byteLength"] << (row["writable"].get<bool>() ? "  writable" : "  read-only");
+            std::cout << row["key"].get<std::string>() << "  generation " << row["generation"] << "  length "
+                      << row["length"] << "  bytes " << row["byteLength"]
+                      << (row["writable"].get<bool>() ? "  writable" : "  read-only");
             if (!row["name"].is_null()) std::cout << "  name " << row["name"].get<std::string>();
             std::cout << "\n    discovery key " << row["discoveryKey"].get<std::string>() << "\n";
         }
@@ -102,6 +124,21 @@ struct CatArgs {
 int run_cat(const StorageArgs& args, const CatArgs& cat) {
     auto key = parse_key_argument(cat.key);
     if (!key) return fail(key.error());
+    if (v11::has_core(storage_root(args), *key)) {
+        auto s = v11::cat(storage_root(args), *key, cat.start.value_or(0), cat.end,
+                          [&](std::uint64_t i, const Bytes& block) {
+                              if (args.json) {
+                                  std::cout << json{{"seq", i}, {"value", base64(block)}}.dump() << "\n";
+                              } else {
+                                  std::cout.write(reinterpret_cast<const char*>(block.data()),
+                                                  static_cast<std::streamsize>(block.size()));
+                              }
+                              return static_cast<bool>(std::cout);
+                          });
+        std::cout.flush();
+        if (!s.ok()) return fail(s.error());
+        return std::cout ? kExitOk : kExitFailure;
+    }
     auto store = open_store(args, true);
     if (!store) return fail(store.error());
     auto core = (*store)->get_by_key(*key, false);
@@ -132,11 +169,47 @@ int run_cat(const StorageArgs& args, const CatArgs& cat) {
 
 // ---- append ----
 struct AppendArgs {
+    int generation = 9;
     std::string name;
     std::string key;
     std::string file;
     std::vector<std::string> values;
 };
+
+// The blocks `hyp storage append` takes: each VALUE, --file as one block, or each line of stdin.
+Result<std::vector<Bytes>> read_blocks(const AppendArgs& a) {
+    std::vector<Bytes> blocks;
+    if (!a.file.empty()) {
+        std::ifstream in(a.file, std::ios::binary);
+        if (!in) return make_error(Errc::NotFound, "cannot read --file {}", a.file);
+        blocks.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    } else if (!a.values.empty()) {
+        for (const auto& v : a.values) blocks.push_back(to_bytes(v));
+    } else {
+        std::string line;
+        while (std::getline(std::cin, line)) blocks.push_back(to_bytes(line));
+    }
+    return blocks;
+}
+
+int run_append_v11(const StorageArgs& args, const AppendArgs& a, const std::optional<crypto::PublicKey>& key) {
+    auto blocks = read_blocks(a);
+    if (!blocks) return fail(blocks.error());
+    std::optional<ByteArray<32>> k;
+    if (key) k = *key;
+    auto r = v11::append(storage_root(args), a.name, k, *blocks);
+    if (!r) return fail(r.error());
+    if (args.json) {
+        std::cout << json{{"key", to_hex(r->key)}, {"length", r->length}, {"byteLength", r->byte_length},
+                          {"generation", 11}}
+                         .dump()
+                  << "\n";
+    } else {
+        std::cout << "key " << to_hex(r->key) << "\nlength " << r->length << "\nbyteLength " << r->byte_length
+                  << "\n";
+    }
+    return kExitOk;
+}
 
 int run_append(const StorageArgs& args, const AppendArgs& a) {
     if (a.name.empty() == a.key.empty())
@@ -147,6 +220,9 @@ int run_append(const StorageArgs& args, const AppendArgs& a) {
         if (!k) return fail(k.error());
         key = *k;
     }
+    if (a.generation == 11 || (key && v11::has_core(storage_root(args), *key))) return run_append_v11(args, a, key);
+    if (a.generation != 9)
+        return fail(make_error(Errc::InvalidArgument, "--generation is 9 or 11, not {}", a.generation));
     auto store = open_store(args, false);
     if (!store) return fail(store.error());
     auto core = key ? (*store)->get_by_key(*key, false) : (*store)->get_by_name(as_bytes(a.name));
@@ -208,10 +284,29 @@ int run_append(const StorageArgs& args, const AppendArgs& a) {
 
 // ---- verify ----
 int run_verify(const StorageArgs& args, const std::string& key_text) {
-    auto store = open_store(args, true);
-    if (!store) return fail(store.error());
-    std::vector<corestore::CoreInfo> cores;
+    v11::VerifyTotals second;
+    std::optional<ByteArray<32>> only;
     if (!key_text.empty()) {
+        auto key = parse_key_argument(key_text);
+        if (!key) return fail(key.error());
+        only = *key;
+    }
+    const bool only_second = only && v11::has_core(storage_root(args), *only);
+    if (!only || only_second) {
+        auto s = v11::verify(storage_root(args), only, second);
+        if (!s.ok()) return fail(s.error());
+    }
+    std::unique_ptr<Corestore> first;
+    if (!only_second && !only_second_generation(args)) {
+        auto opened = open_store(args, true);
+        if (!opened) return fail(opened.error());
+        first = std::move(opened).value();
+    }
+    auto* store = &first;
+    std::vector<corestore::CoreInfo> cores;
+    if (!first) {
+        // Only second-generation cores were asked for, or the folder holds no others.
+    } else if (!key_text.empty()) {
         auto key = parse_key_argument(key_text);
         if (!key) return fail(key.error());
         auto all = (*store)->list();
@@ -250,8 +345,13 @@ int run_verify(const StorageArgs& args, const std::string& key_text) {
             }
         }
     }
+    const std::size_t total_cores = cores.size() + second.cores;
+    blocks += second.blocks;
+    signatures += second.signatures;
+    damaged += second.damaged;
+    for (auto& row : second.report) report.push_back(std::move(row));
     if (args.json) {
-        std::cout << json{{"cores", cores.size()},
+        std::cout << json{{"cores", total_cores},
                           {"blocks", blocks},
                           {"signatures", signatures},
                           {"damaged", report}}
@@ -259,7 +359,7 @@ int run_verify(const StorageArgs& args, const std::string& key_text) {
                   << "\n";
         return damaged ? kExitFailure : kExitOk;
     }
-    std::cout << "verified " << cores.size() << " core" << (cores.size() == 1 ? "" : "s") << ", " << blocks
+    std::cout << "verified " << total_cores << " core" << (total_cores == 1 ? "" : "s") << ", " << blocks
               << " blocks, " << signatures << " signatures: "
               << (damaged ? std::to_string(damaged) + " damaged" : std::string("all sound")) << "\n";
     return damaged ? kExitFailure : kExitOk;
@@ -269,6 +369,12 @@ int run_verify(const StorageArgs& args, const std::string& key_text) {
 int run_rm(const StorageArgs& args, const std::string& key_text) {
     auto key = parse_key_argument(key_text);
     if (!key) return fail(key.error());
+    if (v11::has_core(storage_root(args), *key)) {
+        auto s = v11::remove(storage_root(args), *key);
+        if (!s.ok()) return fail(s.error());
+        std::cout << "removed core " << to_hex(*key) << "\n";
+        return kExitOk;
+    }
     auto store = open_store(args, false);
     if (!store) return fail(store.error());
     auto s = (*store)->remove(*key);
@@ -305,6 +411,9 @@ void add_storage_commands(CLI::App& app, int* exit_code) {
         "append", "Append blocks: each VALUE, or each line of stdin, or --file F as one block");
     add_common(app_cmd);
     app_cmd->add_option("--name", append_args->name, "Core name (created if missing)");
+    app_cmd->add_option("--generation", append_args->generation,
+                        "9 (hypercore 9, the default) or 11 (hypercore 10/11) for a new core by --name")
+        ->check(CLI::IsMember({9, 11}));
     app_cmd->add_option("--file", append_args->file, "Append this file as one block");
     app_cmd->add_option("KEY_AND_VALUES", append_args->values, "KEY (without --name), then values");
     app_cmd->callback([args, append_args, exit_code] {

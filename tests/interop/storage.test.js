@@ -21,7 +21,7 @@ const fx = require('./storage/fixtures')
 hypBin() // throws a clear error right away when HYP_BIN is unset or not executable
 
 const SEED = testSeed()
-const LS_FIELDS = ['byteLength', 'discoveryKey', 'key', 'length', 'name', 'writable']
+const LS_FIELDS = ['byteLength', 'discoveryKey', 'generation', 'key', 'length', 'name', 'writable']
 const SLOW = { timeout: 180000 }
 
 after(cleanupTmp)
@@ -75,7 +75,8 @@ function lsEntry (c) {
     name: c.name,
     length: c.length,
     byteLength: c.byteLength,
-    writable: c.writable
+    writable: c.writable,
+    generation: 9
   }
 }
 
@@ -469,7 +470,8 @@ describe('hyp storage append writes a fresh folder, JS corestore 5 reads and ext
         name: c.name,
         length: c.blocks.length,
         byteLength: model.byteLength(c.name),
-        writable: true
+        writable: true,
+        generation: 9
       }, 'ls --json entry of ' + c.name)
     }
   })
