@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/util/bytes.h"
+#include "v11/hypercore/decode_error.h"
 #include "v11/hypercore/types.h"
 
 namespace hs::v11::hypercore {

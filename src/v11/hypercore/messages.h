@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/util/bytes.h"
+#include "v11/hypercore/decode_error.h"
 #include "v11/hypercore/types.h"
 
 namespace hs::v11::hypercore::wire {
