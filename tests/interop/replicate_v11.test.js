@@ -234,7 +234,8 @@ describe('ours writes, JS reads', () => {
     await core.ready()
     const started = Date.now()
     jsConnect(store, port)
-    await core.update()
+    await until(async () => core.peers.length === 1, 20000, 'JS to see our peer')
+    assert.equal(await core.update({ wait: true }), true)
     assert.equal(core.length, 3000)
     await core.download({ start: 0, end: 3000 }).done()
     process.stderr.write(`# ours -> JS: 3000 blocks in ${Date.now() - started} ms\n`)
@@ -251,7 +252,9 @@ describe('ours writes, JS reads', () => {
     const core = store.get({ key: Buffer.from(key, 'hex') })
     await core.ready()
     jsConnect(store, port)
-    await core.update()
+    await until(async () => core.peers.length === 1, 20000, 'JS to see our peer')
+    assert.equal(await core.update({ wait: true }), true)
+    assert.equal(core.length, 1000)
     await core.download({ start: 500, end: 600 }).done()
     assert.equal(await core.has(499), false)
     assert.equal(await core.has(600), false)
@@ -364,7 +367,8 @@ async function liar (store, core, mode) {
     outer.on('error', () => {})
     if (mode === 'garbage') {
       await outer.opened
-      socket.write(Buffer.alloc(300, 0xab))
+      // One frame of the right shape whose contents do not decrypt.
+      socket.write(Buffer.concat([Buffer.from([200, 0, 0]), Buffer.alloc(200, 0xab)]))
       return
     }
     const inner = store.replicate(true)
@@ -394,7 +398,10 @@ async function liar (store, core, mode) {
     function forward (to, type, buf, fromOurs) {
       if (!fromOurs && type === 3) {
         const d = c.decode(m.wire.data, buf)
-        if (mode === 'block' && d.block && d.block.value.length > 0) d.block.value[0] ^= 1
+        if (mode === 'block' && d.block) {
+          if (d.block.value.length > 0) d.block.value[0] ^= 1
+          else d.block.value = Buffer.from([1])
+        }
         if (mode === 'signature' && d.upgrade) d.upgrade.signature[3] ^= 0x10
         buf = c.encode(m.wire.data, d)
       }

@@ -157,7 +157,7 @@ void Replicator::open_channel(Peer& p) {
     p.length_acked = 0;
     p.sent_remote_length.reset();
     p.has.clear();
-    p.inflight.clear();
+    drop_inflight(p);
     p.wanted_batches.clear();
     p.signaled_contiguous = 0;
     p.last_extension_sent.clear();
@@ -403,6 +403,7 @@ void Replicator::on_data(Peer& p, wire::Data m) {
         return;
     }
     if (proof.block && applied->block) {
+        p.not_available = 0;  // it serves: earlier misses were races, not a dead peer
         ++p.stats.downloaded_blocks;
         p.stats.downloaded_bytes += proof.block->value.size();
         const std::uint64_t index = proof.block->index;
@@ -885,8 +886,12 @@ void Replicator::tick(TimePoint now) {
             wire::Cancel c;
             c.request = it->first;
             send(p, Type::cancel, wire::encode(c));
+            // Ask someone else: this peer does not answer (for now).
+            if (it->second.kind == Kind::Block) p.has.erase(it->second.block, it->second.block + 1);
             if (it->second.kind == Kind::Upgrade) p.remote.can_upgrade = false;
             if (it->second.kind == Kind::Fork) p.no_fork_proof = it->second.fork;
+            if (it->second.kind == Kind::Manifest) p.remote.has_manifest = false;
+            ++p.not_available;
             it = p.inflight.erase(it);
         }
     }

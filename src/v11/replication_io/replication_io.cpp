@@ -21,6 +21,12 @@ struct Link {
           changed(executor) {}
 };
 
+// The pump (run_secret_stream) waits for output; end() and destroy() make none, so tell it
+// through the output hook it installed.
+void wake_pump(Link& link) {
+    if (link.stream.on_output) link.stream.on_output();
+}
+
 asio::awaitable<void> ticker(Link& link, Replicator& replicator, ConnectionOptions options,
                              async::Event* stop, const bool* stopping) {
     bool ended = false;
@@ -36,10 +42,12 @@ asio::awaitable<void> ticker(Link& link, Replicator& replicator, ConnectionOptio
         if (!ended && stopping && *stopping) {
             ended = true;
             link.stream.end();
+            wake_pump(link);
             end_at = v11::Clock::now() + std::chrono::seconds(2);
         }
         if (ended && v11::Clock::now() >= end_at) {
             link.stream.destroy(make_error(Errc::Closed, "ended (the peer did not end its side in time)"));
+            wake_pump(link);
             break;
         }
     }
