@@ -96,6 +96,9 @@ public:
     // it. A proof whose upgrade is older than or equal to the local head is accepted without
     // changing the head.
     Result<Proof> proof(const ProofRequest& request);
+    // The `nodes` to put in a request for tree node `tree_index` (block i: 2 * i): how many of
+    // its ancestors this core lacks below one it stores (JS MerkleTree.missingNodes).
+    Result<std::uint64_t> missing_nodes(std::uint64_t tree_index);
     Result<Applied> verify_and_apply(const Proof& proof);
 
     Result<void> flush();

@@ -181,6 +181,20 @@ Result<std::vector<TreeNode>> roots_at(std::uint64_t length, const NodeSource& s
     return roots;
 }
 
+Result<std::uint64_t> missing_nodes(std::uint64_t index, std::uint64_t length, const NodeSource& source) {
+    const std::uint64_t head = 2 * length;
+    TreeIterator ite(index);
+    if (ite.right_span() >= head) return std::uint64_t{0};
+    std::uint64_t cnt = 0;
+    while (!ite.contains(head)) {
+        HS_ASSIGN_OR_RETURN(auto node, source.get(ite.index()));
+        if (node) break;
+        if (++cnt >= static_cast<std::uint64_t>(kMaxDepth)) return make_error(Errc::InvalidArgument, "missing nodes walk for node {} went astray", index);
+        ite.parent();
+    }
+    return cnt;
+}
+
 // ---- TreeBatch -------------------------------------------------------------------------------
 
 TreeBatch TreeBatch::from(std::uint64_t fork, std::uint64_t length, std::uint64_t byte_length,

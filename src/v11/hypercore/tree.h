@@ -78,6 +78,11 @@ private:
 // The roots of the first `length` blocks (full_roots(2 * length)), read from `source`.
 Result<std::vector<TreeNode>> roots_at(std::uint64_t length, const NodeSource& source);
 
+// How many ancestors of node `index` a requester whose tree has `length` blocks lacks before
+// one it stores (the `nodes` of a block or hash request; JS MerkleTree.missingNodes). 0 when
+// the node is past the tree or stored.
+Result<std::uint64_t> missing_nodes(std::uint64_t index, std::uint64_t length, const NodeSource& source);
+
 // A tree state plus the nodes a change adds: what an append, a truncate or a verified proof
 // produces before it is committed. Appending updates the roots as JS MerkleTreeBatch does.
 struct TreeBatch {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/util/hex.h"
+#include "v11/hypercore/core.h"
 #include "v11/hypercore/memory_storage.h"
 #include "v11/hypercore/proof.h"
 #include "v11/hypercore/tree.h"
@@ -355,6 +356,71 @@ TEST(V11Tree, ByteOffsetsAndSeeks) {
     EXPECT_TRUE(partial->in_range);
     EXPECT_EQ(partial->start, 0u);
     EXPECT_EQ(partial->end, 32u);
+}
+
+}  // namespace
+}  // namespace hs::v11::hypercore
+
+namespace hs::v11::hypercore {
+namespace {
+
+// A reader Core (opened by the JS writer's key) applies the proofs JS generated: the upgrade to
+// 40 (with the manifest the replicator would attach), then blocks, then the fork's upgrade.
+TEST(V11Tree, CoreReaderAppliesJsProofs) {
+    const auto& f = fixture();
+    const auto blocks = blocks_of(f["blocks"]);
+    Hash key = hash_of(f["key"]);
+    auto reader = Core::create_by_key(std::make_unique<MemoryStorage>(), key);
+    ASSERT_TRUE(reader.ok());
+    Core& r = **reader;
+    const json& head = f["heads"][40];
+    const Manifest manifest = verifier().manifest();
+    std::uint64_t applied_blocks = 0;
+    for (const auto& entry : head["proofs"]) {
+        const json& req = entry["request"];
+        if (entry.contains("error") || !req.contains("upgrade") || req.contains("block") || req.contains("hash") ||
+            req.contains("seek") || req["upgrade"]["start"] != 0)
+            continue;
+        Proof p = proof_of(entry["proof"]);
+        p.manifest = manifest;
+        auto a = r.verify_and_apply(p);
+        ASSERT_TRUE(a.ok()) << a.error().message;
+        break;
+    }
+    ASSERT_EQ(r.length(), 40u);
+    EXPECT_EQ(r.head().root_hash, hash_of(head["treeHash"]));
+    EXPECT_EQ(r.head().signature, unhex(head["signature"]));
+    for (const auto& entry : head["proofs"]) {
+        const json& req = entry["request"];
+        if (entry.contains("error") || !req.contains("block") || req.size() != 1) continue;
+        Proof p = proof_of(entry["proof"]);
+        const auto i = p.block->index;
+        p.block->value = blocks.at(i);
+        auto a = r.verify_and_apply(p);
+        if (!a.ok()) continue;  // proofs that end at a node this reader does not store yet
+        ++applied_blocks;
+        ASSERT_TRUE(r.has(i));
+        EXPECT_EQ(*r.get(i), blocks[i]);
+    }
+    EXPECT_GT(applied_blocks, 5u);
+    // The fork: the JS writer truncated to 30 and appended 5 other blocks.
+    const json& fh = f["forkHead"];
+    for (const auto& entry : fh["proofs"]) {
+        const json& req = entry["request"];
+        if (entry.contains("error") || !req.contains("upgrade") || req.size() != 1 || req["upgrade"]["start"] != 0 ||
+            req["upgrade"]["length"] != 35)
+            continue;
+        auto a = r.verify_and_apply(proof_of(entry["proof"]));
+        ASSERT_TRUE(a.ok()) << a.error().message;
+        EXPECT_TRUE(a->truncated);
+        EXPECT_LE(a->truncated_to, 30u);
+        break;
+    }
+    EXPECT_EQ(r.fork(), 1u);
+    EXPECT_EQ(r.length(), 35u);
+    EXPECT_EQ(r.head().root_hash, hash_of(fh["treeHash"]));
+    for (std::uint64_t i = 0; i < 35; ++i)
+        if (r.has(i)) EXPECT_EQ(*r.get(i), blocks[i]) << i;
 }
 
 }  // namespace
