@@ -120,8 +120,12 @@ void ManifestCodec::preencode(c::EncodeState& s, const Manifest& m) {
     if (m.version == 0) {
         s.end += 1;  // type
         switch (v0_type(m)) {
-            case V0Type::Prologue: s.end += 32; return;
-            case V0Type::Single: SignerCodec::preencode(s, m.signers[0]); return;
+            case V0Type::Prologue:
+                s.end += 32;
+                return;
+            case V0Type::Single:
+                SignerCodec::preencode(s, m.signers[0]);
+                return;
             case V0Type::Multi:
                 c::Uint::preencode(s, m.allow_patch ? 1 : 0);
                 c::Uint::preencode(s, m.quorum);
@@ -382,8 +386,9 @@ Bytes Verifier::sign(const Hash& tree_hash, std::uint64_t length, std::uint64_t 
         if (signers.size() != 1 || e.version == 0) return Bytes(signature.begin(), signature.end());
         return multisig::assemble({{0, signature}});
     }
-    throw std::invalid_argument("hypercore verifier: the public key is not a declared signer of "
-                                "this core's manifest; sign with one of its signers' key pairs");
+    throw std::invalid_argument(
+        "hypercore verifier: the public key is not a declared signer of "
+        "this core's manifest; sign with one of its signers' key pairs");
 }
 
 }  // namespace hs::v11::hypercore

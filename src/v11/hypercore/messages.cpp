@@ -417,15 +417,23 @@ Bytes encode(const Bitfield& m) { return c::encode<BitfieldCodec>(m); }
 Bytes encode(const Range& m) { return c::encode<RangeCodec>(m); }
 Bytes encode(const Extension& m) { return c::encode<ExtensionCodec>(m); }
 
-Handshake decode_handshake(ByteView b) { return decode_body<HandshakeCodec>(b, "hypercore handshake"); }
+Handshake decode_handshake(ByteView b) {
+    return decode_body<HandshakeCodec>(b, "hypercore handshake");
+}
 Sync decode_sync(ByteView b) { return decode_body<SyncCodec>(b, "hypercore sync message"); }
-Request decode_request(ByteView b) { return decode_body<RequestCodec>(b, "hypercore request message"); }
+Request decode_request(ByteView b) {
+    return decode_body<RequestCodec>(b, "hypercore request message");
+}
 Cancel decode_cancel(ByteView b) { return decode_body<CancelCodec>(b, "hypercore cancel message"); }
 Data decode_data(ByteView b) { return decode_body<DataCodec>(b, "hypercore data message"); }
-NoData decode_no_data(ByteView b) { return decode_body<NoDataCodec>(b, "hypercore noData message"); }
+NoData decode_no_data(ByteView b) {
+    return decode_body<NoDataCodec>(b, "hypercore noData message");
+}
 Want decode_want(ByteView b) { return decode_body<WantCodec>(b, "hypercore want message"); }
 Want decode_unwant(ByteView b) { return decode_body<WantCodec>(b, "hypercore unwant message"); }
-Bitfield decode_bitfield(ByteView b) { return decode_body<BitfieldCodec>(b, "hypercore bitfield message"); }
+Bitfield decode_bitfield(ByteView b) {
+    return decode_body<BitfieldCodec>(b, "hypercore bitfield message");
+}
 Range decode_range(ByteView b) { return decode_body<RangeCodec>(b, "hypercore range message"); }
 Extension decode_extension(ByteView b) {
     return decode_body<ExtensionCodec>(b, "hypercore extension message");

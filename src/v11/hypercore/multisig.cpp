@@ -115,7 +115,9 @@ struct CodecV0 {
 }  // namespace
 
 Bytes encode(const MultiSignature& m) { return c::encode<Codec>(m); }
-MultiSignature decode(ByteView b) { return detail::decode_or_throw<Codec>(b, "multisig signature"); }
+MultiSignature decode(ByteView b) {
+    return detail::decode_or_throw<Codec>(b, "multisig signature");
+}
 Bytes encode_v0(const MultiSignatureV0& m) { return c::encode<CodecV0>(m); }
 MultiSignatureV0 decode_v0(ByteView b) {
     return detail::decode_or_throw<CodecV0>(b, "version-0 multisig signature");

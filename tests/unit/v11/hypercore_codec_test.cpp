@@ -49,7 +49,9 @@ std::uint64_t u(const json& j) { return j.get<std::uint64_t>(); }
 
 // ---- JSON <-> values (the forms make_hypercore.js writes) ------------------------------------
 
-json to_json(const TreeNode& n) { return {{"index", n.index}, {"size", n.size}, {"hash", hex(n.hash)}}; }
+json to_json(const TreeNode& n) {
+    return {{"index", n.index}, {"size", n.size}, {"hash", hex(n.hash)}};
+}
 TreeNode node_of(const json& j) { return {u(j["index"]), u(j["size"]), fixed<32>(j["hash"])}; }
 json to_json(const std::vector<TreeNode>& v) {
     json out = json::array();
@@ -79,8 +81,9 @@ json to_json(const Manifest& m) {
             {"allowPatch", m.allow_patch},
             {"quorum", m.quorum},
             {"signers", signers},
-            {"prologue", m.prologue ? json{{"hash", hex(m.prologue->hash)}, {"length", m.prologue->length}}
-                                    : json(nullptr)},
+            {"prologue", m.prologue
+                             ? json{{"hash", hex(m.prologue->hash)}, {"length", m.prologue->length}}
+                             : json(nullptr)},
             {"linked", linked},
             {"userData", m.user_data ? hex(*m.user_data) : json(nullptr)}};
 }
@@ -91,9 +94,11 @@ Manifest manifest_of(const json& j) {
     m.allow_patch = j["allowPatch"].get<bool>();
     m.quorum = u(j["quorum"]);
     for (const auto& s : j["signers"]) {
-        m.signers.push_back({u(s["signature"]), fixed<32>(s["namespace"]), fixed<32>(s["publicKey"])});
+        m.signers.push_back(
+            {u(s["signature"]), fixed<32>(s["namespace"]), fixed<32>(s["publicKey"])});
     }
-    if (!j["prologue"].is_null()) m.prologue = ManifestPrologue{fixed<32>(j["prologue"]["hash"]), u(j["prologue"]["length"])};
+    if (!j["prologue"].is_null())
+        m.prologue = ManifestPrologue{fixed<32>(j["prologue"]["hash"]), u(j["prologue"]["length"])};
     if (!j["linked"].is_null()) {
         m.linked.emplace();
         for (const auto& h : j["linked"]) m.linked->push_back(fixed<32>(h));
@@ -106,19 +111,35 @@ template <typename T>
 json opt(const std::optional<T>& v, const std::function<json(const T&)>& f) {
     return v ? f(*v) : json(nullptr);
 }
-json pair(const char* a, std::uint64_t x, const char* b, std::uint64_t y) { return {{a, x}, {b, y}}; }
+json pair(const char* a, std::uint64_t x, const char* b, std::uint64_t y) {
+    return {{a, x}, {b, y}};
+}
 
-json to_json(const wire::Handshake& m) { return {{"seeks", m.seeks}, {"capability", hex(m.capability)}}; }
-wire::Handshake handshake_of(const json& j) { return {j["seeks"].get<bool>(), fixed<32>(j["capability"])}; }
+json to_json(const wire::Handshake& m) {
+    return {{"seeks", m.seeks}, {"capability", hex(m.capability)}};
+}
+wire::Handshake handshake_of(const json& j) {
+    return {j["seeks"].get<bool>(), fixed<32>(j["capability"])};
+}
 
 json to_json(const wire::Sync& m) {
-    return {{"fork", m.fork}, {"length", m.length}, {"remoteLength", m.remote_length},
-            {"canUpgrade", m.can_upgrade}, {"uploading", m.uploading}, {"downloading", m.downloading},
-            {"hasManifest", m.has_manifest}, {"allowPush", m.allow_push}};
+    return {{"fork", m.fork},
+            {"length", m.length},
+            {"remoteLength", m.remote_length},
+            {"canUpgrade", m.can_upgrade},
+            {"uploading", m.uploading},
+            {"downloading", m.downloading},
+            {"hasManifest", m.has_manifest},
+            {"allowPush", m.allow_push}};
 }
 wire::Sync sync_of(const json& j) {
-    return {u(j["fork"]), u(j["length"]), u(j["remoteLength"]), j["canUpgrade"].get<bool>(),
-            j["uploading"].get<bool>(), j["downloading"].get<bool>(), j["hasManifest"].get<bool>(),
+    return {u(j["fork"]),
+            u(j["length"]),
+            u(j["remoteLength"]),
+            j["canUpgrade"].get<bool>(),
+            j["uploading"].get<bool>(),
+            j["downloading"].get<bool>(),
+            j["hasManifest"].get<bool>(),
             j["allowPush"].get<bool>()};
 }
 
@@ -129,8 +150,14 @@ json to_json(const wire::Request& m) {
             {"fork", p.fork},
             {"block", opt<RequestBlock>(p.block, block)},
             {"hash", opt<RequestBlock>(p.hash, block)},
-            {"seek", opt<RequestSeek>(p.seek, [](const RequestSeek& s) { return pair("bytes", s.bytes, "padding", s.padding); })},
-            {"upgrade", opt<RequestUpgrade>(p.upgrade, [](const RequestUpgrade& s) { return pair("start", s.start, "length", s.length); })},
+            {"seek", opt<RequestSeek>(p.seek,
+                                      [](const RequestSeek& s) {
+                                          return pair("bytes", s.bytes, "padding", s.padding);
+                                      })},
+            {"upgrade", opt<RequestUpgrade>(p.upgrade,
+                                            [](const RequestUpgrade& s) {
+                                                return pair("start", s.start, "length", s.length);
+                                            })},
             {"manifest", p.manifest},
             {"priority", m.priority}};
 }
@@ -138,10 +165,14 @@ wire::Request request_of(const json& j) {
     wire::Request m;
     m.id = u(j["id"]);
     m.proof.fork = u(j["fork"]);
-    if (!j["block"].is_null()) m.proof.block = RequestBlock{u(j["block"]["index"]), u(j["block"]["nodes"])};
-    if (!j["hash"].is_null()) m.proof.hash = RequestBlock{u(j["hash"]["index"]), u(j["hash"]["nodes"])};
-    if (!j["seek"].is_null()) m.proof.seek = RequestSeek{u(j["seek"]["bytes"]), u(j["seek"]["padding"])};
-    if (!j["upgrade"].is_null()) m.proof.upgrade = RequestUpgrade{u(j["upgrade"]["start"]), u(j["upgrade"]["length"])};
+    if (!j["block"].is_null())
+        m.proof.block = RequestBlock{u(j["block"]["index"]), u(j["block"]["nodes"])};
+    if (!j["hash"].is_null())
+        m.proof.hash = RequestBlock{u(j["hash"]["index"]), u(j["hash"]["nodes"])};
+    if (!j["seek"].is_null())
+        m.proof.seek = RequestSeek{u(j["seek"]["bytes"]), u(j["seek"]["padding"])};
+    if (!j["upgrade"].is_null())
+        m.proof.upgrade = RequestUpgrade{u(j["upgrade"]["start"]), u(j["upgrade"]["length"])};
     m.proof.manifest = j["manifest"].get<bool>();
     m.priority = u(j["priority"]);
     return m;
@@ -151,16 +182,30 @@ json to_json(const wire::Data& m) {
     const Proof& p = m.proof;
     return {{"request", m.request},
             {"fork", p.fork},
-            {"block", opt<DataBlock>(p.block, [](const DataBlock& b) {
-                 return json{{"index", b.index}, {"value", hex(b.value)}, {"nodes", to_json(b.nodes)}};
-             })},
-            {"hash", opt<DataHash>(p.hash, [](const DataHash& b) { return json{{"index", b.index}, {"nodes", to_json(b.nodes)}}; })},
-            {"seek", opt<DataSeek>(p.seek, [](const DataSeek& b) { return json{{"bytes", b.bytes}, {"nodes", to_json(b.nodes)}}; })},
-            {"upgrade", opt<DataUpgrade>(p.upgrade, [](const DataUpgrade& b) {
-                 return json{{"start", b.start}, {"length", b.length}, {"nodes", to_json(b.nodes)},
-                             {"additionalNodes", to_json(b.additional_nodes)},
-                             {"signature", b.signature.empty() ? json(nullptr) : hex(b.signature)}};
-             })},
+            {"block", opt<DataBlock>(p.block,
+                                     [](const DataBlock& b) {
+                                         return json{{"index", b.index},
+                                                     {"value", hex(b.value)},
+                                                     {"nodes", to_json(b.nodes)}};
+                                     })},
+            {"hash", opt<DataHash>(p.hash,
+                                   [](const DataHash& b) {
+                                       return json{{"index", b.index}, {"nodes", to_json(b.nodes)}};
+                                   })},
+            {"seek", opt<DataSeek>(p.seek,
+                                   [](const DataSeek& b) {
+                                       return json{{"bytes", b.bytes}, {"nodes", to_json(b.nodes)}};
+                                   })},
+            {"upgrade", opt<DataUpgrade>(
+                            p.upgrade,
+                            [](const DataUpgrade& b) {
+                                return json{{"start", b.start},
+                                            {"length", b.length},
+                                            {"nodes", to_json(b.nodes)},
+                                            {"additionalNodes", to_json(b.additional_nodes)},
+                                            {"signature", b.signature.empty() ? json(nullptr)
+                                                                              : hex(b.signature)}};
+                            })},
             {"manifest", opt<Manifest>(p.manifest, [](const Manifest& x) { return to_json(x); })}};
 }
 wire::Data data_of(const json& j) {
@@ -168,11 +213,15 @@ wire::Data data_of(const json& j) {
     Proof& p = m.proof;
     m.request = u(j["request"]);
     p.fork = u(j["fork"]);
-    if (const auto& b = j["block"]; !b.is_null()) p.block = DataBlock{u(b["index"]), bytes(b["value"]), nodes_of(b["nodes"])};
-    if (const auto& b = j["hash"]; !b.is_null()) p.hash = DataHash{u(b["index"]), nodes_of(b["nodes"])};
-    if (const auto& b = j["seek"]; !b.is_null()) p.seek = DataSeek{u(b["bytes"]), nodes_of(b["nodes"])};
+    if (const auto& b = j["block"]; !b.is_null())
+        p.block = DataBlock{u(b["index"]), bytes(b["value"]), nodes_of(b["nodes"])};
+    if (const auto& b = j["hash"]; !b.is_null())
+        p.hash = DataHash{u(b["index"]), nodes_of(b["nodes"])};
+    if (const auto& b = j["seek"]; !b.is_null())
+        p.seek = DataSeek{u(b["bytes"]), nodes_of(b["nodes"])};
     if (const auto& b = j["upgrade"]; !b.is_null()) {
-        p.upgrade = DataUpgrade{u(b["start"]), u(b["length"]), nodes_of(b["nodes"]), nodes_of(b["additionalNodes"]),
+        p.upgrade = DataUpgrade{u(b["start"]), u(b["length"]), nodes_of(b["nodes"]),
+                                nodes_of(b["additionalNodes"]),
                                 b["signature"].is_null() ? Bytes{} : bytes(b["signature"])};
     }
     if (!j["manifest"].is_null()) p.manifest = manifest_of(j["manifest"]);
@@ -181,7 +230,9 @@ wire::Data data_of(const json& j) {
 
 json to_json(const wire::NoData& m) { return pair("request", m.request, "reason", m.reason); }
 wire::NoData no_data_of(const json& j) { return {u(j["request"]), u(j["reason"])}; }
-json to_json(const wire::Want& m) { return {{"start", m.start}, {"length", m.length}, {"any", m.any}}; }
+json to_json(const wire::Want& m) {
+    return {{"start", m.start}, {"length", m.length}, {"any", m.any}};
+}
 wire::Want want_of(const json& j) { return {u(j["start"]), u(j["length"]), j["any"].get<bool>()}; }
 json to_json(const wire::Cancel& m) { return {{"request", m.request}}; }
 wire::Cancel cancel_of(const json& j) { return {u(j["request"])}; }
@@ -189,19 +240,28 @@ json to_json(const wire::Bitfield& m) { return {{"start", m.start}, {"bitfield",
 wire::Bitfield bitfield_of(const json& j) {
     return {u(j["start"]), j["bitfield"].get<std::vector<std::uint32_t>>()};
 }
-json to_json(const wire::Range& m) { return {{"drop", m.drop}, {"start", m.start}, {"length", m.length}}; }
-wire::Range range_of(const json& j) { return {j["drop"].get<bool>(), u(j["start"]), u(j["length"])}; }
+json to_json(const wire::Range& m) {
+    return {{"drop", m.drop}, {"start", m.start}, {"length", m.length}};
+}
+wire::Range range_of(const json& j) {
+    return {j["drop"].get<bool>(), u(j["start"]), u(j["length"])};
+}
 json to_json(const wire::Extension& m) { return {{"name", m.name}, {"message", hex(m.message)}}; }
-wire::Extension extension_of(const json& j) { return {j["name"].get<std::string>(), bytes(j["message"])}; }
+wire::Extension extension_of(const json& j) {
+    return {j["name"].get<std::string>(), bytes(j["message"])};
+}
 
 json to_json(const multisig::MultiSignature& m) {
     json proofs = json::array();
-    for (const auto& p : m.proofs) proofs.push_back({{"signer", p.signer}, {"signature", hex(p.signature)}, {"patch", p.patch}});
+    for (const auto& p : m.proofs)
+        proofs.push_back(
+            {{"signer", p.signer}, {"signature", hex(p.signature)}, {"patch", p.patch}});
     return {{"proofs", proofs}, {"patch", to_json(m.patch)}};
 }
 multisig::MultiSignature multisig_of(const json& j) {
     multisig::MultiSignature m;
-    for (const auto& p : j["proofs"]) m.proofs.push_back({u(p["signer"]), fixed<64>(p["signature"]), u(p["patch"])});
+    for (const auto& p : j["proofs"])
+        m.proofs.push_back({u(p["signer"]), fixed<64>(p["signature"]), u(p["patch"])});
     m.patch = nodes_of(j["patch"]);
     return m;
 }
@@ -209,7 +269,9 @@ json to_json(const multisig::MultiSignatureV0& m) {
     json proofs = json::array();
     for (const auto& p : m.proofs) {
         json patch = nullptr;
-        if (p.patch) patch = {{"start", p.patch->start}, {"length", p.patch->length}, {"nodes", p.patch->nodes}};
+        if (p.patch)
+            patch = {
+                {"start", p.patch->start}, {"length", p.patch->length}, {"nodes", p.patch->nodes}};
         proofs.push_back({{"signer", p.signer}, {"signature", hex(p.signature)}, {"patch", patch}});
     }
     return {{"proofs", proofs}, {"patch", to_json(m.patch)}};
@@ -241,17 +303,29 @@ Codec codec(Of of, Enc enc, Dec dec) {
 const std::map<std::string, Codec>& codecs() {
     using namespace wire;
     static const std::map<std::string, Codec> table = {
-        {"handshake", codec(handshake_of, [](const Handshake& m) { return encode(m); }, decode_handshake)},
-        {"sync", codec(sync_of, [](const Sync& m) { return encode(m); }, decode_sync)},
-        {"request", codec(request_of, [](const Request& m) { return encode(m); }, decode_request)},
-        {"cancel", codec(cancel_of, [](const Cancel& m) { return encode(m); }, decode_cancel)},
-        {"data", codec(data_of, [](const Data& m) { return encode(m); }, decode_data)},
-        {"noData", codec(no_data_of, [](const NoData& m) { return encode(m); }, decode_no_data)},
+        {"handshake",
+         codec(
+             handshake_of, [](const Handshake& m) { return encode(m); }, decode_handshake)},
+        {"sync", codec(
+                     sync_of, [](const Sync& m) { return encode(m); }, decode_sync)},
+        {"request", codec(
+                        request_of, [](const Request& m) { return encode(m); }, decode_request)},
+        {"cancel", codec(
+                       cancel_of, [](const Cancel& m) { return encode(m); }, decode_cancel)},
+        {"data", codec(
+                     data_of, [](const Data& m) { return encode(m); }, decode_data)},
+        {"noData", codec(
+                       no_data_of, [](const NoData& m) { return encode(m); }, decode_no_data)},
         {"want", codec(want_of, encode_want, decode_want)},
         {"unwant", codec(want_of, encode_unwant, decode_unwant)},
-        {"bitfield", codec(bitfield_of, [](const Bitfield& m) { return encode(m); }, decode_bitfield)},
-        {"range", codec(range_of, [](const Range& m) { return encode(m); }, decode_range)},
-        {"extension", codec(extension_of, [](const Extension& m) { return encode(m); }, decode_extension)},
+        {"bitfield",
+         codec(
+             bitfield_of, [](const Bitfield& m) { return encode(m); }, decode_bitfield)},
+        {"range", codec(
+                      range_of, [](const Range& m) { return encode(m); }, decode_range)},
+        {"extension",
+         codec(
+             extension_of, [](const Extension& m) { return encode(m); }, decode_extension)},
         {"manifest", codec(manifest_of, encode_manifest, decode_manifest)},
         {"multiSignature", codec(multisig_of, multisig::encode, multisig::decode)},
         {"multiSignaturev0", codec(multisig_v0_of, multisig::encode_v0, multisig::decode_v0)},
@@ -347,7 +421,8 @@ TEST(HypercoreCodec, DecodeErrorSaysWhatFailed) {
         FAIL() << "a truncated data message decoded";
     } catch (const compact::DecodeError& e) {
         EXPECT_EQ(e.error().code, Errc::Protocol);
-        EXPECT_NE(std::string(e.what()).find("hypercore data message"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("hypercore data message"), std::string::npos)
+            << e.what();
     }
     try {
         (void)decode_manifest(Bytes{0x04});
@@ -409,10 +484,12 @@ TEST(HypercoreManifest, CapabilitiesMatchJs) {
 
 TEST(HypercoreManifest, SignablesMatchJs) {
     for (const auto& c : fixture()["signables"]) {
-        const Bytes s = tree_signable(fixed<32>(c["manifest_hash"]), fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]));
+        const Bytes s = tree_signable(fixed<32>(c["manifest_hash"]), fixed<32>(c["tree_hash"]),
+                                      u(c["length"]), u(c["fork"]));
         EXPECT_EQ(s.size(), 112u);
         EXPECT_EQ(hex(s), c["signable"]);
-        const Bytes compat = tree_signable_compat(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]));
+        const Bytes compat =
+            tree_signable_compat(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]));
         EXPECT_EQ(compat.size(), 80u);
         EXPECT_EQ(hex(compat), c["compat"]);
     }
@@ -440,8 +517,9 @@ TEST(HypercoreVerifier, VerifiesAndSignsAsJs) {
         (valid ? accepted : rejected)++;
         if (!c["signer"].is_null()) {
             const auto kp = key_pair(c["signer"].get<std::uint8_t>());
-            EXPECT_EQ(hex(v.sign(tree_hash, u(c["length"]), u(c["fork"]), kp.public_key, kp.secret_key)),
-                      c["signature"]);
+            EXPECT_EQ(
+                hex(v.sign(tree_hash, u(c["length"]), u(c["fork"]), kp.public_key, kp.secret_key)),
+                c["signature"]);
             ++signed_;
         }
     }
@@ -456,15 +534,18 @@ TEST(HypercoreVerifier, MultiSignerSignReturnsThePartialSignature) {
         const Verifier v = Verifier::for_key(fixed<32>(c["key"]), manifest_of(c["manifest"]));
         for (std::uint8_t i = 0; i < 3; ++i) {
             const auto kp = key_pair(static_cast<std::uint8_t>(i + 1));
-            EXPECT_EQ(hex(v.sign(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]), kp.public_key, kp.secret_key)),
+            EXPECT_EQ(hex(v.sign(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]),
+                                 kp.public_key, kp.secret_key)),
                       c["signatures"][i]);
         }
         // Our own assembly of two partials is accepted; one short of the quorum is not.
         multisig::MultiSignature m;
         m.proofs.push_back({0, fixed<64>(c["signatures"][0]), 0});
-        EXPECT_FALSE(v.verify(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]), multisig::encode(m)));
+        EXPECT_FALSE(
+            v.verify(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]), multisig::encode(m)));
         m.proofs.push_back({2, fixed<64>(c["signatures"][2]), 0});
-        EXPECT_TRUE(v.verify(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]), multisig::encode(m)));
+        EXPECT_TRUE(
+            v.verify(fixed<32>(c["tree_hash"]), u(c["length"]), u(c["fork"]), multisig::encode(m)));
         return;
     }
     FAIL() << "no partial-signature case in the fixture";
@@ -496,7 +577,8 @@ TEST(HypercoreVerifier, RejectsPatchedInputsItCannotCheck) {
     // Without allowPatch the patch count is ignored, as JS ignores it.
     const Manifest plain = default_manifest(a.public_key);
     const Verifier vp = Verifier::for_key(core_key(plain), plain);
-    ms.proofs[0].signature = crypto::sign_detached(tree_signable(core_key(plain), tree_hash, 3, 0), a.secret_key);
+    ms.proofs[0].signature =
+        crypto::sign_detached(tree_signable(core_key(plain), tree_hash, 3, 0), a.secret_key);
     EXPECT_TRUE(vp.verify(tree_hash, 3, 0, multisig::encode(ms)));
 }
 

@@ -1,0 +1,262 @@
+#include "v11/storage/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <climits>
+#include <vector>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hs::v11::storage {
+namespace {
+
+Error os_error(std::string_view what, const std::string& name, int err) {
+    const bool full = err == ENOSPC || err == EDQUOT;
+    return make_error(Errc::Io, "cannot {} {}: {}{}", what, name, std::strerror(err),
+                      full ? " (free some space, then retry: the core is as it was before)" : "");
+}
+
+}  // namespace
+
+FileCache::FileCache(std::size_t max_open) : m_max_open(max_open < 4 ? 4 : max_open) {}
+
+FileCache::~FileCache() { HS_ASSERT(m_head == nullptr && m_open == 0); }
+
+void FileCache::touch(File& f) {
+    if (m_head == &f) return;
+    if (f.m_prev || f.m_next || m_tail == &f) {  // listed: unlink
+        (f.m_prev ? f.m_prev->m_next : m_head) = f.m_next;
+        (f.m_next ? f.m_next->m_prev : m_tail) = f.m_prev;
+    } else {
+        // A newly opened descriptor: make room first, so that at most max_open are ever open.
+        while (m_open >= m_max_open && close_lru(&f)) {
+        }
+        ++m_open;
+        if (m_open > m_peak) m_peak = m_open;
+    }
+    f.m_prev = nullptr;
+    f.m_next = m_head;
+    if (m_head) m_head->m_prev = &f;
+    m_head = &f;
+    if (!m_tail) m_tail = &f;
+    while (m_open > m_max_open && close_lru(&f)) {
+    }
+}
+
+void FileCache::remove(File& f) {
+    (f.m_prev ? f.m_prev->m_next : m_head) = f.m_next;
+    (f.m_next ? f.m_next->m_prev : m_tail) = f.m_prev;
+    f.m_prev = f.m_next = nullptr;
+    --m_open;
+}
+
+bool FileCache::close_lru(const File* keep) {
+    File* victim = m_tail;
+    if (!victim || victim == keep) return false;
+    remove(*victim);
+    ::close(victim->m_fd);  // written pages stay with the inode; sync() reopens to flush them
+    victim->m_fd = -1;
+    return true;
+}
+
+File::File(FileCache& cache, std::filesystem::path path)
+    : m_cache(cache), m_path(std::move(path)), m_name(m_path.string()) {}
+
+File::~File() { reset(); }
+
+void File::reset() {
+    if (m_fd >= 0) {
+        m_cache.remove(*this);
+        ::close(m_fd);
+        m_fd = -1;
+    }
+    m_seen = false;
+}
+
+bool File::exists() const {
+    struct stat st;
+    return m_fd >= 0 || ::stat(m_name.c_str(), &st) == 0;
+}
+
+std::optional<Fault> File::fault(IoOp op) const {
+    if (!m_cache.fault_hook) return std::nullopt;
+    return m_cache.fault_hook(m_name, op);
+}
+
+Result<int> File::fd(bool create) {
+    if (m_fd >= 0) {
+        m_cache.touch(*this);
+        return m_fd;
+    }
+    const int flags = O_RDWR | O_CLOEXEC | (create && !m_seen ? O_CREAT : 0);
+    int fd;
+    for (;;) {
+        fd = ::open(m_name.c_str(), flags, 0600);
+        if (fd >= 0) break;
+        const int err = errno;
+        if (err == EINTR) continue;
+        if ((err == EMFILE || err == ENFILE) && m_cache.close_lru(nullptr)) continue;
+        if (err == ENOENT && m_seen)
+            return make_error(Errc::Io,
+                              "{} was deleted while its core was open; close the core (or restart "
+                              "the daemon) before changing its folder",
+                              m_name);
+        if (err == ENOENT && !create) return -1;
+        return os_error(create ? "create" : "open", m_name, err);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return os_error("stat", m_name, err);
+    }
+    if (m_seen && (st.st_dev != m_dev || st.st_ino != m_ino)) {
+        ::close(fd);
+        return make_error(Errc::Io,
+                          "{} was replaced by another file while its core was open; close the "
+                          "core (or restart the daemon) before changing its folder",
+                          m_name);
+    }
+    m_dev = st.st_dev;
+    m_ino = st.st_ino;
+    m_seen = true;
+    m_fd = fd;
+    m_cache.touch(*this);
+    return fd;
+}
+
+Result<std::size_t> File::read(std::uint64_t offset, MutableByteView out) {
+    HS_ASSIGN_OR_RETURN(const int f, fd(false));
+    if (f < 0) return std::size_t{0};
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(f, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return os_error("read", m_name, errno);
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    return done;
+}
+
+Status File::write(std::uint64_t offset, ByteView data) {
+    const auto injected = fault(IoOp::Write);
+    HS_ASSIGN_OR_RETURN(const int f, fd(true));
+    m_dirty = true;
+    std::size_t limit = data.size();
+    if (injected) limit = std::min(limit, injected->partial_bytes);
+    std::size_t done = 0;
+    while (done < limit) {
+        const ssize_t n = ::pwrite(f, data.data() + done, limit - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return os_error("write", m_name, errno);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (injected) return os_error("write", m_name, injected->error);
+    return {};
+}
+
+Status File::write_parts(std::uint64_t offset, std::span<const ByteView> parts) {
+    if (parts.size() == 1) return write(offset, parts[0]);
+    if (m_cache.fault_hook) {
+        // Under test: one write (one fault-hook question) per part.
+        for (auto part : parts) {
+            HS_TRY(write(offset, part));
+            offset += part.size();
+        }
+        return {};
+    }
+    HS_ASSIGN_OR_RETURN(const int f, fd(true));
+    m_dirty = true;
+    std::vector<iovec> iov;
+    std::size_t i = 0;
+    while (i < parts.size()) {
+        iov.clear();
+        std::size_t total = 0;
+        for (; i < parts.size() && iov.size() < IOV_MAX; ++i) {
+            if (parts[i].empty()) continue;
+            iov.push_back({const_cast<std::uint8_t*>(parts[i].data()), parts[i].size()});
+            total += parts[i].size();
+        }
+        std::size_t done = 0, k = 0;
+        while (done < total) {
+            const ssize_t n = ::pwritev(f, iov.data() + k, static_cast<int>(iov.size() - k),
+                                        static_cast<off_t>(offset + done));
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return os_error("write", m_name, errno);
+            }
+            done += static_cast<std::size_t>(n);
+            auto left = static_cast<std::size_t>(n);
+            while (k < iov.size() && left >= iov[k].iov_len) left -= iov[k++].iov_len;
+            if (left) {
+                iov[k].iov_base = static_cast<std::uint8_t*>(iov[k].iov_base) + left;
+                iov[k].iov_len -= left;
+            }
+        }
+        offset += total;
+    }
+    return {};
+}
+
+Result<std::uint64_t> File::size() {
+    HS_ASSIGN_OR_RETURN(const int f, fd(false));
+    if (f < 0) return std::uint64_t{0};
+    struct stat st;
+    if (::fstat(f, &st) != 0) return os_error("stat", m_name, errno);
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+Status File::truncate(std::uint64_t size) {
+    if (auto injected = fault(IoOp::Truncate)) return os_error("truncate", m_name, injected->error);
+    HS_ASSIGN_OR_RETURN(const int f, fd(true));
+    m_dirty = true;
+    if (::ftruncate(f, static_cast<off_t>(size)) != 0) return os_error("truncate", m_name, errno);
+    return {};
+}
+
+Status File::sync() {
+    if (!m_dirty) return {};
+    if (auto injected = fault(IoOp::Sync)) return os_error("sync", m_name, injected->error);
+    HS_ASSIGN_OR_RETURN(const int f, fd(false));
+    if (f >= 0 && ::fdatasync(f) != 0) return os_error("sync", m_name, errno);
+    m_dirty = false;
+    return {};
+}
+
+Status replace_file(FileCache& cache, const std::filesystem::path& path, ByteView data) {
+    auto tmp = path;
+    tmp += ".tmp";
+    {
+        File f(cache, tmp);
+        if (auto t = f.truncate(0); !t) return t;
+        HS_TRY(f.write(0, data));
+    }
+    if (cache.fault_hook)
+        if (auto injected = cache.fault_hook(path.string(), IoOp::Rename))
+            return os_error("rename over", path.string(), injected->error);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return os_error("rename over", path.string(), errno);
+    return {};
+}
+
+Status sync_dir(FileCache& cache, const std::filesystem::path& dir) {
+    if (cache.fault_hook)
+        if (auto injected = cache.fault_hook(dir.string(), IoOp::Sync))
+            return os_error("sync folder", dir.string(), injected->error);
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return os_error("open folder", dir.string(), errno);
+    const int rc = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) return os_error("sync folder", dir.string(), err);
+    return {};
+}
+
+}  // namespace hs::v11::storage

@@ -1,0 +1,114 @@
+// The files of second-generation cores on disk: positional reads and writes through descriptors
+// that a shared FileCache opens on use and closes least-recently-used beyond a bound (so 10,000
+// cores in one folder hold at most max_open descriptors), and a fault hook that tests use to make
+// any write, truncate, sync or rename fail (ENOSPC, EIO), optionally after writing part of it.
+// Not thread-safe: the storage thread only (docs/architecture.md "Threads").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/util/bytes.h"
+#include "common/util/error.h"
+
+namespace hs::v11::storage {
+
+enum class IoOp { Write, Truncate, Sync, Rename };
+
+// A failure to inject: fail with `error` (an errno value) after writing `partial_bytes` of a write.
+struct Fault {
+    int error = 0;
+    std::size_t partial_bytes = 0;
+};
+// Asked before every write, truncate, sync and rename, with the file's path; nullopt: go ahead.
+using FaultHook = std::function<std::optional<Fault>(const std::string& path, IoOp op)>;
+
+class File;
+
+class FileCache {
+public:
+    static constexpr std::size_t kDefaultMaxOpen = 256;
+    explicit FileCache(std::size_t max_open = kDefaultMaxOpen);
+    // REQUIRES: every File of this cache has been destroyed.
+    ~FileCache();
+    FileCache(const FileCache&) = delete;
+    FileCache& operator=(const FileCache&) = delete;
+
+    std::size_t max_open() const noexcept { return m_max_open; }
+    std::size_t open_count() const noexcept { return m_open; }
+    std::size_t peak_open() const noexcept { return m_peak; }
+
+    FaultHook fault_hook;  // tests only
+
+private:
+    friend class File;
+    void touch(File& f);   // f just opened or used: most recent
+    void remove(File& f);  // f closed
+    bool close_lru(const File* keep);
+
+    std::size_t m_max_open;
+    std::size_t m_open = 0;
+    std::size_t m_peak = 0;
+    File* m_head = nullptr;  // most recent
+    File* m_tail = nullptr;
+};
+
+// One file of a core. Its descriptor opens on first use (creating the file only for writes) and
+// may be closed by the cache between uses; after the first open the path must keep naming the
+// same file (a file replaced or deleted under an open core is reported, never silently re-created).
+class File {
+public:
+    File(FileCache& cache, std::filesystem::path path);
+    ~File();
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+
+    const std::string& name() const noexcept { return m_name; }
+    // Whether the file exists on disk (without opening it).
+    bool exists() const;
+
+    // Reads up to out.size() bytes at offset; fewer only at the end (0 when missing).
+    Result<std::size_t> read(std::uint64_t offset, MutableByteView out);
+    // Writes all of `data` at offset (creating the file): Errc::Io naming the file on failure.
+    Status write(std::uint64_t offset, ByteView data);
+    // Writes the parts back to back from offset (pwritev).
+    Status write_parts(std::uint64_t offset, std::span<const ByteView> parts);
+    Result<std::uint64_t> size();
+    Status truncate(std::uint64_t size);
+    // fdatasync if anything was written through this File since the last sync.
+    Status sync();
+    // Forgets the descriptor and identity (after the file was replaced by a rename on purpose).
+    void reset();
+
+private:
+    friend class FileCache;
+    Result<int> fd(bool create);
+    std::optional<Fault> fault(IoOp op) const;
+
+    FileCache& m_cache;
+    std::filesystem::path m_path;
+    std::string m_name;
+    int m_fd = -1;
+    bool m_seen = false;
+    bool m_dirty = false;  // written since the last sync (the pages belong to the inode)
+    dev_t m_dev = 0;
+    ino_t m_ino = 0;
+    File* m_prev = nullptr;
+    File* m_next = nullptr;
+};
+
+// Writes `data` to `path`.tmp, renames it over `path` (no fsync: see sync_dir), through the
+// cache's fault hook. Errc::Io naming the file and the step.
+Status replace_file(FileCache& cache, const std::filesystem::path& path, ByteView data);
+// fsyncs a folder (so that files created or renamed in it survive a power loss).
+Status sync_dir(FileCache& cache, const std::filesystem::path& dir);
+
+}  // namespace hs::v11::storage
