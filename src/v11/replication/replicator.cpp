@@ -716,7 +716,9 @@ void Replicator::update_peer(Peer& p) {
             if (!index) break;
             hypercore::ProofRequest r;
             r.fork = m_core.fork();
-            r.block = hypercore::RequestBlock{*index, missing_nodes(*index)};
+            // The core knows which ancestors it stores; the flat-tree bound is the fallback.
+            auto nodes = m_core.missing_nodes(2 * *index);
+            r.block = hypercore::RequestBlock{*index, nodes ? *nodes : missing_nodes(*index)};
             Inflight req;
             req.kind = Kind::Block;
             req.block = *index;
