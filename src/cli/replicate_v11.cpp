@@ -18,6 +18,7 @@
 #include "common/util/host_port.h"
 #include "v11/corestore/corestore.h"
 #include "v11/hypercore/core.h"
+#include "v11/hypercore/memory_storage.h"
 #include "v11/replication/replicator.h"
 #include "v11/replication_io/replication_io.h"
 #include "v9/corestore/environment.h"
@@ -58,7 +59,15 @@ public:
         ev.on_peer_open = [this](rp::PeerId id) { on_open(id); };
         ev.on_peer_error = [this](rp::PeerId id, const Error& e) {
             std::cerr << "hyp: peer " << name_of(id) << ": " << e.message << "\n";
-            if (!m_args.connect.empty()) m_peer_failed = true;
+            if (m_args.connect.empty()) return;
+            // Our one peer misbehaved: nothing more to get from it.
+            m_peer_failed = true;
+            finish();
+        };
+        ev.on_peer_close = [this](rp::PeerId id, const Error&) {
+            if (m_args.connect.empty() || m_finishing) return;
+            std::cerr << "hyp: peer " << name_of(id) << " closed core " << to_hex(ByteView(m_core.key())) << "\n";
+            finish();
         };
         m_replicator = std::make_unique<rp::Replicator>(core, rp::ReplicatorOptions{}, std::move(ev));
         m_replicator->tick(rp::Clock::now());
@@ -91,6 +100,11 @@ public:
     void finish() {
         m_finishing = true;
         m_stop.notify();
+    }
+    // SIGINT/SIGTERM: stop with what we have (exit 0).
+    void interrupt() {
+        m_interrupted = true;
+        finish();
     }
 
     void print_summary() const {
@@ -156,10 +170,11 @@ private:
         auto socket = co_await protocol::connect_tcp(*remote, bind, std::chrono::seconds(10));
         if (!socket) co_return fail(socket.error());
         const Error reason = co_await serve(std::move(*socket), true);
-        if (m_finishing && !m_done) {
+        if (m_interrupted && !m_done) {
             // interrupted: the exit code stands
         } else if (m_peer_failed && !m_done) {
             exit_code = kExitFailure;
+            std::cerr << "hyp: error: the peer was cut off (see above); nothing it sent unverified was stored\n";
         } else if (!m_done && !m_core.writable() && !m_args.live) {
             exit_code = kExitFailure;
             std::cerr << "hyp: error: the connection ended before we held every block the peer has ("
@@ -243,6 +258,7 @@ private:
     std::uint64_t m_downloaded = 0, m_uploaded = 0;
     bool m_done = false;
     bool m_finishing = false;
+    bool m_interrupted = false;
     bool m_peer_failed = false;
     std::optional<asio::ip::tcp::acceptor> m_acceptor;
     async::Event m_stop;
@@ -286,7 +302,22 @@ int run_replicate_v11(const ReplicateV11Args& args) {
             std::cerr << "hyp: error: " << handle.error().message << "\n";
             return kExitFailure;
         }
-        auto core = hc::Core::open(std::make_unique<StorageView>(handle->storage()));
+        // A reader the corestore has just created holds only its key, with an all-zero tree
+        // hash that Core::open refuses: give it the empty head a reader core starts with.
+        auto& st = handle->storage();
+        if (st.header().head.length == 0 && !st.header().manifest && st.header().head.root_hash == hc::Hash{}) {
+            auto empty = hc::Core::create_by_key(std::make_unique<hc::MemoryStorage>(), k);
+            hc::Batch b;
+            if (empty) {
+                b.header = st.header();
+                b.header->head = (*empty)->head();
+            }
+            if (!empty || !st.commit(b)) {
+                std::cerr << "hyp: error: core " << to_hex(ByteView(k)) << ": cannot start its empty head\n";
+                return kExitFailure;
+            }
+        }
+        auto core = hc::Core::open(std::make_unique<StorageView>(st));
         if (!core) {
             std::cerr << "hyp: error: core " << to_hex(ByteView(k)) << ": " << core.error().message << "\n";
             return kExitFailure;
@@ -301,7 +332,7 @@ int run_replicate_v11(const ReplicateV11Args& args) {
             Session session(args, **core, crypto::keypair_from_seed(seed), io);
             asio::signal_set signals(io, SIGINT, SIGTERM);
             signals.async_wait([&](const std::error_code& ec, int) {
-                if (!ec) session.finish();  // interrupted: exit 0 with what we have
+                if (!ec) session.interrupt();  // exit 0 with what we have
             });
             {
                 async::TaskGroup root(io.get_executor(), "hyp");

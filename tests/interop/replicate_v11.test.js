@@ -9,8 +9,11 @@
 // key: wrong capability, tampered block, bad upgrade signature, garbage after the handshake)
 // that leave our core as it was. See docs/replication-v11.md.
 //
+// The last part drives `hyp replicate --generation 11` (HYP_BIN) on its file storage: JS -> hyp
+// -> JS again, and the misbehaving peers leaving the storage folder byte-identical.
+//
 //   unshare -n sh -c 'ip link set lo up && exec env REPLICATE_V11_PEER_BIN=$PWD/build/tests/replicate_v11_peer \
-//     node --test tests/interop/replicate_v11.test.js'
+//     HYP_BIN=$PWD/build/hyp node --test tests/interop/replicate_v11.test.js'
 
 const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -26,6 +29,8 @@ const c = require('compact-encoding')
 const sodium = require('sodium-native')
 const m = require('hypercore-v11/lib/messages')
 const caps = require('hypercore-v11/lib/caps')
+const crypto = require('crypto')
+const { spawn } = require('child_process')
 const { startJsonPeer } = require('./lib/json_peer')
 
 const T = { timeout: 180000 }
@@ -434,6 +439,118 @@ describe('misbehaving JS peers leave our core as it was', () => {
       if (mode !== 'block') assert.equal(s.length, 0)
       else assert.ok(s.length === 0 || s.length === 30)
       if (!p.lines.find(l => l.event === 'done')) await p.finish()
+    })
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
+// hyp replicate --generation 11 (our CLI, on our file storage)
+
+function hypBin () {
+  const b = process.env.HYP_BIN
+  if (!b) throw new Error('HYP_BIN is not set')
+  return path.resolve(b)
+}
+
+const hyps = []
+after(() => { for (const h of hyps) if (h.exitCode === null) h.kill('SIGKILL') })
+
+// Runs hyp; resolves { code, stdout, stderr } once it exits (at most ms).
+function hyp (args, ms = 120000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(hypBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    hyps.push(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => { stderr += d })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('hyp ' + args.join(' ') + ' timed out\n' + stderr)) }, ms)
+    child.on('exit', code => { clearTimeout(timer); resolve({ code, stdout, stderr, child }) })
+  })
+}
+
+// Every file under dir: relative path -> sha256 of its bytes.
+function snapshotFolder (dir) {
+  const out = {}
+  const walk = d => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')
+    }
+  }
+  walk(dir)
+  return out
+}
+
+function tmpFolder () {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'repl-v11-hyp-'))
+  tmpDirs.push(d)
+  return d
+}
+
+describe('hyp replicate --generation 11', () => {
+  it('JS -> hyp (5000 blocks) -> a fresh JS reader, the folder created', T, async () => {
+    const blocks = randomBlocks(5000, 2048, 21)
+    const { store, core } = await jsWriter(blocks)
+    const port = await jsServe(store)
+    const dir = path.join(tmpFolder(), 'not', 'yet')
+    const key = core.key.toString('hex')
+    const started = Date.now()
+    const r = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--json'])
+    process.stderr.write(`# JS -> hyp: 5000 blocks in ${Date.now() - started} ms (process included)\n`)
+    assert.equal(r.code, 0, r.stderr)
+    const summary = JSON.parse(r.stdout)
+    assert.deepEqual(Object.keys(summary).sort(), ['downloaded', 'key', 'length', 'peer', 'uploaded'])
+    assert.equal(summary.key, key)
+    assert.equal(summary.length, 5000)
+    assert.equal(summary.downloaded, 5000)
+    // Again: nothing left to download.
+    const again = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--json'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(JSON.parse(again.stdout).downloaded, 0)
+    // Our storage now serves a JS reader that never met the writer.
+    const seeding = spawn(hypBin(), ['replicate', '--generation', '11', '--storage', dir, key, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    hyps.push(seeding)
+    const hport = await new Promise((resolve, reject) => {
+      let err = ''
+      seeding.stderr.on('data', d => { err += d; const m = /listening [\d.]+:(\d+)/.exec(err); if (m) resolve(Number(m[1])) })
+      seeding.on('exit', () => reject(new Error('hyp exited: ' + err)))
+    })
+    const store2 = newStore()
+    const reader = store2.get({ key: core.key })
+    await reader.ready()
+    jsConnect(store2, hport)
+    await until(async () => reader.peers.length === 1, 20000, 'JS to see hyp')
+    assert.equal(await reader.update({ wait: true }), true)
+    await reader.download({ start: 0, end: 5000 }).done()
+    for (let i = 0; i < 5000; i++) assert.deepEqual(await reader.get(i), blocks[i], 'block ' + i)
+    seeding.kill('SIGTERM')
+    const code = await new Promise(resolve => seeding.on('exit', resolve))
+    assert.equal(code, 0)
+  })
+
+  for (const mode of ['capability', 'signature', 'block', 'garbage']) {
+    it('a misbehaving peer (' + mode + ') leaves the storage folder byte-identical', T, async () => {
+      const { store, core } = await jsWriter(randomBlocks(30, 100, 22))
+      const key = core.key.toString('hex')
+      const dir = tmpFolder()
+      // First, honestly: the head (length 30) and blocks 0..9 (all 30 when the lie is about the
+      // next upgrade, so that nothing genuine is left to fetch through the liar).
+      const honest = await jsServe(store)
+      const honestEnd = mode === 'signature' ? '30' : '10'
+      const r = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + honest, '--end', honestEnd])
+      assert.equal(r.code, 0, r.stderr)
+      // The writer moves on, so that the liar has an upgrade to lie about (only then: a genuine
+      // signed upgrade relayed by a liar about blocks is still the writer's head, and stored).
+      if (mode === 'signature') await core.append(randomBlocks(10, 100, 23))
+      const before = snapshotFolder(dir)
+      const port = await liar(store, core, mode)
+      const bad = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--end', '40'])
+      assert.equal(bad.code, 1, bad.stderr)
+      if (mode === 'capability') assert.match(bad.stderr, /capability/)
+      if (mode === 'signature' || mode === 'block') assert.match(bad.stderr, /failed verification/)
+      assert.deepEqual(snapshotFolder(dir), before)
     })
   }
 })
