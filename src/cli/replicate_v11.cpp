@@ -18,7 +18,6 @@
 #include "common/util/host_port.h"
 #include "v11/corestore/corestore.h"
 #include "v11/hypercore/core.h"
-#include "v11/hypercore/memory_storage.h"
 #include "v11/replication/replicator.h"
 #include "v11/replication_io/replication_io.h"
 #include "v9/corestore/environment.h"
@@ -30,23 +29,6 @@ namespace {
 using asio::awaitable;
 namespace hc = v11::hypercore;
 namespace rp = v11::replication;
-
-// The corestore keeps the core's storage; the Core reaches it through this (non-owning) view.
-class StorageView final : public hc::Storage {
-public:
-    explicit StorageView(hc::Storage& s) : m_s(s) {}
-    const hc::CoreHeader& header() const override { return m_s.header(); }
-    Result<std::optional<hc::TreeNode>> node(std::uint64_t i) override { return m_s.node(i); }
-    Result<std::optional<Bytes>> block(std::uint64_t i, std::uint64_t off, std::uint64_t size) override {
-        return m_s.block(i, off, size);
-    }
-    Result<std::vector<hc::BitRange>> present() override { return m_s.present(); }
-    Result<void> commit(const hc::Batch& b) override { return m_s.commit(b); }
-    Result<void> flush() override { return m_s.flush(); }
-
-private:
-    hc::Storage& m_s;
-};
 
 class Session {
 public:
@@ -302,22 +284,7 @@ int run_replicate_v11(const ReplicateV11Args& args) {
             std::cerr << "hyp: error: " << handle.error().message << "\n";
             return kExitFailure;
         }
-        // A reader the corestore has just created holds only its key, with an all-zero tree
-        // hash that Core::open refuses: give it the empty head a reader core starts with.
-        auto& st = handle->storage();
-        if (st.header().head.length == 0 && !st.header().manifest && st.header().head.root_hash == hc::Hash{}) {
-            auto empty = hc::Core::create_by_key(std::make_unique<hc::MemoryStorage>(), k);
-            hc::Batch b;
-            if (empty) {
-                b.header = st.header();
-                b.header->head = (*empty)->head();
-            }
-            if (!empty || !st.commit(b)) {
-                std::cerr << "hyp: error: core " << to_hex(ByteView(k)) << ": cannot start its empty head\n";
-                return kExitFailure;
-            }
-        }
-        auto core = hc::Core::open(std::make_unique<StorageView>(st));
+        auto core = handle->core();
         if (!core) {
             std::cerr << "hyp: error: core " << to_hex(ByteView(k)) << ": " << core.error().message << "\n";
             return kExitFailure;
