@@ -10,7 +10,10 @@
 // that leave our core as it was. See docs/replication-v11.md.
 //
 // The last part drives `hyp replicate --generation 11` (HYP_BIN) on its file storage: JS -> hyp
-// -> JS again, and the misbehaving peers leaving the storage folder byte-identical.
+// -> JS again; a core made by `hyp storage append --generation 11` served to two JS readers at
+// once; 50 MB of 64 KiB blocks from JS, then `hyp storage verify` clean and `cat` identical; a
+// compat core; --live following a JS writer; and the misbehaving peers leaving the storage
+// folder byte-identical.
 //
 //   unshare -n sh -c 'ip link set lo up && exec env REPLICATE_V11_PEER_BIN=$PWD/build/tests/replicate_v11_peer \
 //     HYP_BIN=$PWD/build/hyp node --test tests/interop/replicate_v11.test.js'
@@ -489,6 +492,53 @@ function tmpFolder () {
   return d
 }
 
+// Starts `hyp replicate --generation 11 ... --listen 127.0.0.1:0`; resolves { child, port } once it
+// prints where it listens.
+async function hypListen (dir, key, extra = []) {
+  const child = spawn(hypBin(), ['replicate', '--generation', '11', '--storage', dir, key, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+  hyps.push(child)
+  let stdout = ''
+  child.stdout.on('data', d => { stdout += d })
+  const port = await new Promise((resolve, reject) => {
+    let err = ''
+    child.stderr.on('data', d => { err += d; const m = /listening [\d.]+:(\d+)/.exec(err); if (m) resolve(Number(m[1])) })
+    child.on('exit', () => reject(new Error('hyp exited: ' + err)))
+  })
+  const stop = async () => {
+    child.kill('SIGTERM')
+    const code = child.exitCode !== null ? child.exitCode : await new Promise(resolve => child.on('exit', resolve))
+    return { code, stdout }
+  }
+  return { child, port, stop }
+}
+
+// Runs `hyp storage ...`, resolving { code, stdout (Buffer), stderr }.
+function hypStorage (args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(hypBin(), ['storage', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const out = []
+    let stderr = ''
+    child.stdout.on('data', d => out.push(d))
+    child.stderr.on('data', d => { stderr += d })
+    child.on('error', reject)
+    child.on('exit', code => resolve({ code, stdout: Buffer.concat(out), stderr }))
+    child.stdin.end(input || '')
+  })
+}
+
+// A JS server replicating one standalone hypercore (not a corestore) with each connection.
+async function jsServeCore (core) {
+  const server = net.createServer(socket => {
+    const s = core.replicate(false)
+    s.on('error', () => {})
+    socket.on('error', () => {})
+    socket.pipe(s).pipe(socket)
+  })
+  servers.push(server)
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  return server.address().port
+}
+
 describe('hyp replicate --generation 11', () => {
   it('JS -> hyp (5000 blocks) -> a fresh JS reader, the folder created', T, async () => {
     const blocks = randomBlocks(5000, 2048, 21)
@@ -528,6 +578,115 @@ describe('hyp replicate --generation 11', () => {
     seeding.kill('SIGTERM')
     const code = await new Promise(resolve => seeding.on('exit', resolve))
     assert.equal(code, 0)
+  })
+
+  it('hyp storage append --generation 11 -> hyp --listen -> two JS readers at once, identical bytes', T, async () => {
+    const dir = tmpFolder()
+    const r = rng(31)
+    const lines = []
+    for (let i = 0; i < 3000; i++) {
+      const n = r() % 1500
+      let line = ''
+      while (line.length < n) line += r().toString(36)
+      lines.push(line.slice(0, n))
+    }
+    const made = await hypStorage(['append', '--storage', dir, '--generation', '11', '--name', 'served', '--json'], lines.join('\n') + '\n')
+    assert.equal(made.code, 0, made.stderr)
+    const { key, length } = JSON.parse(made.stdout.toString())
+    assert.equal(length, lines.length)
+    const seeder = await hypListen(dir, key)
+    const readers = []
+    for (let k = 0; k < 2; k++) {
+      const store = newStore()
+      const core = store.get({ key: Buffer.from(key, 'hex') })
+      await core.ready()
+      jsConnect(store, seeder.port)
+      readers.push(core)
+    }
+    await Promise.all(readers.map(async core => {
+      await until(async () => core.peers.length === 1, 20000, 'JS to see hyp')
+      assert.equal(await core.update({ wait: true }), true)
+      assert.equal(core.length, lines.length)
+      await core.download({ start: 0, end: lines.length }).done()
+    }))
+    for (const core of readers) {
+      for (let i = 0; i < lines.length; i++) assert.equal((await core.get(i)).toString(), lines[i], 'block ' + i)
+    }
+    const { code, stdout } = await seeder.stop()
+    assert.equal(code, 0)
+    assert.equal(stdout, '')
+  })
+
+  it('JS -> hyp: 50 MB of 64 KiB blocks, then hyp storage verify is clean and cat is identical', T, async () => {
+    const blocks = []
+    for (let i = 0; i < 800; i++) blocks.push(crypto.randomBytes(65536))
+    const { store, core } = await jsWriter(blocks)
+    const port = await jsServe(store)
+    const dir = tmpFolder()
+    const key = core.key.toString('hex')
+    const started = Date.now()
+    const r = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--json'])
+    process.stderr.write(`# JS -> hyp: ${(800 * 65536 / 1e6).toFixed(1)} MB in ${Date.now() - started} ms (process included)\n`)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout).downloaded, 800)
+    const v = await hypStorage(['verify', '--storage', dir, key, '--json'])
+    assert.equal(v.code, 0, v.stderr)
+    assert.deepEqual(JSON.parse(v.stdout), { cores: 1, blocks: 800, signatures: 1, damaged: [] })
+    const cat = await hypStorage(['cat', '--storage', dir, key])
+    assert.equal(cat.code, 0, cat.stderr)
+    assert.equal(crypto.createHash('sha256').update(cat.stdout).digest('hex'),
+      crypto.createHash('sha256').update(Buffer.concat(blocks)).digest('hex'))
+    const ls = JSON.parse((await hypStorage(['ls', '--storage', dir, '--json'])).stdout)
+    assert.deepEqual(ls.map(e => [e.key, e.generation, e.length, e.byteLength, e.writable]), [[key, 11, 800, 800 * 65536, false]])
+  })
+
+  it('a compat core (key = the signer\'s public key) from JS hypercore 11 -> hyp, verify clean', T, async () => {
+    const Hypercore = require('hypercore-v11')
+    const jsDir = tmpFolder()
+    const core = new Hypercore(jsDir, { compat: true })
+    await core.ready()
+    assert.deepEqual(core.key, core.keyPair.publicKey)
+    const blocks = randomBlocks(300, 3000, 41)
+    await core.append(blocks)
+    const port = await jsServeCore(core)
+    const dir = tmpFolder()
+    const key = core.key.toString('hex')
+    const r = await hyp(['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout).downloaded, 300)
+    const v = await hypStorage(['verify', '--storage', dir, '--json'])
+    assert.equal(v.code, 0, v.stderr)
+    assert.equal(JSON.parse(v.stdout).blocks, 300)
+    const cat = await hypStorage(['cat', '--storage', dir, key])
+    assert.ok(cat.stdout.equals(Buffer.concat(blocks)))
+    await core.close()
+  })
+
+  it('--live: hyp follows a JS writer\'s appends until stopped', T, async () => {
+    const first = randomBlocks(50, 500, 51)
+    const { store, core } = await jsWriter(first)
+    const port = await jsServe(store)
+    const dir = tmpFolder()
+    const key = core.key.toString('hex')
+    const child = spawn(hypBin(), ['replicate', '--generation', '11', '--storage', dir, key, '--connect', '127.0.0.1:' + port, '--live', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    hyps.push(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => { stderr += d })
+    const exited = new Promise(resolve => child.on('exit', resolve))
+    const contiguous = () => core.peers.length ? core.peers[0].remoteContiguousLength : 0
+    await until(async () => contiguous() === 50, 30000, 'hyp to hold the first 50 blocks')
+    const more = randomBlocks(70, 500, 52)
+    for (let i = 0; i < more.length; i += 7) await core.append(more.slice(i, i + 7))
+    await until(async () => contiguous() === 120, 30000, 'hyp to follow the appends (' + stderr + ')')
+    child.kill('SIGTERM')
+    assert.equal(await exited, 0, stderr)
+    const summary = JSON.parse(stdout)
+    assert.equal(summary.length, 120)
+    assert.equal(summary.downloaded, 120)
+    const cat = await hypStorage(['cat', '--storage', dir, key])
+    assert.ok(cat.stdout.equals(Buffer.concat([...first, ...more])))
   })
 
   for (const mode of ['capability', 'signature', 'block', 'garbage']) {
