@@ -18,6 +18,7 @@
 #include "common/async/event.h"
 #include "common/async/task_group.h"
 #include "cli/args.h"
+#include "cli/replicate_common.h"
 #include "cli/replicate_v11.h"
 #include "v9/corestore/corestore.h"
 #include "v9/corestore/environment.h"
@@ -35,19 +36,6 @@ using asio::use_awaitable;
 using protocol::FeedReplicator;
 using protocol::Stream;
 
-struct ReplicateArgs {
-    std::string storage;
-    std::string key;
-    std::string listen;
-    std::string connect;
-    std::string bind;
-    bool live = false;
-    bool json = false;
-    std::vector<std::string> extensions;       // names to register
-    std::vector<std::string> send_extensions;  // NAME=TEXT, sent to each peer on open
-    std::optional<std::uint64_t> start, end;
-    int generation = 9;
-};
 
 // Records why a stream ended; nothing else is needed from stream-level events here.
 struct Events final : protocol::StreamEvents {
@@ -148,16 +136,9 @@ public:
     }
 
     awaitable<void> run_listen() {
-        auto local = parse_host_port(m_args.listen);
-        if (!local) co_return fail(local.error());
-        std::error_code ec;
-        auto addr = asio::ip::make_address(local->host, ec);
-        if (ec) co_return fail(make_error(Errc::InvalidArgument, "--listen needs an IP address, not {}", local->host));
-        auto acceptor = protocol::listen_tcp(m_io.get_executor(), {addr, local->port});
+        auto acceptor = open_listener(m_io.get_executor(), m_args.listen);
         if (!acceptor) co_return fail(acceptor.error());
         m_acceptor.emplace(std::move(*acceptor));
-        const auto ep = m_acceptor->local_endpoint();
-        std::cerr << "listening " << ep.address().to_string() << ":" << ep.port() << std::endl;
         while (!m_finishing) {
             auto socket = co_await protocol::accept_tcp(*m_acceptor, std::chrono::hours(24 * 365));
             if (m_finishing) break;
@@ -298,8 +279,7 @@ awaitable<void> run_session(Session& session, asio::signal_set& signals) {
 
 int run_replicate(const ReplicateArgs& args) {
     if (args.generation == 11) {
-        return run_replicate_v11({args.storage, args.key, args.listen, args.connect, args.bind, args.live, args.json,
-                                  args.extensions, args.send_extensions, args.start, args.end});
+        return run_replicate_v11(args);
     }
     if (args.generation != 9) {
         std::cerr << "hyp: error: --generation must be 9 (hypercore 9) or 11 (hypercore 10/11), not "

@@ -32,7 +32,7 @@ namespace rp = v11::replication;
 
 class Session {
 public:
-    Session(const ReplicateV11Args& args, hc::Core& core, crypto::KeyPair keys, asio::io_context& io)
+    Session(const ReplicateArgs& args, hc::Core& core, crypto::KeyPair keys, asio::io_context& io)
         : m_args(args), m_core(core), m_keys(keys), m_io(io), m_stop(io.get_executor()),
           m_tasks(io.get_executor(), "hyp replicate") {
         rp::ReplicatorEvents ev;
@@ -169,16 +169,9 @@ private:
     }
 
     awaitable<void> run_listen() {
-        auto local = parse_host_port(m_args.listen);
-        if (!local) co_return fail(local.error());
-        std::error_code ec;
-        auto addr = asio::ip::make_address(local->host, ec);
-        if (ec) co_return fail(make_error(Errc::InvalidArgument, "--listen needs an IP address, not {}", local->host));
-        auto acceptor = protocol::listen_tcp(m_io.get_executor(), {addr, local->port});
+        auto acceptor = open_listener(m_io.get_executor(), m_args.listen);
         if (!acceptor) co_return fail(acceptor.error());
         m_acceptor.emplace(std::move(*acceptor));
-        const auto ep = m_acceptor->local_endpoint();
-        std::cerr << "listening " << ep.address().to_string() << ":" << ep.port() << std::endl;
         while (!m_finishing) {
             auto socket = co_await protocol::accept_tcp(*m_acceptor, std::chrono::hours(24 * 365));
             if (m_finishing) break;
@@ -231,7 +224,7 @@ private:
         finish();
     }
 
-    const ReplicateV11Args& m_args;
+    const ReplicateArgs& m_args;
     hc::Core& m_core;
     crypto::KeyPair m_keys;
     asio::io_context& m_io;
@@ -254,7 +247,7 @@ awaitable<void> run_session(Session& session, asio::signal_set& signals) {
 
 }  // namespace
 
-int run_replicate_v11(const ReplicateV11Args& args) {
+int run_replicate_v11(const ReplicateArgs& args) {
     if (args.listen.empty() == args.connect.empty()) {
         std::cerr << "hyp: error: give exactly one of --listen HOST:PORT or --connect HOST:PORT\n";
         return kExitUsage;

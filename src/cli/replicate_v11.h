@@ -5,26 +5,10 @@
 // uploaded, peer}. Storage: the v11 corestore under the storage folder (created if missing).
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
+#include "cli/replicate_common.h"
 
 namespace hs::cli {
 
-struct ReplicateV11Args {
-    std::string storage;
-    std::string key;
-    std::string listen;
-    std::string connect;
-    std::string bind;
-    bool live = false;
-    bool json = false;
-    std::vector<std::string> extensions;       // names to register
-    std::vector<std::string> send_extensions;  // NAME=TEXT, sent to each peer on open
-    std::optional<std::uint64_t> start, end;
-};
-
-int run_replicate_v11(const ReplicateV11Args& args);
+int run_replicate_v11(const ReplicateArgs& args);
 
 }  // namespace hs::cli
