@@ -2,9 +2,7 @@
 
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,57 +48,6 @@ KeyPair name_key_pair(const Hash& primary_key, const Hash& ns, ByteView name) {
     const auto seed = h.final32();
     const auto kp = crypto::keypair_from_seed(seed);
     return KeyPair{kp.public_key, kp.secret_key};
-}
-
-// ---- Lock ---------------------------------------------------------------------------------------
-
-namespace {
-
-// "pid 123 (hyperspace)" for the holder of a flock on `path`, from /proc/locks.
-std::optional<std::string> flock_holder(const fs::path& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    std::ifstream locks("/proc/locks");
-    std::string line;
-    while (std::getline(locks, line)) {
-        std::istringstream in(line);
-        std::string id, kind, advisory, mode, pid, dev;
-        if (!(in >> id >> kind) || kind != "FLOCK") continue;
-        if (!(in >> advisory >> mode >> pid >> dev)) continue;
-        unsigned maj = 0, min = 0;
-        unsigned long long ino = 0;
-        if (std::sscanf(dev.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3) continue;
-        if (ino != st.st_ino || maj != major(st.st_dev) || min != minor(st.st_dev)) continue;
-        std::string comm;
-        std::ifstream c("/proc/" + pid + "/comm");
-        std::getline(c, comm);
-        return comm.empty() ? "pid " + pid : "pid " + pid + " (" + comm + ")";
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
-Result<FolderLock> FolderLock::acquire(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return make_error(Errc::Io, "cannot open storage folder {}: {}", dir.string(), std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int err = errno;
-        ::close(fd);
-        if (err == EWOULDBLOCK) {
-            const auto holder = flock_holder(dir);
-            return make_error(Errc::Locked,
-                              "storage folder {} is in use{}; stop that process (or talk to it over "
-                              "RPC) before opening this folder",
-                              dir.string(), holder ? " by " + *holder : " by another process");
-        }
-        return make_error(Errc::Io, "cannot lock storage folder {}: {}", dir.string(), std::strerror(err));
-    }
-    return FolderLock(fd);
-}
-
-FolderLock::~FolderLock() {
-    if (m_fd >= 0) ::close(m_fd);
 }
 
 // ---- Handles ------------------------------------------------------------------------------------

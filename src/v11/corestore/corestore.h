@@ -20,6 +20,7 @@
 
 #include "common/util/bytes.h"
 #include "common/util/error.h"
+#include "common/util/folder_lock.h"
 #include "v11/hypercore/core.h"
 #include "v11/hypercore/storage.h"
 #include "v11/hypercore/types.h"
@@ -38,21 +39,6 @@ Hash default_namespace();
 Hash child_namespace(const Hash& parent, ByteView name);
 // The writer key pair of `name`: ed25519 from seed H_primaryKey(NS_corestore || namespace || name).
 KeyPair name_key_pair(const Hash& primary_key, const Hash& ns, ByteView name);
-
-// An exclusive, non-blocking flock on a folder, held while the object lives.
-class FolderLock {
-public:
-    // Errc::Locked naming the folder (and the holder's pid when /proc/locks tells) if held.
-    static Result<FolderLock> acquire(const std::filesystem::path& dir);
-    FolderLock(FolderLock&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
-    FolderLock& operator=(FolderLock&&) = delete;
-    FolderLock(const FolderLock&) = delete;
-    ~FolderLock();
-
-private:
-    explicit FolderLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
-};
 
 struct CorestoreOptions {
     std::size_t max_open_cores = 256;  // idle cores beyond this are closed, least recently used first

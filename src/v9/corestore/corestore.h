@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "v9/corestore/lock.h"
+#include "common/util/folder_lock.h"
 #include "common/crypto/sign.h"
 #include "v9/hypercore/feed.h"
 

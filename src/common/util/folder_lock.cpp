@@ -1,4 +1,4 @@
-#include "v9/corestore/lock.h"
+#include "common/util/folder_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace hs::corestore {
+namespace hs {
 
 std::optional<std::string> flock_holder(const std::filesystem::path& path) {
     struct stat st;
@@ -69,4 +69,4 @@ FolderLock::~FolderLock() {
     if (m_fd >= 0) ::close(m_fd);
 }
 
-}  // namespace hs::corestore
+}  // namespace hs

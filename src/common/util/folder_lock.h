@@ -1,4 +1,5 @@
-// An exclusive, non-blocking flock on a storage folder, released when the object dies.
+// An exclusive, non-blocking flock on a storage folder, released when the object dies (both
+// generations lock their folders with it).
 #pragma once
 
 #include <filesystem>
@@ -7,7 +8,7 @@
 
 #include "common/util/error.h"
 
-namespace hs::corestore {
+namespace hs {
 
 class FolderLock {
 public:
@@ -28,4 +29,4 @@ private:
 // "pid 123 (hyperspace)" for the process holding a flock on `path`, from /proc/locks.
 std::optional<std::string> flock_holder(const std::filesystem::path& path);
 
-}  // namespace hs::corestore
+}  // namespace hs
