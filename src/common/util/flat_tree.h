@@ -69,15 +69,18 @@ void for_each_full_root(Index index, F&& f) {
     }
 }
 
-// Walks the flat tree like flat-tree's Iterator (used by the bitfield index).
+// Walks the flat tree like flat-tree's Iterator: the first generation's bitfield index and the
+// second generation's merkle tree and proofs (which also use contains, the spans, full_root and
+// next_tree).
 class Iterator {
 public:
-    explicit Iterator(Index i = 0) { seek(i); }
+    explicit Iterator(Index i = 0) noexcept { seek(i); }
     void seek(Index i) noexcept {
         m_index = i;
         if (i & 1) {
             m_offset = offset(i);
-            m_factor = std::uint64_t{2} << depth(i);
+            const auto d = depth(i);
+            m_factor = d + 1 >= 64 ? 0 : std::uint64_t{2} << d;
         } else {
             m_offset = i / 2;
             m_factor = 2;
@@ -86,6 +89,16 @@ public:
     Index index() const noexcept { return m_index; }
     std::uint64_t factor() const noexcept { return m_factor; }
     bool is_left() const noexcept { return (m_offset & 1) == 0; }
+    // Whether `i` lies in the span of the current node (itself included).
+    bool contains(Index i) const noexcept {
+        const std::uint64_t half = m_factor / 2;
+        if (i > m_index) return i - m_index < half;
+        if (i < m_index) return m_index - i < half;
+        return true;
+    }
+    std::uint64_t count_leaves() const noexcept { return (m_index & 1) ? m_factor / 2 : 1; }
+    Index right_span() const noexcept { return m_index + m_factor / 2 - 1; }
+    Index left_span() const noexcept { return m_index + 1 - m_factor / 2; }
     Index next() noexcept {
         ++m_offset;
         m_index += m_factor;
@@ -121,6 +134,24 @@ public:
         m_factor /= 2;
         m_index += m_factor / 2;
         m_offset = 2 * m_offset + 1;
+        return m_index;
+    }
+    // From a leaf: climbs to the largest tree starting here that ends before `head`; false when
+    // the current node is not a leaf below `head`.
+    bool full_root(Index head) noexcept {
+        if (head <= m_index || (m_index & 1)) return false;
+        while (m_factor < (std::uint64_t{1} << 62) && head - m_index > m_factor + m_factor / 2) {
+            m_index += m_factor / 2;
+            m_factor *= 2;
+            m_offset /= 2;
+        }
+        return true;
+    }
+    // Moves to the first leaf after the current tree.
+    Index next_tree() noexcept {
+        m_index = m_index + m_factor / 2 + 1;
+        m_offset = m_index / 2;
+        m_factor = 2;
         return m_index;
     }
 

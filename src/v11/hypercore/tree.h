@@ -10,6 +10,7 @@
 
 #include "common/util/bytes.h"
 #include "common/util/error.h"
+#include "common/util/flat_tree.h"
 #include "v11/hypercore/storage.h"
 #include "v11/hypercore/types.h"
 
@@ -28,37 +29,9 @@ TreeNode leaf_node(std::uint64_t index, ByteView data);
 TreeNode parent_node(std::uint64_t index, const TreeNode& a, const TreeNode& b);
 std::uint64_t total_size(std::span<const TreeNode> nodes);
 
-// A cursor over flat-tree indexes with the operations the tree and its proofs walk with
-// (the semantics of the JS flat-tree iterator, including fullRoot and nextTree).
-class TreeIterator {
-public:
-    explicit TreeIterator(std::uint64_t index = 0) noexcept { seek(index); }
-    void seek(std::uint64_t index) noexcept;
-    std::uint64_t index() const noexcept { return m_index; }
-    std::uint64_t factor() const noexcept { return m_factor; }
-    bool is_left() const noexcept { return (m_offset & 1) == 0; }
-    // Whether `index` lies in the span of the current node (itself included).
-    bool contains(std::uint64_t index) const noexcept;
-    std::uint64_t count_leaves() const noexcept { return (m_index & 1) ? m_factor / 2 : 1; }
-    std::uint64_t next() noexcept;
-    std::uint64_t prev() noexcept;
-    std::uint64_t sibling() noexcept { return is_left() ? next() : prev(); }
-    std::uint64_t parent() noexcept;
-    std::uint64_t left_child() noexcept;
-    std::uint64_t right_child() noexcept;
-    std::uint64_t right_span() const noexcept { return m_index + m_factor / 2 - 1; }
-    std::uint64_t left_span() const noexcept { return m_index + 1 - m_factor / 2; }
-    // From a leaf: climbs to the largest tree starting here that ends before `head`; false when
-    // the current node is not a leaf below `head`.
-    bool full_root(std::uint64_t head) noexcept;
-    // Moves to the first leaf after the current tree.
-    std::uint64_t next_tree() noexcept;
-
-private:
-    std::uint64_t m_index = 0;
-    std::uint64_t m_offset = 0;
-    std::uint64_t m_factor = 2;
-};
+// A cursor over flat-tree indexes (the semantics of the JS flat-tree iterator, including fullRoot
+// and nextTree), shared with the first generation.
+using TreeIterator = flat::Iterator;
 
 // Where the tree reads its nodes: a batch's own nodes first, then storage (either may be absent).
 // `storage` and `overlay` must outlive the source.
