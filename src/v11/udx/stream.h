@@ -10,10 +10,13 @@
 // runs after anything the application may want to look at changed: bytes or messages to read,
 // the remote end, room to write, the stream closing.
 //
-// Congestion control is NewReno-style AIMD in packets (slow start from 10 packets, halve once per
-// loss episode, 1 packet after a timeout); loss is found by selective acks (3 packets acked past
-// a hole) and, for retransmissions, by later-sent packets being acked. No pacing and no MTU
-// probing yet: every packet carries at most max_payload bytes.
+// Congestion control is BBR (bbr.h) with pacing by default: delivery-rate samples taken from the
+// acks set a pacing rate and a window, and random loss does not shrink the rate. NewReno-style
+// AIMD (slow start from 10 packets, halve once per loss episode, unpaced) can be chosen instead.
+// Loss is found by selective acks (3 packets acked past a hole) and, for retransmissions, by
+// later-sent packets being acked; a tail loss probe finds losses at the end of a flight, and
+// after a timeout everything unacked is resent from a window of one packet. No MTU probing yet:
+// every packet carries at most max_payload bytes.
 #pragma once
 
 #include <chrono>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "common/util/bytes.h"
+#include "v11/udx/bbr.h"
 #include "v11/udx/packet.h"
 
 namespace hs::v11::udx {
@@ -49,6 +53,11 @@ enum class CloseReason {
 };
 std::string_view to_string(CloseReason r) noexcept;
 
+enum class CongestionControl : std::uint8_t {
+    kBbr,      // BBR v1 with pacing (what udx-native runs)
+    kNewReno,  // loss-based AIMD, no pacing (kept to test fairness against a loss-based flow)
+};
+
 struct StreamConfig {
     std::uint32_t local_id = 0;
     std::uint32_t remote_id = 0;
@@ -60,6 +69,7 @@ struct StreamConfig {
     std::size_t max_queued_messages = 1024;  // received messages not yet taken; more are dropped
     std::uint32_t initial_seq = 0;           // our first sequence number (out of band, usually 0)
     std::uint32_t initial_ack = 0;           // the remote's first sequence number
+    CongestionControl congestion = CongestionControl::kBbr;
 };
 
 struct StreamStats {
@@ -69,6 +79,7 @@ struct StreamStats {
     std::uint64_t retransmits = 0;
     std::uint64_t fast_losses = 0;  // packets declared lost by acks (not by a timeout)
     std::uint64_t timeouts = 0;     // RTO expiries
+    std::uint64_t tail_probes = 0;  // tail loss probes (the newest unacked packet sent again)
     std::uint64_t dropped_sacks = 0;     // SACK blocks outside what we have in flight
     std::uint64_t invalid_acks = 0;      // acks of packets we never sent
     std::uint64_t dropped_data = 0;      // data beyond our window or buffers
@@ -120,6 +131,10 @@ public:
     CloseReason close_reason() const noexcept { return m_close; }
     const StreamStats& stats() const noexcept { return m_stats; }
     std::uint32_t cwnd() const noexcept { return m_cwnd; }
+    // Bytes per second on the wire that pacing allows (0 = unpaced: NewReno, or BBR not started).
+    double pacing_rate() const noexcept { return m_bbr ? m_bbr->pacing_rate() : 0; }
+    // The BBR model, once the stream sent something with BBR (nullptr otherwise).
+    const Bbr* bbr() const noexcept { return m_bbr ? &*m_bbr : nullptr; }
     Millis srtt() const noexcept { return Millis(m_srtt_ms); }
     Millis rto() const noexcept { return Millis(m_rto_ms); }
     std::uint32_t send_window_bytes() const noexcept { return m_send_rwnd; }
@@ -134,7 +149,24 @@ private:
         TimePoint sent{};
         PktState state = PktState::kInFlight;
         bool retransmitted = false;
-        bool queued = false;  // in m_retransmit
+        bool queued = false;       // in m_retransmit
+        bool app_limited = false;  // sent while the application had too little to send
+        // The delivery state when it was (last) sent, for its rate sample.
+        std::uint64_t delivered = 0;
+        TimePoint delivered_time{};
+        TimePoint first_sent{};
+    };
+    // What the acks of one datagram acknowledged, for the RTT, loss detection and rate sample.
+    struct AckScan {
+        TimePoint now{};
+        TimePoint newest_sent{};  // newest first transmission acked (RTT sample)
+        TimePoint rack_sent{};    // newest transmission known delivered (loss detection)
+        bool has_rate = false;    // the newest packet acked, any transmission:
+        TimePoint rate_sent{};
+        std::uint64_t prior_delivered = 0;
+        TimePoint prior_time{};
+        Clock::duration send_elapsed{};
+        bool app_limited = false;
     };
     struct InPacket {
         std::uint8_t type = 0;
@@ -148,16 +180,24 @@ private:
     void transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now);
     void on_data(std::uint8_t type, std::uint32_t seq, ByteView data);
     void deliver(std::uint8_t type, ByteView data);
+    void add_ooo_range(std::uint32_t seq);
     void process_acks(const Packet& p, TimePoint now);
-    bool ack_one(std::uint32_t seq, TimePoint now, TimePoint& newest_sent, bool& sampled);
+    bool ack_one(std::uint32_t seq, AckScan& scan);
     void rtt_sample(Millis rtt);
     void mark_lost(std::uint32_t seq, OutPacket& pkt);
-    void detect_losses(TimePoint newest_sent);
+    // Marks what the acks show lost (judged against `rack_sent`); returns how many.
+    std::uint32_t detect_losses(TimePoint rack_sent);
     void on_loss_episode();
     void check_all_ended();
     void close(CloseReason r);
     void notify();
     void arm_rto(TimePoint now);
+    void arm_tlp(TimePoint now);
+    void send_tail_probe(TimePoint now);
+    // Pacing: refills the token bucket; true while a packet may go out now.
+    bool pace_allows(TimePoint now);
+    void congestion_on_ack(const AckScan& scan, std::uint32_t newly, std::uint32_t lost,
+                           TimePoint now);
     std::uint32_t send_window_packets() const noexcept;
 
     StreamConfig m_cfg;
@@ -196,6 +236,20 @@ private:
     std::uint32_t m_cwnd_acc = 0;
     bool m_in_recovery = false;
     std::uint32_t m_recovery_end = 0;
+    std::optional<Bbr> m_bbr;  // with CongestionControl::kBbr, from the first flush
+    // Delivery-rate state (packets delivered so far, when the last was, the newest acked send).
+    std::uint64_t m_delivered = 0;
+    TimePoint m_delivered_time{};
+    TimePoint m_first_sent_time{};
+    std::uint64_t m_app_limited_until = 0;  // 0 = not application-limited
+    // Pacing token bucket, in wire bytes.
+    double m_tokens = 0;
+    TimePoint m_tokens_at{};
+    std::optional<TimePoint> m_pace_at;  // flush again then (pacing held packets back)
+    Clock::duration m_min_rtt = Clock::duration::max();
+    std::uint32_t m_rtx_budget = 0;     // retransmissions the last ack allows past the window
+    std::optional<TimePoint> m_tlp_at;  // tail loss probe
+    bool m_tlp_out = false;             // a probe is out and nothing was acked since
     // RTT and timers.
     std::uint32_t m_srtt_ms = 0;
     std::uint32_t m_rttvar_ms = 0;
@@ -209,6 +263,7 @@ private:
     std::uint32_t m_ack;                        // next sequence number expected
     std::deque<std::optional<InPacket>> m_ooo;  // m_ooo[i] = packet m_ack + i (never [0])
     std::size_t m_ooo_count = 0;
+    std::vector<SackBlock> m_ooo_ranges;  // the packets held in m_ooo as ranges (SACK blocks)
     std::size_t m_ooo_bytes = 0;
     std::deque<Bytes> m_read_queue;
     std::size_t m_read_front = 0;
