@@ -16,6 +16,8 @@ constexpr std::uint32_t kDupThresh = 3;
 constexpr std::uint32_t kMaxReorderPackets = 65536;
 constexpr std::uint32_t kMaxCwnd = 65536;
 constexpr std::uint32_t kInitialCwnd = 10;
+// An in-order packet whose ack is held waits at most this long (or until flush_acks()).
+constexpr auto kDelayedAck = std::chrono::milliseconds(1);
 // A tail probe goes out after max(2 SRTT, this) without an ack.
 constexpr std::uint32_t kMinProbeTimeoutMs = 10;
 // Pacing: the bucket holds at most this much sending time (and never less than an initial
@@ -141,7 +143,18 @@ void StreamCore::send_ack() {
     m_last_rwnd_sent = h.rwnd;
     encode_into(m_scratch, h, blocks, {});
     ++m_stats.packets_sent;
+    ++m_stats.acks_sent;
+    acked_now();
     m_send(m_scratch);
+}
+
+void StreamCore::acked_now() {
+    m_unacked_in_order = 0;
+    m_ack_at.reset();
+}
+
+void StreamCore::flush_acks() {
+    if (!closed() && m_unacked_in_order > 0) send_ack();
 }
 
 std::uint32_t StreamCore::send_window_packets() const noexcept {
@@ -168,6 +181,7 @@ void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
     pkt.first_sent = m_first_sent_time;
     pkt.app_limited = m_app_limited_until != 0;
     if (m_bbr) m_tokens -= static_cast<double>(m_scratch.size());
+    if (m_ooo_ranges.empty()) acked_now();  // the header's ack says all a pure ack would
     pkt.sent = now;
     pkt.state = PktState::kInFlight;
     ++m_inflight;
@@ -378,6 +392,7 @@ void StreamCore::on_packet(const Packet& p, TimePoint now) {
     const bool had_readable = m_readable > 0 || eof();
     const std::size_t had_messages = m_messages.size();
     const bool carries_data = (h.type & (kData | kEnd)) != 0;
+    const std::uint32_t ack_before = m_ack;
     if (seq_diff(h.seq, m_ack) >= 0) {
         if (carries_data) on_data(h.type, h.seq, p.data);
         if (h.type & kDestroy) {
@@ -396,7 +411,17 @@ void StreamCore::on_packet(const Packet& p, TimePoint now) {
     }
     process_acks(p, now);
     if (closed()) return;
-    if (carries_data) send_ack();
+    if (carries_data) {
+        // The next in-order data packet with nothing held out of order may wait for its ack
+        // (every ack_every packets, flush_acks() or kDelayedAck); anything else is acked now
+        // (gaps at once, so that the sender learns of losses).
+        if (m_cfg.ack_every > 1 && m_ack == ack_before + 1 && m_ooo_ranges.empty() &&
+            !m_remote_ended && ++m_unacked_in_order < m_cfg.ack_every) {
+            if (!m_ack_at) m_ack_at = now + kDelayedAck;
+        } else {
+            send_ack();
+        }
+    }
     check_all_ended();
     if (closed()) return;
     flush(now);
@@ -660,6 +685,7 @@ void StreamCore::check_all_ended() {
 
 void StreamCore::on_timer(TimePoint now) {
     if (closed()) return;
+    if (m_ack_at && now >= *m_ack_at) send_ack();
     if (m_pace_at && now >= *m_pace_at) flush(now);
     if (m_tlp_at && now >= *m_tlp_at) {
         m_tlp_at.reset();
@@ -718,6 +744,7 @@ TimePoint StreamCore::next_wakeup() const noexcept {
     if (m_zwp_at) t = std::min(t, *m_zwp_at);
     if (m_pace_at) t = std::min(t, *m_pace_at);
     if (m_tlp_at) t = std::min(t, *m_tlp_at);
+    if (m_ack_at) t = std::min(t, *m_ack_at);
     return t;
 }
 
@@ -775,6 +802,7 @@ void StreamCore::close(CloseReason r) {
     m_zwp_at.reset();
     m_pace_at.reset();
     m_tlp_at.reset();
+    m_ack_at.reset();
     notify();
 }
 

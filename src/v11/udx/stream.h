@@ -70,6 +70,9 @@ struct StreamConfig {
     std::uint32_t initial_seq = 0;           // our first sequence number (out of band, usually 0)
     std::uint32_t initial_ack = 0;           // the remote's first sequence number
     CongestionControl congestion = CongestionControl::kBbr;
+    // In-order data is acknowledged every this many packets (and by flush_acks() and after at
+    // most 1 ms); 1 acks every packet. Out-of-order data, gaps and END are acked at once.
+    std::uint32_t ack_every = 2;
 };
 
 struct StreamStats {
@@ -80,6 +83,7 @@ struct StreamStats {
     std::uint64_t fast_losses = 0;  // packets declared lost by acks (not by a timeout)
     std::uint64_t timeouts = 0;     // RTO expiries
     std::uint64_t tail_probes = 0;  // tail loss probes (the newest unacked packet sent again)
+    std::uint64_t acks_sent = 0;    // pure acknowledgements
     std::uint64_t dropped_sacks = 0;     // SACK blocks outside what we have in flight
     std::uint64_t invalid_acks = 0;      // acks of packets we never sent
     std::uint64_t dropped_data = 0;      // data beyond our window or buffers
@@ -120,6 +124,9 @@ public:
     // --- network side ---
     void on_packet(const Packet& p, TimePoint now);
     void on_timer(TimePoint now);
+    // Sends the acknowledgement held back for in-order data, if any: the socket layer calls it
+    // after each batch of datagrams it read.
+    void flush_acks();
     TimePoint next_wakeup() const noexcept;
     // Sends to another remote stream id from now on (the socket layer changes the address).
     void set_remote_id(std::uint32_t id) noexcept { m_cfg.remote_id = id; }
@@ -176,6 +183,7 @@ private:
     std::uint32_t recv_window() const noexcept;
     Header header(std::uint8_t type) const noexcept;
     void send_ack();
+    void acked_now();  // everything received is acknowledged by what is being sent
     void send_raw(std::uint8_t type, ByteView data);
     void transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now);
     void on_data(std::uint8_t type, std::uint32_t seq, ByteView data);
@@ -270,6 +278,8 @@ private:
     std::size_t m_readable = 0;
     bool m_remote_ended = false;
     std::uint32_t m_last_rwnd_sent = 0;
+    std::uint32_t m_unacked_in_order = 0;  // in-order data packets whose ack is held back
+    std::optional<TimePoint> m_ack_at;     // the held ack goes out then at the latest
     std::deque<Bytes> m_messages;
     // Reused for every datagram we encode (the SendFn copies or sends it before returning).
     Bytes m_scratch;

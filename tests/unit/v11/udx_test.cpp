@@ -222,6 +222,46 @@ TEST(UdxStream, PacingHoldsPacketsUntilNextWakeup) {
     EXPECT_LE(t.out.size(), 20u);
 }
 
+// In-order data is acked every second packet, by flush_acks() or after 1 ms; a gap at once.
+TEST(UdxStream, InOrderAcksAreDelayedGapsAreNot) {
+    Harness t;
+    Header h;
+    h.type = kData;
+    const std::uint8_t x[] = {'x'};
+    h.seq = 0;
+    t.feed(h, {}, x);
+    EXPECT_TRUE(t.out.empty());
+    h.seq = 1;
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(t.last().header.ack, 2u);
+    h.seq = 2;
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.out.size(), 1u);
+    t.s.flush_acks();
+    ASSERT_EQ(t.out.size(), 2u);
+    EXPECT_EQ(t.last().header.ack, 3u);
+    t.s.flush_acks();  // nothing held: nothing sent
+    EXPECT_EQ(t.out.size(), 2u);
+    h.seq = 3;
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.out.size(), 2u);
+    EXPECT_LE(t.s.next_wakeup(), t.now + Millis(1));
+    t.now = t.s.next_wakeup();
+    t.s.on_timer(t.now);
+    ASSERT_EQ(t.out.size(), 3u);
+    EXPECT_EQ(t.last().header.ack, 4u);
+    h.seq = 5;  // a gap: acked at once, with its SACK block
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 4u);
+    EXPECT_EQ(t.last().sacks.size(), 1u);
+    h.seq = 4;  // fills it: acked at once too
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 5u);
+    EXPECT_EQ(t.last().header.ack, 6u);
+    EXPECT_EQ(t.s.stats().acks_sent, 5u);
+}
+
 TEST(UdxStream, DataFarAheadOfTheWindowIsDropped) {
     Harness t;
     Header h;
