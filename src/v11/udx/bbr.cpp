@@ -53,7 +53,7 @@ double Bbr::bandwidth() const noexcept {
 
 std::uint32_t Bbr::bdp(double gain) const noexcept {
     if (m_min_rtt == Duration::max()) return 10;  // no RTT yet: the initial window
-    const double packets = bandwidth() * seconds(m_min_rtt) * gain;
+    const double packets = bandwidth() * seconds(m_min_rtt) * gain / m_wire_bytes;
     return static_cast<std::uint32_t>(std::min(packets, static_cast<double>(kMaxCwnd)));
 }
 
@@ -206,7 +206,7 @@ void Bbr::update_gains() {
 }
 
 void Bbr::set_pacing_rate(double gain) {
-    const double rate = bandwidth() * m_wire_bytes * gain * kPacingMargin;
+    const double rate = bandwidth() * gain * kPacingMargin;
     // Until the pipe is known to be full the rate only grows (startup's first samples are low).
     if (rate > 0 && (m_full_bw_reached || rate > m_pacing_rate)) m_pacing_rate = rate;
 }
@@ -289,7 +289,7 @@ void Bbr::on_restart_from_idle(BbrClock::time_point now) {
     m_idle_restart = true;
     if (m_state == State::kProbeBw) {
         // Resume at the estimated rate rather than a probing or draining one.
-        const double rate = bandwidth() * m_wire_bytes * kPacingMargin;
+        const double rate = bandwidth() * kPacingMargin;
         if (rate > 0) m_pacing_rate = rate;
     } else if (m_state == State::kProbeRtt && m_probe_rtt_done != BbrClock::time_point{} &&
                now >= m_probe_rtt_done) {

@@ -18,10 +18,12 @@
 // for one round (packet conservation), then grows back and is restored to its value before the
 // loss once recovery ends. An RTO restarts the window from one packet and forgets the bandwidth
 // plateau (the model itself stays).
-// Units: packets (of at most max_payload bytes) for windows and counts, packets per second for
-// bandwidth, bytes per second (on the wire) for the pacing rate.
+// Units: packets for windows and counts, wire bytes (payload + header) for what was delivered,
+// bytes per second on the wire for bandwidth and pacing rate; windows convert with the current
+// packet size (which the MTU search may raise).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -33,11 +35,11 @@ using BbrClock = std::chrono::steady_clock;
 // What one acknowledgement told: a delivery-rate sample (in the spirit of the IETF draft
 // "delivery rate estimation") and the counts of packets it acknowledged and found lost.
 struct RateSample {
-    // Packets delivered between the newest acknowledged packet's send and this ack, over the
+    // Bytes delivered between the newest acknowledged packet's send and this ack, over the
     // longer of its send and ack intervals; interval <= 0 means no usable sample.
     std::uint64_t delivered = 0;
     BbrClock::duration interval{-1};
-    std::uint64_t prior_delivered = 0;  // the delivered count when that packet was sent
+    std::uint64_t prior_delivered = 0;  // bytes delivered when that packet was sent
     bool app_limited = false;           // the sender had nothing to send when it was sent
     std::uint32_t acked = 0;            // packets newly acknowledged (cumulatively or by SACK)
     std::uint32_t lost = 0;             // packets newly found lost
@@ -56,7 +58,7 @@ public:
         BbrClock::time_point now);
 
     // Once per acknowledgement that acked or lost something while data was in flight.
-    // `delivered` counts every packet delivered so far, `inflight` what is in flight after it.
+    // `delivered` counts every byte delivered so far, `inflight` the packets in flight after it.
     void on_ack(const RateSample& rs, std::uint64_t delivered, std::uint32_t inflight,
                 BbrClock::time_point now);
     // A loss (not a timeout) starts recovery until everything sent before it is acknowledged.
@@ -64,12 +66,16 @@ public:
     void exit_recovery();
     // An RTO: every packet is resent from a window of one packet.
     void on_rto();
+    // The MTU search raised the packet size.
+    void set_wire_packet_bytes(std::uint32_t bytes) noexcept {
+        m_wire_bytes = std::max<std::uint32_t>(bytes, 1);
+    }
     // Sending restarts after an idle (application-limited) period.
     void on_restart_from_idle(BbrClock::time_point now);
 
     std::uint32_t cwnd() const noexcept { return m_cwnd; }
     double pacing_rate() const noexcept { return m_pacing_rate; }  // bytes per second
-    double bandwidth() const noexcept;                              // packets per second
+    double bandwidth() const noexcept;                              // bytes per second
     BbrClock::duration min_rtt() const noexcept { return m_min_rtt; }
     State state() const noexcept { return m_state; }
     Recovery recovery() const noexcept { return m_recovery; }

@@ -16,6 +16,9 @@ constexpr std::uint32_t kDupThresh = 3;
 constexpr std::uint32_t kMaxReorderPackets = 65536;
 constexpr std::uint32_t kMaxCwnd = 65536;
 constexpr std::uint32_t kInitialCwnd = 10;
+// MTU search: payload steps and the probes lost in a row that end it.
+constexpr std::size_t kMtuStep = 32;
+constexpr int kMtuMaxProbes = 3;
 // An in-order packet whose ack is held waits at most this long (or until flush_acks()).
 constexpr auto kDelayedAck = std::chrono::milliseconds(1);
 // A tail probe goes out after max(2 SRTT, this) without an ack.
@@ -61,6 +64,8 @@ StreamCore::StreamCore(StreamConfig config, SendFn send, EventFn on_event)
       m_ack(config.initial_ack),
       m_last_rwnd_sent(config.rwnd_max) {
     if (m_cfg.max_payload == 0) m_cfg.max_payload = 1;
+    m_payload = m_cfg.max_payload;
+    m_probe_state = m_cfg.max_probe_payload > m_payload ? ProbeState::kBase : ProbeState::kDone;
 }
 
 void StreamCore::notify() {
@@ -160,7 +165,7 @@ void StreamCore::flush_acks() {
 std::uint32_t StreamCore::send_window_packets() const noexcept {
     if (m_send_rwnd == 0) return 0;
     const std::uint32_t rwnd_packets =
-        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(m_send_rwnd / m_cfg.max_payload));
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(m_send_rwnd / m_payload));
     return std::min(m_cwnd, rwnd_packets);
 }
 
@@ -168,14 +173,24 @@ void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
     Header h = header(pkt.type);
     h.seq = seq;
     m_last_rwnd_sent = h.rwnd;
-    encode_into(m_scratch, h, {}, pkt.data);
+    if (pkt.probe_pad > 0) {
+        // Padding between the header and the data (data_offset), zeroes.
+        h.data_offset = pkt.probe_pad;
+        m_scratch.assign(kHeaderSize + pkt.probe_pad + pkt.data.size(), 0);
+        encode_header(h, m_scratch.data());
+        if (!pkt.data.empty())
+            std::memcpy(m_scratch.data() + kHeaderSize + pkt.probe_pad, pkt.data.data(), pkt.data.size());
+    } else {
+        encode_into(m_scratch, h, {}, pkt.data);
+    }
     // Delivery-rate bookkeeping: a flight that starts from nothing in flight starts its
     // intervals now; the sender is application-limited when this packet leaves it with less
     // than a packet to send and room in the window.
     if (m_inflight == 0) m_first_sent_time = m_delivered_time = now;
-    if (m_unsent_bytes < m_cfg.max_payload && !(m_end_requested && !m_end_sent) &&
+    if (m_unsent_bytes < m_payload && !(m_end_requested && !m_end_sent) &&
         m_inflight + 1 < m_cwnd && m_retransmit.empty())
-        m_app_limited_until = std::max<std::uint64_t>(m_delivered + m_inflight + 1, 1);
+        m_app_limited_until = std::max<std::uint64_t>(
+            m_delivered + (m_inflight + 1) * (m_payload + kHeaderSize), 1);
     pkt.delivered = m_delivered;
     pkt.delivered_time = m_delivered_time;
     pkt.first_sent = m_first_sent_time;
@@ -200,7 +215,7 @@ void StreamCore::arm_rto(TimePoint now) {
 bool StreamCore::pace_allows(TimePoint now) {
     if (!m_bbr) return true;
     const double rate = m_bbr->pacing_rate();
-    const double wire = static_cast<double>(m_cfg.max_payload + kHeaderSize);
+    const double wire = static_cast<double>(m_payload + kHeaderSize);
     const double burst = std::max(rate * to_seconds(kPacingBurst), kInitialCwnd * wire);
     if (m_tokens_at == TimePoint{}) {
         m_tokens = burst;
@@ -253,7 +268,7 @@ void StreamCore::flush(TimePoint now) {
             break;
         }
         OutPacket pkt;
-        const std::size_t n = std::min(m_unsent_bytes, m_cfg.max_payload);
+        const std::size_t n = std::min(m_unsent_bytes, m_payload);
         pkt.data.reserve(n);
         while (pkt.data.size() < n) {
             const Bytes& front = m_write_queue.front();
@@ -272,6 +287,14 @@ void StreamCore::flush(TimePoint now) {
             pkt.type |= kEnd;
             m_end_sent = true;
         }
+        // MTU search: a full packet padded to the size being probed (not a tail probe, and
+        // never a retransmission: those go unpadded).
+        if (m_probe_wanted && n == m_payload) {
+            pkt.probe_pad = static_cast<std::uint8_t>(m_probe_payload - m_payload);
+            m_probe_wanted = false;
+            ++m_probe_count;
+            ++m_stats.mtu_probes;
+        }
         const std::uint32_t seq = m_seq++;
         m_out.push_back(std::move(pkt));
         transmit(seq, m_out.back(), now);
@@ -283,10 +306,16 @@ void StreamCore::flush(TimePoint now) {
     } else {
         m_zwp_at.reset();
     }
+    // Keep-alive: armed while nothing is in flight (the RTO covers the rest).
+    if (m_cfg.keepalive.count() > 0 && m_out.empty()) {
+        if (!m_keepalive_at) m_keepalive_at = now + m_cfg.keepalive;
+    } else {
+        m_keepalive_at.reset();
+    }
     if (paced) {
         // Sleep until the bucket holds a quantum's worth (at least one packet).
         const double rate = std::max(m_bbr->pacing_rate(), 1.0);
-        const double wire = static_cast<double>(m_cfg.max_payload + kHeaderSize);
+        const double wire = static_cast<double>(m_payload + kHeaderSize);
         const double want = std::max(wire, rate * to_seconds(kPacingQuantum)) - m_tokens;
         m_pace_at = now + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(std::max(want, 1.0) / rate));
@@ -456,7 +485,14 @@ bool StreamCore::ack_one(std::uint32_t seq, AckScan& scan) {
     pkt.state = PktState::kAcked;
     m_stats.bytes_acked += pkt.data.size();
     m_queued_bytes -= std::min(m_queued_bytes, pkt.data.size());
-    ++m_delivered;
+    m_delivered += pkt.data.size() + kHeaderSize;
+    if (pkt.probe_pad > 0) probe_acked(pkt.probe_pad);
+    if (m_probe_state == ProbeState::kBase) {
+        // The base size works: search upwards from here.
+        m_probe_state = ProbeState::kSearch;
+        m_probe_payload = std::min(m_payload + kMtuStep, m_cfg.max_probe_payload);
+        m_probe_wanted = true;
+    }
     if (!pkt.retransmitted) {
         scan.newest_sent = std::max(scan.newest_sent, pkt.sent);
         scan.rack_sent = std::max(scan.rack_sent, pkt.sent);
@@ -477,6 +513,33 @@ bool StreamCore::ack_one(std::uint32_t seq, AckScan& scan) {
     }
     if (seq_diff(seq + 1, m_fack) > 0) m_fack = seq + 1;
     if (pkt.type & kEnd) m_local_ended = true;
+    return true;
+}
+
+void StreamCore::probe_acked(std::uint8_t pad) {
+    if (m_probe_state != ProbeState::kSearch) return;
+    m_payload += pad;
+    m_probe_count = 0;
+    if (m_bbr) m_bbr->set_wire_packet_bytes(static_cast<std::uint32_t>(m_payload + kHeaderSize));
+    if (m_payload >= m_cfg.max_probe_payload) {
+        m_probe_state = ProbeState::kDone;
+        return;
+    }
+    m_probe_payload = std::min(m_payload + kMtuStep, m_cfg.max_probe_payload);
+    m_probe_wanted = true;
+}
+
+bool StreamCore::probe_lost(OutPacket& pkt) {
+    if (pkt.probe_pad == 0) return false;
+    // Sent again unpadded; after kMtuMaxProbes losses in a row the size found stays.
+    pkt.probe_pad = 0;
+    if (m_probe_state == ProbeState::kSearch) {
+        if (m_probe_count >= kMtuMaxProbes) {
+            m_probe_state = ProbeState::kDone;
+        } else {
+            m_probe_wanted = true;
+        }
+    }
     return true;
 }
 
@@ -520,7 +583,7 @@ std::uint32_t StreamCore::detect_losses(TimePoint rack_sent) {
         if (pkt.state == PktState::kInFlight && !pkt.retransmitted) {
             mark_lost(m_loss_scan, pkt);
             ++m_stats.fast_losses;
-            ++lost;
+            if (!probe_lost(pkt)) ++lost;  // a lost MTU probe says nothing about congestion
         }
         ++m_loss_scan;
     }
@@ -669,6 +732,7 @@ void StreamCore::send_tail_probe(TimePoint now) {
         if (pkt.state == PktState::kAcked) continue;
         if (pkt.state == PktState::kInFlight) --m_inflight;
         const std::uint32_t seq = m_remote_acked + static_cast<std::uint32_t>(i);
+        probe_lost(pkt);  // unknown yet, but the tail probe goes unpadded
         pkt.retransmitted = true;
         ++m_stats.retransmits;
         ++m_stats.tail_probes;
@@ -685,6 +749,14 @@ void StreamCore::check_all_ended() {
 
 void StreamCore::on_timer(TimePoint now) {
     if (closed()) return;
+    if (m_keepalive_at && now >= *m_keepalive_at) {
+        m_keepalive_at.reset();
+        if (m_out.empty()) {
+            send_raw(kHeartbeat, {});
+            ++m_stats.keepalives;
+            m_keepalive_at = now + m_cfg.keepalive;
+        }
+    }
     if (m_ack_at && now >= *m_ack_at) send_ack();
     if (m_pace_at && now >= *m_pace_at) flush(now);
     if (m_tlp_at && now >= *m_tlp_at) {
@@ -715,6 +787,7 @@ void StreamCore::on_timer(TimePoint now) {
             OutPacket& pkt = m_out[i];
             if (pkt.state == PktState::kAcked) continue;
             if (pkt.state == PktState::kInFlight) --m_inflight;
+            probe_lost(pkt);
             pkt.state = PktState::kLost;
             pkt.queued = true;
             m_retransmit.push_back(m_remote_acked + static_cast<std::uint32_t>(i));
@@ -745,6 +818,7 @@ TimePoint StreamCore::next_wakeup() const noexcept {
     if (m_pace_at) t = std::min(t, *m_pace_at);
     if (m_tlp_at) t = std::min(t, *m_tlp_at);
     if (m_ack_at) t = std::min(t, *m_ack_at);
+    if (m_keepalive_at) t = std::min(t, *m_keepalive_at);
     return t;
 }
 
@@ -803,6 +877,7 @@ void StreamCore::close(CloseReason r) {
     m_pace_at.reset();
     m_tlp_at.reset();
     m_ack_at.reset();
+    m_keepalive_at.reset();
     notify();
 }
 

@@ -73,6 +73,13 @@ struct StreamConfig {
     // In-order data is acknowledged every this many packets (and by flush_acks() and after at
     // most 1 ms); 1 acks every packet. Out-of-order data, gaps and END are acked at once.
     std::uint32_t ack_every = 2;
+    // MTU search (as udx-native): once the first packet is acked, full packets are padded in
+    // steps of 32 bytes towards this payload (1500 - 28 - 20); an acked probe raises the size,
+    // three lost in a row end the search. Not above max_payload: no search.
+    std::size_t max_probe_payload = 1452;
+    // While nothing is in flight, a HEARTBEAT goes out after this long without sending (the
+    // remote answers it, which keeps NAT bindings open). Zero: no keep-alive.
+    Millis keepalive{0};
 };
 
 struct StreamStats {
@@ -84,6 +91,8 @@ struct StreamStats {
     std::uint64_t timeouts = 0;     // RTO expiries
     std::uint64_t tail_probes = 0;  // tail loss probes (the newest unacked packet sent again)
     std::uint64_t acks_sent = 0;    // pure acknowledgements
+    std::uint64_t mtu_probes = 0;   // padded packets sent to try a larger size
+    std::uint64_t keepalives = 0;   // HEARTBEATs sent as keep-alive
     std::uint64_t dropped_sacks = 0;     // SACK blocks outside what we have in flight
     std::uint64_t invalid_acks = 0;      // acks of packets we never sent
     std::uint64_t dropped_data = 0;      // data beyond our window or buffers
@@ -138,6 +147,9 @@ public:
     CloseReason close_reason() const noexcept { return m_close; }
     const StreamStats& stats() const noexcept { return m_stats; }
     std::uint32_t cwnd() const noexcept { return m_cwnd; }
+    // Payload bytes per packet now (max_payload, raised by the MTU search).
+    std::size_t payload_size() const noexcept { return m_payload; }
+    bool mtu_search_done() const noexcept { return m_probe_state == ProbeState::kDone; }
     // Bytes per second on the wire that pacing allows (0 = unpaced: NewReno, or BBR not started).
     double pacing_rate() const noexcept { return m_bbr ? m_bbr->pacing_rate() : 0; }
     // The BBR model, once the stream sent something with BBR (nullptr otherwise).
@@ -158,6 +170,7 @@ private:
         bool retransmitted = false;
         bool queued = false;       // in m_retransmit
         bool app_limited = false;  // sent while the application had too little to send
+        std::uint8_t probe_pad = 0;  // > 0: an MTU probe, padded by this many bytes
         // The delivery state when it was (last) sent, for its rate sample.
         std::uint64_t delivered = 0;
         TimePoint delivered_time{};
@@ -193,6 +206,9 @@ private:
     bool ack_one(std::uint32_t seq, AckScan& scan);
     void rtt_sample(Millis rtt);
     void mark_lost(std::uint32_t seq, OutPacket& pkt);
+    void probe_acked(std::uint8_t pad);
+    // Unpads a probe (true if it was one) and decides whether to probe again.
+    bool probe_lost(OutPacket& pkt);
     // Marks what the acks show lost (judged against `rack_sent`); returns how many.
     std::uint32_t detect_losses(TimePoint rack_sent);
     void on_loss_episode();
@@ -245,7 +261,7 @@ private:
     bool m_in_recovery = false;
     std::uint32_t m_recovery_end = 0;
     std::optional<Bbr> m_bbr;  // with CongestionControl::kBbr, from the first flush
-    // Delivery-rate state (packets delivered so far, when the last was, the newest acked send).
+    // Delivery-rate state (wire bytes delivered so far, when the last were, the newest acked send).
     std::uint64_t m_delivered = 0;
     TimePoint m_delivered_time{};
     TimePoint m_first_sent_time{};
@@ -256,6 +272,14 @@ private:
     std::optional<TimePoint> m_pace_at;  // flush again then (pacing held packets back)
     Clock::duration m_min_rtt = Clock::duration::max();
     std::uint32_t m_rtx_budget = 0;     // retransmissions the last ack allows past the window
+    // MTU search.
+    enum class ProbeState : std::uint8_t { kBase, kSearch, kDone };
+    std::size_t m_payload = 0;        // bytes per packet now
+    std::size_t m_probe_payload = 0;  // the size the next probe tries
+    ProbeState m_probe_state = ProbeState::kDone;
+    bool m_probe_wanted = false;
+    int m_probe_count = 0;  // probes of this size lost so far
+    std::optional<TimePoint> m_keepalive_at;
     std::optional<TimePoint> m_tlp_at;  // tail loss probe
     bool m_tlp_out = false;             // a probe is out and nothing was acked since
     // RTT and timers.

@@ -175,6 +175,10 @@ Status Socket::bind(const Endpoint& at) {
     std::error_code ignore;
     m_socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ignore);
     m_socket.set_option(asio::socket_base::send_buffer_size(4 << 20), ignore);
+    // Don't fragment, and don't let the kernel's path-MTU guess refuse sends: the streams' MTU
+    // search finds the size (a probe larger than the path is lost, or refused with EMSGSIZE).
+    const int probe = IP_PMTUDISC_PROBE;
+    ::setsockopt(m_socket.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
     return {};
 }
 
@@ -304,10 +308,15 @@ void Socket::flush_tx() {
             ++done;
             continue;
         }
-        // A full send buffer (or another error) drops the rest; retransmission covers it.
-        for (std::size_t k = done; k < n; ++k) m_dropped += counts[k];
         m_log->trace("udx sendmmsg: {}", std::strerror(err));
-        break;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+            // A full send buffer drops the rest; retransmission covers it.
+            for (std::size_t k = done; k < n; ++k) m_dropped += counts[k];
+            break;
+        }
+        // This message alone failed (too big for the path, unreachable, ...): skip it.
+        m_dropped += counts[done];
+        ++done;
     }
     m_tx.clear();
     m_tx_buf.clear();

@@ -254,7 +254,7 @@ TEST(UdxSocket, BulkTransferGoesOutInBatches) {
                 static_cast<unsigned long long>(tx.datagrams),
                 static_cast<unsigned long long>(tx.syscalls),
                 static_cast<unsigned long long>(tx.gso_sends));
-    EXPECT_GE(tx.datagrams, total / 1152);
+    EXPECT_GE(tx.datagrams, total / 1452);  // the MTU search raises packets to 1452 bytes here
     EXPECT_LT(tx.syscalls * 2, tx.datagrams);  // batches, not one call per datagram
     // The receiver acks every second packet at most.
     EXPECT_LE(p.b->core().stats().acks_sent, p.b->core().stats().packets_received / 2 + 64);
