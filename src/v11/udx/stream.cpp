@@ -25,8 +25,8 @@ constexpr auto kDelayedAck = std::chrono::milliseconds(1);
 constexpr std::uint32_t kMinProbeTimeoutMs = 10;
 // Pacing: the bucket holds at most this much sending time (and never less than an initial
 // window), and a paced sender sleeps at least this long, so that high rates cost few wake-ups.
-constexpr auto kPacingBurst = std::chrono::microseconds(2000);
-constexpr auto kPacingQuantum = std::chrono::microseconds(1000);
+constexpr auto kPacingBurst = std::chrono::microseconds(1000);
+constexpr auto kPacingQuantum = std::chrono::microseconds(500);
 
 double to_seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -162,11 +162,13 @@ void StreamCore::flush_acks() {
     if (!closed() && m_unacked_in_order > 0) send_ack();
 }
 
-std::uint32_t StreamCore::send_window_packets() const noexcept {
-    if (m_send_rwnd == 0) return 0;
+bool StreamCore::window_allows_new_packet() const noexcept {
+    if (m_send_rwnd == 0 || m_inflight >= m_cwnd) return false;
+    // The receive window counts from the oldest unacknowledged packet, SACKed ones included:
+    // the receiver holds those too, and keeps out-of-order data only within its window.
     const std::uint32_t rwnd_packets =
         std::max<std::uint32_t>(1, static_cast<std::uint32_t>(m_send_rwnd / m_payload));
-    return std::min(m_cwnd, rwnd_packets);
+    return m_out.size() < rwnd_packets;
 }
 
 void StreamCore::transmit(std::uint32_t seq, OutPacket& pkt, TimePoint now) {
@@ -262,7 +264,7 @@ void StreamCore::flush(TimePoint now) {
     }
     // New packets within min(cwnd, receive window), as pacing allows.
     while (!paced && (m_unsent_bytes > 0 || (m_end_requested && !m_end_sent)) &&
-           m_inflight < send_window_packets()) {
+           window_allows_new_packet()) {
         if (!pace_allows(now)) {
             paced = true;
             break;

@@ -222,7 +222,7 @@ private:
     bool pace_allows(TimePoint now);
     void congestion_on_ack(const AckScan& scan, std::uint32_t newly, std::uint32_t lost,
                            TimePoint now);
-    std::uint32_t send_window_packets() const noexcept;
+    bool window_allows_new_packet() const noexcept;
 
     StreamConfig m_cfg;
     SendFn m_send;
