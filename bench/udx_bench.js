@@ -6,6 +6,7 @@
 // (tests/interop/udx_relay.js: 1 % loss, 20 ms delay each way). Every byte is checked and hashed
 // by the receiver. Prints one line per run and the ratios (ours / udx-native) of the medians.
 //   node bench/udx_bench.js --bin build/tests/udx_peer [--total BYTES] [--lossy-total BYTES] [--reps N]
+//                           [--only clean|lossy]
 
 const dgram = require('dgram')
 const path = require('path')
@@ -18,6 +19,7 @@ const BIN = opt('--bin')
 const TOTAL = Number(opt('--total', 200e6))
 const LOSSY_TOTAL = Number(opt('--lossy-total', 4e6))
 const REPS = Number(opt('--reps', 3))
+const ONLY = opt('--only', null) // 'clean' or 'lossy': run one part
 const NATIVE = path.join(__dirname, 'udx_native_peer.js')
 
 async function freePort () {
@@ -54,12 +56,18 @@ async function once (kind, total, lossy) {
   a.child.stdin.write('go\n')
   const [ra, rb] = await Promise.all([a, b].map((p) => p.waitFor((l) => l.event === 'all-done')))
   const done = b.lines.find((l) => l.event === 'done')
+  const sent = a.lines.find((l) => l.event === 'done')
   a.kill(); b.kill()
   if (relay) await relay.close()
   if (!done || done.received !== total || !done.ok) throw new Error(`${kind}: the receiver got ${done && done.received} of ${total} bytes (ok ${done && done.ok})\n` + b.describe())
   const ms = Math.max(ra.ms, rb.ms)
   const mb = total / 1e6
-  return { mbps: mb / (ms / 1000), cpuPerMb: (ra.cpu_ms + rb.cpu_ms) / mb, sender: ra.cpu_ms / mb, receiver: rb.cpu_ms / mb }
+  // Our peer also tells the sender's retransmissions and RTO expiries.
+  const extra = sent && sent.retransmits !== undefined
+    ? `, sender ${sent.retransmits} retransmits (${sent.fast_losses} found by acks, ${sent.tail_probes} tail probes), ` +
+      `${sent.timeouts} timeouts; receiver ${done.duplicate_data} duplicates, ${done.dropped_data} dropped` + (relay ? `; relay ${JSON.stringify(relay.stats)}` : '')
+    : ''
+  return { mbps: mb / (ms / 1000), cpuPerMb: (ra.cpu_ms + rb.cpu_ms) / mb, sender: ra.cpu_ms / mb, receiver: rb.cpu_ms / mb, extra }
 }
 
 const median = (xs) => { const s = xs.slice().sort((x, y) => x - y); return s[Math.floor(s.length / 2)] }
@@ -67,6 +75,7 @@ const median = (xs) => { const s = xs.slice().sort((x, y) => x - y); return s[Ma
 async function main () {
   if (!BIN) throw new Error('--bin must name build/tests/udx_peer')
   for (const lossy of [false, true]) {
+    if (ONLY && ONLY !== (lossy ? 'lossy' : 'clean')) continue
     const total = lossy ? LOSSY_TOTAL : TOTAL
     const res = {}
     for (const kind of ['ours', 'udx-native']) {
@@ -75,7 +84,7 @@ async function main () {
         const r = await once(kind, total, lossy)
         runs.push(r)
         console.log(`${lossy ? 'lossy (1% loss, 20 ms)' : 'clean'} ${kind} ${total} B: ${r.mbps.toFixed(1)} MB/s, ` +
-          `CPU ${r.cpuPerMb.toFixed(2)} ms/MB (sender ${r.sender.toFixed(2)}, receiver ${r.receiver.toFixed(2)})`)
+          `CPU ${r.cpuPerMb.toFixed(2)} ms/MB (sender ${r.sender.toFixed(2)}, receiver ${r.receiver.toFixed(2)})${r.extra}`)
       }
       res[kind] = { mbps: median(runs.map((r) => r.mbps)), cpu: median(runs.map((r) => r.cpuPerMb)) }
     }

@@ -152,6 +152,10 @@ asio::awaitable<int> run(Options o) {
                         {"reason", std::string(v11::udx::to_string(streams[i]->close_reason()))},
                         {"retransmits", st.retransmits},
                         {"timeouts", st.timeouts},
+                        {"fast_losses", st.fast_losses},
+                        {"tail_probes", st.tail_probes},
+                        {"duplicate_data", st.duplicate_data},
+                        {"dropped_data", st.dropped_data},
                         {"packets_sent", st.packets_sent}});
     }
     testutil::emit({{"event", "all-done"}, {"ms", ms}, {"cpu_ms", cpu_ms() - cpu_started},

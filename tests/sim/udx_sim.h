@@ -24,6 +24,7 @@ struct LinkModel {
     double duplicate = 0;
     double reorder = 0;       // share of packets delayed by an extra reorder_delay
     Millis reorder_delay{15};
+    std::size_t max_datagram = 65536;  // larger datagrams are dropped (the path MTU, less IP + UDP)
 };
 
 class Network {
@@ -79,6 +80,10 @@ private:
     };
     void send(int from, ByteView d) {
         std::uniform_real_distribution<double> u(0, 1);
+        if (d.size() > m_link.max_datagram) {
+            ++m_dropped;
+            return;
+        }
         if (u(m_rng) < m_link.loss) {
             ++m_dropped;
             return;

@@ -7,8 +7,16 @@
 // unless the firewall hook (set_firewall) accepts it, and then the stream's remote moves there
 // (NAT rebinding). change_remote() moves it deliberately.
 //
-// Tasks: the socket's TaskGroup runs its receive loop and its timer loop (the earliest
-// next_wakeup() of its streams). close() closes the UDP socket, destroys nothing, and joins them.
+// Tasks: the socket's TaskGroup runs its receive loop, its timer loop (the earliest
+// next_wakeup() of its streams) and its transmit loop. close() closes the UDP socket, destroys
+// nothing, and joins them.
+//
+// Datagrams of the streams are queued and sent in batches: at the end of each batch of received
+// datagrams, of each timer round and of each application call, and otherwise by the transmit
+// loop as soon as the current handler returns. A batch goes out in one sendmmsg(2); runs of
+// equal-sized datagrams to one address go as one UDP GSO send (UDP_SEGMENT) where the kernel
+// has it (turned off for the socket at the first refusal). Received datagrams are read up to 64
+// per wake-up with recvmmsg(2).
 // Streams are owned by the socket; an application holds them through shared_ptr handles.
 #pragma once
 
@@ -114,6 +122,13 @@ public:
     void set_firewall(FirewallFn fn) { m_firewall = std::move(fn); }
     // Sends a datagram for another user of the socket (dropped if the send buffer is full).
     void send_to(ByteView datagram, const Endpoint& to);
+    // Counters of the transmit path: datagrams, system calls and GSO sends.
+    struct TxStats {
+        std::uint64_t datagrams = 0;
+        std::uint64_t syscalls = 0;
+        std::uint64_t gso_sends = 0;
+    };
+    const TxStats& tx_stats() const noexcept { return m_tx_stats; }
 
     std::size_t stream_count() const noexcept { return m_streams.size(); }
     std::uint64_t dropped() const noexcept { return m_dropped; }
@@ -124,6 +139,10 @@ private:
     friend class Stream;
     asio::awaitable<void> receive_loop();
     asio::awaitable<void> timer_loop();
+    asio::awaitable<void> transmit_loop();
+    // Queues a stream's datagram; flush_tx() sends what is queued.
+    void queue_tx(ByteView d, const Endpoint& to);
+    void flush_tx();
     void wake() { m_timer_wake.notify(); }
     // Wakes the timer task only if `s` needs it earlier than it sleeps (or just closed).
     void wake_for(Stream& s);
@@ -141,6 +160,17 @@ private:
     async::TaskGroup m_tasks;
     async::Event m_timer_wake;
     udx::TimePoint m_timer_deadline = udx::TimePoint::min();  // when the timer task wakes next
+    // Transmit queue: datagrams back to back in m_tx_buf, in order.
+    struct TxEntry {
+        std::size_t offset;
+        std::size_t size;
+        Endpoint to;
+    };
+    Bytes m_tx_buf;
+    std::vector<TxEntry> m_tx;
+    async::Event m_tx_wake;
+    bool m_gso = true;
+    TxStats m_tx_stats;
 };
 
 }  // namespace hs::v11::udx_io

@@ -171,6 +171,97 @@ TEST(UdxStream, OutOfOrderDataIsSackedAndDeliveredInOrder) {
     EXPECT_EQ(t.s.stats().duplicate_data, 1u);
 }
 
+// Ranges are merged as packets fill them, and past 50 ranges the newest one is reported last.
+TEST(UdxStream, SackReportsTheOldestRangesAndTheNewest) {
+    Harness t;
+    Header h;
+    h.type = kData;
+    const std::uint8_t x[] = {'x'};
+    for (std::uint32_t seq = 2; seq <= 120; seq += 2) {  // 60 one-packet ranges, 0 and 1 missing
+        h.seq = seq;
+        t.feed(h, {}, x);
+    }
+    auto p = t.last();
+    ASSERT_EQ(p.sacks.size(), kMaxSackBlocks);
+    EXPECT_EQ(p.sacks[0], (SackBlock{2, 3}));
+    EXPECT_EQ(p.sacks[48], (SackBlock{98, 99}));
+    EXPECT_EQ(p.sacks[49], (SackBlock{120, 121}));
+    h.seq = 3;  // joins {2,3} and {4,5}
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.last().sacks[0], (SackBlock{2, 5}));
+    h.seq = 0;
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.last().header.ack, 1u);
+    h.seq = 1;  // fills the first hole: 0..4 delivered, {6,7} is the oldest range left
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.last().header.ack, 5u);
+    EXPECT_EQ(t.last().sacks[0], (SackBlock{6, 7}));
+    EXPECT_EQ(t.last().sacks.size(), kMaxSackBlocks);
+    EXPECT_EQ(t.s.readable(), 5u);
+}
+
+// BBR paces: once the bucket is spent, packets wait although the window has room, and
+// next_wakeup() says when to send them.
+TEST(UdxStream, PacingHoldsPacketsUntilNextWakeup) {
+    Harness t;
+    t.s.write(Bytes(1152 * 200, 7));
+    t.s.flush(t.now);
+    ASSERT_EQ(t.out.size(), 10u);  // the initial window
+    EXPECT_GT(t.s.pacing_rate(), 0);
+    t.now += Millis(100);
+    t.out.clear();
+    t.feed(ack_of(10));  // cwnd 20; rate = 10 packets per 100 ms x 2.89: the bucket holds 10
+    EXPECT_EQ(t.s.cwnd(), 20u);
+    EXPECT_EQ(t.out.size(), 10u);
+    const TimePoint w = t.s.next_wakeup();
+    EXPECT_GT(w, t.now);
+    EXPECT_LT(w, t.now + Millis(50));
+    t.now = w;
+    t.s.on_timer(t.now);
+    EXPECT_GE(t.out.size(), 11u);
+    EXPECT_LE(t.out.size(), 20u);
+}
+
+// In-order data is acked every second packet, by flush_acks() or after 1 ms; a gap at once.
+TEST(UdxStream, InOrderAcksAreDelayedGapsAreNot) {
+    Harness t;
+    Header h;
+    h.type = kData;
+    const std::uint8_t x[] = {'x'};
+    h.seq = 0;
+    t.feed(h, {}, x);
+    EXPECT_TRUE(t.out.empty());
+    h.seq = 1;
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(t.last().header.ack, 2u);
+    h.seq = 2;
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.out.size(), 1u);
+    t.s.flush_acks();
+    ASSERT_EQ(t.out.size(), 2u);
+    EXPECT_EQ(t.last().header.ack, 3u);
+    t.s.flush_acks();  // nothing held: nothing sent
+    EXPECT_EQ(t.out.size(), 2u);
+    h.seq = 3;
+    t.feed(h, {}, x);
+    EXPECT_EQ(t.out.size(), 2u);
+    EXPECT_LE(t.s.next_wakeup(), t.now + Millis(1));
+    t.now = t.s.next_wakeup();
+    t.s.on_timer(t.now);
+    ASSERT_EQ(t.out.size(), 3u);
+    EXPECT_EQ(t.last().header.ack, 4u);
+    h.seq = 5;  // a gap: acked at once, with its SACK block
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 4u);
+    EXPECT_EQ(t.last().sacks.size(), 1u);
+    h.seq = 4;  // fills it: acked at once too
+    t.feed(h, {}, x);
+    ASSERT_EQ(t.out.size(), 5u);
+    EXPECT_EQ(t.last().header.ack, 6u);
+    EXPECT_EQ(t.s.stats().acks_sent, 5u);
+}
+
 TEST(UdxStream, DataFarAheadOfTheWindowIsDropped) {
     Harness t;
     Header h;
@@ -212,7 +303,9 @@ TEST(UdxStream, SixTimeoutsCloseTheStreamAndTheRtoIsCappedAt30s) {
         sends += static_cast<int>(t.out.size() - before);
     }
     EXPECT_EQ(t.s.close_reason(), CloseReason::kTimedOut);
-    EXPECT_EQ(sends, 6);  // 6 retransmissions, then the 7th expiry gives up
+    // One tail probe (after 10 ms: no RTT yet), 6 retransmissions, then the 7th expiry gives up.
+    EXPECT_EQ(t.s.stats().tail_probes, 1u);
+    EXPECT_EQ(sends, 7);
     // 1 + 2 + 4 + 8 + 16 + 30 + 30 seconds.
     EXPECT_EQ(std::chrono::duration_cast<Millis>(t.now - start), Millis(91000));
 }
