@@ -141,10 +141,12 @@ Status FileStorage::load() {
         HS_ASSIGN_OR_RETURN(auto n, m_bitfield.read(p * kPageBytes, page));
         (void)n;
         if (all_zero(page)) continue;
-        Page words{};
+        Page words(kPageWords, 0);
         for (std::size_t w = 0; w < words.size(); ++w)
             for (int b = 0; b < 8; ++b) words[w] |= std::uint64_t{page[w * 8 + b]} << (8 * b);
-        m_pages.emplace(p, words);
+        while (words.back() == 0) words.pop_back();  // not all zero: stops at a set word
+        words.shrink_to_fit();
+        m_pages.emplace(p, std::move(words));
     }
 
     // Replay the entries of this checkpoint, up to the first torn, stale or missing one.
@@ -215,7 +217,7 @@ bool FileStorage::has(std::uint64_t index) const noexcept {
     auto it = m_pages.find(index / kPageBits);
     if (it == m_pages.end()) return false;
     const auto bit = index % kPageBits;
-    return (it->second[bit / 64] >> (bit % 64)) & 1;
+    return bit / 64 < it->second.size() && ((it->second[bit / 64] >> (bit % 64)) & 1);
 }
 
 void FileStorage::set_bits(std::uint64_t start, std::uint64_t length, bool value) {
@@ -245,9 +247,16 @@ void FileStorage::set_bits(std::uint64_t start, std::uint64_t length, bool value
         }
         m_dirty_pages.insert(p);
         auto& words = it->second;
-        for (std::uint64_t b = i - p * kPageBits; b < page_end - p * kPageBits;) {
+        // Setting grows the page to the last word it touches; clearing stops at its end.
+        const std::uint64_t stop = value ? page_end - p * kPageBits
+                                         : std::min<std::uint64_t>(page_end - p * kPageBits, words.size() * 64);
+        if (const std::size_t need = (stop + 63) / 64; value && words.size() < need) {
+            if (words.capacity() < need) words.reserve(std::min(kPageWords, std::max(need, 2 * words.capacity())));
+            words.resize(need, 0);
+        }
+        for (std::uint64_t b = i - p * kPageBits; b < stop;) {
             const std::uint64_t w = b / 64, lo = b % 64;
-            const std::uint64_t n = std::min<std::uint64_t>(64 - lo, page_end - p * kPageBits - b);
+            const std::uint64_t n = std::min<std::uint64_t>(64 - lo, stop - b);
             const std::uint64_t mask = (n == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << n) - 1)) << lo;
             words[w] = value ? (words[w] | mask) : (words[w] & ~mask);
             b += n;

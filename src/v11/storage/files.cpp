@@ -62,8 +62,7 @@ bool FileCache::close_lru(const File* keep) {
     return true;
 }
 
-File::File(FileCache& cache, std::filesystem::path path)
-    : m_cache(cache), m_path(std::move(path)), m_name(m_path.string()) {}
+File::File(FileCache& cache, const std::filesystem::path& path) : m_cache(cache), m_name(path.string()) {}
 
 File::~File() { reset(); }
 

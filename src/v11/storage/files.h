@@ -66,7 +66,7 @@ private:
 // same file (a file replaced or deleted under an open core is reported, never silently re-created).
 class File {
 public:
-    File(FileCache& cache, std::filesystem::path path);
+    File(FileCache& cache, const std::filesystem::path& path);
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
@@ -94,7 +94,8 @@ private:
     std::optional<Fault> fault(IoOp op) const;
 
     FileCache& m_cache;
-    std::filesystem::path m_path;
+    // The path, as a string only: a std::filesystem::path also keeps its parsed components,
+    // several hundred bytes per file, and a store may hold 10,000 cores of four files each open.
     std::string m_name;
     int m_fd = -1;
     bool m_seen = false;
