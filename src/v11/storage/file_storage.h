@@ -63,7 +63,7 @@ public:
     // Moves the log's contents into the tree, bitfield and data files and starts a new log.
     Status checkpoint();
 
-    const std::filesystem::path& dir() const noexcept { return m_dir; }
+    std::filesystem::path dir() const { return m_dir; }
     bool has(std::uint64_t index) const noexcept;
 
     struct Stats {
@@ -99,7 +99,7 @@ private:
         std::uint64_t oplog_offset = 0;
     };
 
-    std::filesystem::path m_dir;
+    std::string m_dir;  // a string: a std::filesystem::path keeps its parsed components too
     FileStorageOptions m_options;
     File m_oplog;
     File m_data;
@@ -126,7 +126,6 @@ private:
     std::uint64_t m_bitfield_file_pages = 0;
     std::uint64_t m_retry_checkpoint_at = 0;  // log bytes at which a failed checkpoint is retried
 
-    Bytes m_buf;  // reused for entries
 };
 
 }  // namespace hs::v11::storage
