@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bitfield_rle feed_open frame message noise rpc_frame rpc_message stream dht_message dht_node dns compact noise_v11 secret_stream protomux udx_packet udx_pair hypercore_v11 v11_core)
+[ ${#targets[@]} -gt 0 ] || targets=(bitfield_rle feed_open frame message noise rpc_frame rpc_message stream dht_message dht_node dns compact noise_v11 secret_stream protomux udx_packet udx_pair v11_core hypercore_v11 v11_replication)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHS_FUZZ=ON -DHS_BUILD_TESTS=OFF -DHS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz --target "${targets[@]/#/fuzz_}"

@@ -18,6 +18,7 @@
 #include "common/async/event.h"
 #include "common/async/task_group.h"
 #include "cli/args.h"
+#include "cli/replicate_v11.h"
 #include "v9/corestore/corestore.h"
 #include "v9/corestore/environment.h"
 #include "common/crypto/derive.h"
@@ -45,6 +46,7 @@ struct ReplicateArgs {
     std::vector<std::string> extensions;       // names to register
     std::vector<std::string> send_extensions;  // NAME=TEXT, sent to each peer on open
     std::optional<std::uint64_t> start, end;
+    int generation = 9;
 };
 
 // Records why a stream ended; nothing else is needed from stream-level events here.
@@ -295,6 +297,15 @@ awaitable<void> run_session(Session& session, asio::signal_set& signals) {
 }
 
 int run_replicate(const ReplicateArgs& args) {
+    if (args.generation == 11) {
+        return run_replicate_v11({args.storage, args.key, args.listen, args.connect, args.bind, args.live, args.json,
+                                  args.extensions, args.send_extensions, args.start, args.end});
+    }
+    if (args.generation != 9) {
+        std::cerr << "hyp: error: --generation must be 9 (hypercore 9) or 11 (hypercore 10/11), not "
+                  << args.generation << "\n";
+        return kExitUsage;
+    }
     if (args.listen.empty() == args.connect.empty()) {
         std::cerr << "hyp: error: give exactly one of --listen HOST:PORT or --connect HOST:PORT\n";
         return kExitUsage;
@@ -349,6 +360,10 @@ void add_replicate_command(CLI::App& app, int* exit_code) {
     cmd->add_option("--bind", args->bind, "Source address for --connect (e.g. 127.0.0.2)");
     cmd->add_option("--start", args->start, "Download only from this block");
     cmd->add_option("--end", args->end, "Download only up to this block (exclusive)");
+    cmd->add_option("--generation", args->generation,
+                    "9: a hypercore 9 core (hypercore-protocol 8); 11: a hypercore 10/11 core "
+                    "(secret-stream, protomux, corestore 7 storage)")
+        ->default_val(9);
     cmd->add_flag("--live", args->live, "Keep replicating appends until interrupted or the peer closes");
     cmd->add_flag("--json", args->json, "Print a one-line JSON summary at the end");
     cmd->add_option("--extension", args->extensions,
