@@ -21,9 +21,17 @@
 // prints {rss_before, rss_after, seconds, cores} (VmRSS in bytes; malloc_trim(0) runs before each
 // reading so freed heap pages the allocator still holds are not counted, on either reading).
 //
+// Replication floor mode (`--replication-floor`, used by bench/replication_bench.js
+// --generation 11): for each --sizes workload, one thread does what every replicated block needs
+// at least, once per block: XChaCha20-Poly1305 secretstream push (the sender) and pull (the
+// receiver) and the BLAKE2b leaf hash (the receiver's proof check); prints {floor: [{block_bytes,
+// blocks, median_s, blocks_per_s, mb_per_s}]}. Signatures (one per upgrade, not per block) and
+// the merkle parents are left out.
+//
 // Plain steady_clock timing rather than Google Benchmark: the JS driver needs a fixed workload.
 
 #include <malloc.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <chrono>
@@ -308,6 +316,50 @@ int run_memory(const std::filesystem::path& dir, std::size_t cores) {
     return 0;
 }
 
+crypto::Hash32 leaf_hash(ByteView b) {
+    std::uint8_t size[8];
+    for (int j = 0; j < 8; ++j) size[j] = static_cast<std::uint8_t>(b.size() >> (8 * j));
+    return crypto::Blake2b().update(std::uint8_t{0}).update(ByteView(size, 8)).update(b).final32();
+}
+
+int run_replication_floor(const Options& o) {
+    nlohmann::json floor = nlohmann::json::array();
+    for (const auto& w : o.workloads) {
+        Bytes data(w.block_bytes);
+        fill_block(0, data);
+        Bytes cipher(w.block_bytes + crypto_secretstream_xchacha20poly1305_ABYTES), plain(w.block_bytes);
+        unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+        unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+        crypto_secretstream_xchacha20poly1305_keygen(key);
+        std::vector<double> samples;
+        std::uint8_t sink = 0;
+        for (int rep = 0; rep < o.warmup + o.reps; ++rep) {
+            crypto_secretstream_xchacha20poly1305_state push, pull;
+            crypto_secretstream_xchacha20poly1305_init_push(&push, header, key);
+            crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key);
+            const auto start = Clock::now();
+            for (std::uint64_t i = 0; i < w.blocks; ++i) {
+                data[0] = static_cast<std::uint8_t>(i);
+                crypto_secretstream_xchacha20poly1305_push(&push, cipher.data(), nullptr, data.data(), data.size(),
+                                                           nullptr, 0, 0);
+                unsigned char tag = 0;
+                if (crypto_secretstream_xchacha20poly1305_pull(&pull, plain.data(), nullptr, &tag, cipher.data(),
+                                                               cipher.size(), nullptr, 0) != 0)
+                    die("secretstream pull failed");
+                sink ^= leaf_hash(plain)[0];
+            }
+            if (rep >= o.warmup) samples.push_back(seconds_since(start));
+        }
+        nlohmann::json r = row("replication", w, 1, samples);
+        r["mb_per_s"] = static_cast<double>(w.blocks * w.block_bytes) / median(samples) / 1e6;
+        r["sink"] = sink;
+        floor.push_back(std::move(r));
+    }
+    nlohmann::json doc = {{"impl", "hs"}, {"version", HS_VERSION}, {"floor", floor}};
+    std::printf("%s\n", doc.dump().c_str());
+    return 0;
+}
+
 Workload parse_workload(const std::string& s) {
     const auto colon = s.find(':');
     if (colon == std::string::npos) throw CLI::ValidationError("--sizes", "expected BYTES:BLOCKS, got " + s);
@@ -331,6 +383,9 @@ int run(int argc, char** argv) {
     app.add_option("--warmup", o.warmup, "Untimed repetitions before the timed ones")->check(CLI::Range(0, 100));
     app.add_option("--seed", o.seed_hex, "Key pair seed, 64 hex chars");
     app.add_option("--memory", memory_dir, "Memory mode: a corestore folder to create (removed afterwards)");
+    bool replication_floor = false;
+    app.add_flag("--replication-floor", replication_floor,
+                 "Replication floor mode: secretstream push + pull + BLAKE2b leaf hash per block of --sizes");
     app.add_option("--cores", cores, "Memory mode: cores to open")->check(CLI::Range(std::size_t{0}, std::size_t{10000000}));
     try {
         app.parse(argc, argv);
@@ -342,6 +397,7 @@ int run(int argc, char** argv) {
     }
     crypto::ensure_sodium();
     if (!memory_dir.empty()) return run_memory(memory_dir, cores);
+    if (replication_floor) return run_replication_floor(o);
 
     const auto seed = from_hex(o.seed_hex);
     if (!seed || seed->size() != 32) die("--seed must be 64 hex characters");
