@@ -14,7 +14,6 @@ struct Core::State {
     std::unique_ptr<Storage> storage;
     Hash key{};
     Hash discovery_key{};
-    std::optional<Manifest> manifest;
     std::optional<Verifier> verifier;
     bool compat = false;
     TreeHead head;
@@ -24,13 +23,15 @@ struct Core::State {
 
     // The writer's key pair lives in the storage header only (one copy per open core).
     const std::optional<KeyPair>& key_pair() const { return storage->header().key_pair; }
+    // So does the manifest (the verifier keeps its own copy to check with).
+    const std::optional<Manifest>& manifest() const { return storage->header().manifest; }
     std::string name() const { return to_hex(ByteView(discovery_key.data(), 8)); }
     NodeSource source(std::span<const TreeNode> overlay = {}) const { return NodeSource(storage.get(), overlay); }
-    std::optional<ManifestPrologue> prologue() const { return manifest ? manifest->prologue : std::nullopt; }
+    std::optional<ManifestPrologue> prologue() const { return manifest() ? manifest()->prologue : std::nullopt; }
     CoreHeader header_with(const TreeHead& h) const {
         CoreHeader c;
         c.key = key;
-        c.manifest = manifest;
+        c.manifest = manifest();
         c.key_pair = key_pair();
         c.head = h;
         return c;
@@ -69,13 +70,13 @@ Result<std::unique_ptr<Core>> Core::create(std::unique_ptr<Storage> storage, Man
     s->discovery_key = hypercore::discovery_key(s->key);
     s->compat = compat;
     s->verifier.emplace(s->key, manifest, compat);
-    s->manifest = std::move(manifest);
     s->tree = TreeBatch::from(0, 0, 0, {}, {});
     s->head = head_of(s->tree);
     s->storage = std::move(storage);
     Batch batch;
     batch.header = s->header_with(s->head);
     batch.header->key_pair = key_pair;
+    batch.header->manifest = std::move(manifest);
     HS_TRY(s->storage->commit(batch));
     return std::unique_ptr<Core>(new Core(std::move(s)));
 }
@@ -105,13 +106,13 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> storage) {
     auto s = std::make_unique<State>();
     s->key = h.key;
     s->discovery_key = hypercore::discovery_key(h.key);
-    s->manifest = h.manifest;
+    const std::optional<Manifest>& manifest = h.manifest;
     const std::string name = to_hex(ByteView(s->discovery_key.data(), 8));
-    if (s->manifest) {
-        if (core_key(*s->manifest) != h.key && !is_compat(h.key, *s->manifest))
+    if (manifest) {
+        if (core_key(*manifest) != h.key && !is_compat(h.key, *manifest))
             return make_error(Errc::Corrupt, "core {}: the stored manifest does not give the stored key", name);
-        s->compat = core_key(*s->manifest) != h.key;
-        s->verifier.emplace(h.key, *s->manifest, s->compat);
+        s->compat = core_key(*manifest) != h.key;
+        s->verifier.emplace(h.key, *manifest, s->compat);
     }
     auto roots = roots_at(h.head.length, NodeSource(storage.get()));
     if (!roots) return make_error(Errc::Corrupt, "core {}: the roots of length {}: {}", name, h.head.length, roots.error().message);
@@ -135,7 +136,7 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> storage) {
 
 const Hash& Core::key() const noexcept { return s_->key; }
 const Hash& Core::discovery_key() const noexcept { return s_->discovery_key; }
-const std::optional<Manifest>& Core::manifest() const noexcept { return s_->manifest; }
+const std::optional<Manifest>& Core::manifest() const noexcept { return s_->manifest(); }
 bool Core::compat() const noexcept { return s_->compat; }
 bool Core::writable() const noexcept { return s_->key_pair().has_value() && s_->verifier.has_value(); }
 const TreeHead& Core::head() const noexcept { return s_->head; }
@@ -241,7 +242,7 @@ Result<Proof> Core::proof(const ProofRequest& request) {
     if (p.block) {
         HS_ASSIGN_OR_RETURN(p.block->value, get(p.block->index));
     }
-    if (request.manifest && !s_->compat && s_->manifest) p.manifest = s_->manifest;
+    if (request.manifest && !s_->compat && s_->manifest()) p.manifest = s_->manifest();
     return p;
 }
 
@@ -273,7 +274,7 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
         new_manifest = std::move(m);
     }
     const std::optional<ManifestPrologue> prologue =
-        s.manifest ? s.manifest->prologue : (new_manifest ? new_manifest->prologue : std::nullopt);
+        s.manifest() ? s.manifest()->prologue : (new_manifest ? new_manifest->prologue : std::nullopt);
 
     Applied applied;
     TreeBatch batch;
@@ -392,9 +393,10 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
     // A manifest is kept once it hashes to the key, or (a compat guess) once a signature checked it.
     if (new_manifest && !upgraded && candidate->compat()) new_manifest.reset();
     const TreeHead head = upgraded ? head_of(batch) : s.head;
+    const bool had_manifest = s.manifest().has_value();
     if (upgraded || new_manifest) {
         CoreHeader h = s.header_with(head);
-        if (new_manifest && !s.manifest) h.manifest = new_manifest;
+        if (new_manifest && !had_manifest) h.manifest = new_manifest;
         write.header = std::move(h);
     }
     if (write.nodes.empty() && write.blocks.empty() && !write.header && !write.truncate_to) return applied;
@@ -402,8 +404,7 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
 
     // Committed: now memory follows.
     const std::uint64_t old_length = s.tree.length;
-    if (new_manifest && !s.manifest) {
-        s.manifest = std::move(new_manifest);
+    if (new_manifest && !had_manifest) {  // the commit stored it in the header
         s.compat = candidate->compat();
         s.verifier = std::move(candidate);
     }
