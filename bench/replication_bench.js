@@ -3,12 +3,17 @@
 // Replication benchmark driver: times downloading a whole core over TCP on loopback for the four
 // pairs JS→JS, JS→ours, ours→JS and ours→ours (server → downloader), checks every copy, and
 // prints one table of ratios against JS→JS followed by one JSON line. See bench/README.md.
+// --generation 9 (the default): hypercore 9.12 against `hyp replicate`; --generation 11: JS
+// corestore 7.12.5 / hypercore 11.37.1 (store.replicate() over the socket) against `hyp replicate
+// --generation 11` (secret-stream + protomux), plus one core's crypto floor (hs_v11_core_bench
+// --replication-floor: secretstream push + pull + BLAKE2b per block).
 // Run it inside a loopback-only network namespace (bench/run-replication.sh does that); it refuses
 // to start when any network interface other than lo exists.
 //
 //   node bench/replication_bench.js [--hyp build/hyp] [--sizes 1024:50000,65536:1600] [--reps 3]
 //                                   [--warmup 1] [--cases js-js,js-hs,hs-js,hs-hs] [--tmp DIR]
-//                                   [--timeout 300]
+//                                   [--timeout 300] [--generation 9|11]
+//                                   [--floor-bin build/bench/hs_v11_core_bench]
 //
 // The hyp path may also come from HS_HYP; the JS packages are loaded from tests/interop/node_modules
 // (HS_INTEROP_DIR overrides the folder). Exit status: 0 when every run finished and every check
@@ -18,19 +23,29 @@ const fs = require('fs')
 const os = require('os')
 const net = require('net')
 const path = require('path')
-const { spawn, spawnSync } = require('child_process')
+const { spawn, spawnSync, execFileSync } = require('child_process')
 const {
   ROOT, requireJs, now, secondsSince, noop, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, track,
   killAll, spawnWaiting, stopChild, checkLoopbackOnly, tempBase, privateCopy, median, sizeLabel, fmtNum, runText,
   printChecks, jsonHead, printTable, aimCell
 } = require('./lib/common')
 const hypercore = requireJs('hypercore')
+// Loaded on first use (--generation 11 only).
+let Corestore7 = null
+function corestore7 (dir) {
+  if (!Corestore7) Corestore7 = requireJs('corestore-v7')
+  return new Corestore7(dir)
+}
 
 const HOST = '127.0.0.1' // servers listen here
 const BIND = '127.0.0.2' // downloaders connect from here
 // case id -> [server side, downloading side]; 'hs' is ours (the hyp binary)
 const CASES = { 'js-js': ['js', 'js'], 'js-hs': ['js', 'hs'], 'hs-js': ['hs', 'js'], 'hs-hs': ['hs', 'hs'] }
-const AIM = { 1024: 10, 65536: 4 } // ours→ours / JS→JS, per block size (issue 3)
+// ours→ours / JS→JS, per block size: issue 3 (generation 9), issue 13 (generation 11)
+const AIMS = { 9: { 1024: 10, 65536: 4 }, 11: { 1024: 5, 65536: 2 } }
+// Generation 11: ours→ours within 1.5x of one core's crypto floor
+const FLOOR_AIM = 1 / 1.5
+let GEN = 9 // set from --generation; the roles get it as an argument
 
 function parseArgs (argv) {
   const o = parseFlags(argv, {
@@ -40,8 +55,12 @@ function parseArgs (argv) {
     warmup: 1,
     cases: Object.keys(CASES).join(','),
     tmp: null,
-    timeout: 300
+    timeout: 300,
+    generation: 9,
+    floorBin: process.env.HS_V11_CORE_BENCH || path.join(ROOT, 'build', 'bench', 'hs_v11_core_bench')
   }, {}, __filename)
+  if (o.generation !== 9 && o.generation !== 11) throw new Error('--generation must be 9 or 11')
+  GEN = o.generation
   o.workloads = parseSizes(o.sizes)
   o.caseList = o.cases.split(',')
   for (const c of o.caseList) if (!CASES[c]) throw new Error('unknown case ' + c + ' (js-js, js-hs, hs-js, hs-hs)')
@@ -99,8 +118,8 @@ function runChild (cmd, args, timeoutS, opts = {}) {
 // waits for its "listening HOST:PORT" line on stderr.
 async function startServer (o, side, dir, key) {
   const [cmd, args] = side === 'hs'
-    ? [o.hyp, ['replicate', '--storage', dir, key, '--listen', HOST + ':0']]
-    : [process.execPath, [__filename, '--role', 'js-serve', '--dir', dir]]
+    ? [o.hyp, ['replicate', ...genArgs(), '--storage', dir, key, '--listen', HOST + ':0']]
+    : [process.execPath, [__filename, '--role', 'js-serve', '--dir', dir, '--generation', String(GEN)]]
   const s = await spawnWaiting(side + ' server', cmd, args, process.env, /^listening (\S+):(\d+)$/m, 30)
   s.side = side
   s.address = s.match[1] + ':' + s.match[2]
@@ -109,12 +128,14 @@ async function startServer (o, side, dir, key) {
 
 function stopServer (server) { return stopChild(server, 10000) }
 
+function genArgs () { return GEN === 11 ? ['--generation', '11'] : [] }
+
 // --- source cores (not timed) -------------------------------------------------------------------
 
 function writeOursSource (o, dir, linesFile, w) {
   const fd = fs.openSync(linesFile, 'r')
   try {
-    const r = spawnSync(o.hyp, ['storage', 'append', '--storage', dir, '--name', 'bench', '--json'], {
+    const r = spawnSync(o.hyp, ['storage', 'append', ...genArgs(), '--storage', dir, '--name', 'bench', '--json'], {
       stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8'
     })
     if (r.error) throw new Error('hyp storage append: ' + r.error.message)
@@ -147,6 +168,16 @@ function writeLinesFile (file, blocks) {
 }
 
 async function writeJsSource (dir, blocks) {
+  if (GEN === 11) {
+    const store = corestore7(dir)
+    const core = store.get({ name: 'bench' })
+    await core.ready()
+    const batch = Math.max(1, Math.floor((1 << 20) / blocks[0].length))
+    for (let i = 0; i < blocks.length; i += batch) await core.append(blocks.slice(i, i + batch))
+    const key = core.key.toString('hex')
+    await store.close()
+    return key
+  }
   const feed = hypercore(dir)
   await p(cb => feed.ready(cb))
   const batch = Math.max(1, Math.floor((1 << 20) / blocks[0].length))
@@ -164,7 +195,7 @@ async function downloadOnce (o, side, server, key, dir, w) {
   if (side === 'hs') {
     let connectedAt = null
     const t0 = now()
-    const r = await runChild(o.hyp, ['replicate', '--storage', dir, key, '--connect', server.address,
+    const r = await runChild(o.hyp, ['replicate', ...genArgs(), '--storage', dir, key, '--connect', server.address,
       '--bind', BIND, '--json'], o.timeout, {
       onStderr: s => { if (connectedAt === null && /^peer \S+ connected$/m.test(s)) connectedAt = now() }
     })
@@ -183,7 +214,7 @@ async function downloadOnce (o, side, server, key, dir, w) {
     }
   }
   const r = await runChild(process.execPath, [__filename, '--role', 'js-download', '--dir', dir, '--key', key,
-    '--connect', server.address, '--bind', BIND, '--length', String(w.blocks)], o.timeout)
+    '--connect', server.address, '--bind', BIND, '--length', String(w.blocks), '--generation', String(GEN)], o.timeout)
   if (r.timedOut) throw new Error('JS download timed out after ' + o.timeout + ' s' + tail(r.stderr))
   if (r.code !== 0) throw new Error('JS download exited ' + (r.signal || r.code) + tail(r.stderr))
   const j = JSON.parse(r.stdout.trim().split('\n').pop())
@@ -215,6 +246,26 @@ async function checkCopy (o, side, key, dir, w, blocks) {
     }
     return
   }
+  if (GEN === 11) {
+    const store = corestore7(dir)
+    try {
+      const core = store.get({ key: Buffer.from(key, 'hex') })
+      await core.ready()
+      if (core.length !== w.blocks || core.byteLength !== w.blocks * w.blockBytes) {
+        throw new Error('JS copy has length ' + core.length + ', byteLength ' + core.byteLength)
+      }
+      if (core.contiguousLength !== w.blocks) {
+        throw new Error('JS copy holds ' + core.contiguousLength + ' of ' + w.blocks + ' blocks in a row')
+      }
+      for (const i of samples) {
+        const b = await core.get(i, { wait: false })
+        if (!b || !b.equals(blocks[i])) throw new Error('JS copy: block ' + i + ' differs from the source')
+      }
+    } finally {
+      await store.close().catch(noop)
+    }
+    return
+  }
   const feed = hypercore(dir, Buffer.from(key, 'hex'), { sparse: true })
   try {
     await p(cb => feed.ready(cb))
@@ -240,7 +291,50 @@ function roleArgs (argv) {
   return a
 }
 
+async function jsServe11 (a) {
+  const store = corestore7(a.dir)
+  const core = store.get({ name: 'bench' }) // open, so that every connection finds it at once
+  await core.ready()
+  const server = net.createServer(socket => {
+    const stream = store.replicate(false)
+    socket.on('error', noop)
+    stream.on('error', noop)
+    socket.pipe(stream).pipe(socket)
+  })
+  server.listen(0, HOST, () => {
+    const addr = server.address()
+    process.stderr.write('listening ' + addr.address + ':' + addr.port + '\n')
+  })
+  const stop = () => { server.close(); store.close().then(() => process.exit(0), () => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+async function jsDownload11 (a) {
+  const length = Number(a.length)
+  const store = corestore7(a.dir)
+  const core = store.get({ key: Buffer.from(a.key, 'hex') })
+  await core.ready()
+  const [host, port] = a.connect.split(':')
+  const t0 = now()
+  const socket = net.connect({ host, port: Number(port), localAddress: a.bind })
+  const stream = store.replicate(true)
+  socket.on('error', err => { console.error('socket error: ' + err.message); process.exit(1) })
+  stream.on('error', err => { console.error('stream error: ' + err.message); process.exit(1) })
+  socket.pipe(stream).pipe(socket)
+  await core.update({ wait: true })
+  if (core.length < length) throw new Error('the server has ' + core.length + ' blocks, expected ' + length)
+  await core.download({ start: 0, end: length }).done()
+  const seconds = secondsSince(t0)
+  const downloaded = core.contiguousLength
+  stream.destroy()
+  socket.destroy()
+  await store.close()
+  console.log(JSON.stringify({ seconds, length: core.length, downloaded }))
+}
+
 async function jsServe (a) {
+  if (a.generation === '11') return jsServe11(a)
   const feed = hypercore(a.dir)
   await p(cb => feed.ready(cb))
   const server = net.createServer(socket => {
@@ -259,6 +353,7 @@ async function jsServe (a) {
 }
 
 async function jsDownload (a) {
+  if (a.generation === '11') return jsDownload11(a)
   const length = Number(a.length)
   const feed = hypercore(a.dir, Buffer.from(a.key, 'hex'))
   await p(cb => feed.ready(cb))
@@ -282,16 +377,26 @@ async function jsDownload (a) {
 function sideLabel (s) { return s === 'hs' ? 'ours' : 'JS' }
 
 function printReport (rows) {
+  const floor = rows.some(r => r.floor_mb_per_s !== undefined)
   const head = ['server -> downloader', 'block', 'blocks', 'MB/s', 'blocks/s', 'vs JS->JS', 'aim']
-  const body = rows.map(r => [
-    sideLabel(r.server) + ' -> ' + sideLabel(r.downloader),
-    sizeLabel(r.block_bytes),
-    fmtNum(r.blocks),
-    r.median_s === null ? 'FAILED' : r.mb_per_s.toFixed(1),
-    r.median_s === null ? '-' : fmtNum(r.blocks_per_s),
-    r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
-    aimCell(r.aim, r.ratio)
-  ])
+  if (floor) head.push('floor MB/s', 'of floor', 'floor aim')
+  const body = rows.map(r => {
+    const cells = [
+      sideLabel(r.server) + ' -> ' + sideLabel(r.downloader),
+      sizeLabel(r.block_bytes),
+      fmtNum(r.blocks),
+      r.median_s === null ? 'FAILED' : r.mb_per_s.toFixed(1),
+      r.median_s === null ? '-' : fmtNum(r.blocks_per_s),
+      r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
+      aimCell(r.aim, r.ratio)
+    ]
+    if (floor) {
+      cells.push(r.floor_mb_per_s === undefined ? '' : r.floor_mb_per_s.toFixed(0),
+        r.of_floor === null || r.of_floor === undefined ? '' : (100 * r.of_floor).toFixed(0) + '%',
+        r.case !== 'hs-hs' || r.of_floor === null ? '' : '>= 67% ' + (r.of_floor >= FLOOR_AIM ? 'met' : 'NOT met'))
+    }
+    return cells
+  })
   printTable([[head, body]], i => i === 0 || i === 1 || i === head.length - 1)
 }
 
@@ -382,18 +487,31 @@ async function main () {
           mb_per_s: m === null ? null : bytes / m / 1e6,
           blocks_per_s: m === null ? null : w.blocks / m,
           ratio: m === null || jsjs === null ? null : jsjs / m,
-          aim: c === 'hs-hs' && AIM[w.blockBytes] ? AIM[w.blockBytes] : null
+          aim: c === 'hs-hs' && AIMS[GEN][w.blockBytes] ? AIMS[GEN][w.blockBytes] : null
         })
       }
     }
+    if (GEN === 11) {
+      // One core's crypto floor for the same workloads (not timed against anything else).
+      if (!fs.existsSync(o.floorBin)) throw new Error(o.floorBin + ' does not exist: build hs_v11_core_bench or pass --floor-bin')
+      const f = JSON.parse(execFileSync(o.floorBin, ['--replication-floor', '--sizes', o.sizes, '--batch', '1',
+        '--reps', String(o.reps), '--warmup', String(o.warmup)], { encoding: 'utf8' }))
+      for (const r of rows) {
+        const fl = f.floor.find(x => x.block_bytes === r.block_bytes)
+        r.floor_mb_per_s = fl.mb_per_s
+        r.of_floor = r.mb_per_s === null ? null : r.mb_per_s / fl.mb_per_s
+      }
+    }
     const loadAfter = os.loadavg()
-    console.log(`replication bench: hypercore 9.12.0 (node ${process.version}) vs ${path.relative(ROOT, hypSource) || hypSource} (${hypMtime}); ` +
+    const js = GEN === 11 ? 'corestore 7.12.5 / hypercore 11.37.1' : 'hypercore 9.12.0'
+    console.log(`replication bench (generation ${GEN}): ${js} (node ${process.version}) vs ${path.relative(ROOT, hypSource) || hypSource} (${hypMtime}); ` +
       runText(o, loadBefore, loadAfter))
     printReport(rows)
     printChecks(problems, 'checks: every copy holds every block (hyp storage verify / JS downloaded()), sampled ' +
       'blocks equal the source')
     console.log(JSON.stringify({
       ...jsonHead('replication', o, loadBefore, loadAfter),
+      generation: GEN,
       hyp: hypSource,
       hyp_mtime: hypMtime,
       checks_ok: problems.length === 0,

@@ -233,6 +233,8 @@ async function main () {
     if (ours && ours.public_key !== keyPair.publicKey.toString('hex')) throw new Error('key pairs differ between JS and ours')
     const rows = js.results.map(j => {
       const h = ours && ours.results.find(r => r.case === j.case && r.block_bytes === j.block_bytes)
+      // The floor (append cases): BLAKE2b of each block + one Ed25519 signature per call.
+      const f = ours && (ours.floor || []).find(r => r.case === j.case && r.block_bytes === j.block_bytes)
       return {
         case: j.case,
         label: label(j),
@@ -246,6 +248,8 @@ async function main () {
         hs_mib_per_s: h ? h.mib_per_s : null,
         js_samples_s: j.samples_s,
         hs_samples_s: h ? h.samples_s : null,
+        floor: f ? f.blocks_per_s : null,
+        of_floor: f && h ? h.blocks_per_s / f.blocks_per_s : null,
         aim: AIM[j.case]
       }
     })
@@ -269,7 +273,7 @@ async function main () {
     const loadAfter = os.loadavg()[0]
     console.log(`v11 core bench: hypercore 11.37.1 / corestore 7.12.5 (node ${process.version}) vs hs ` +
       `${ours ? ours.version : '-'}; ` + runText(o, loadBefore, loadAfter) + ' (other processes skew the figures)')
-    const headRow = ['case', 'JS', 'ours', 'ratio', 'JS MiB/s', 'ours MiB/s', 'aim']
+    const headRow = ['case', 'JS', 'ours', 'ratio', 'JS MiB/s', 'ours MiB/s', 'floor', 'ours/floor', 'aim']
     const body = rows.map(r => [
       r.label + (r.case === 'memory' ? '' : ', blocks/s'),
       fmtNum(r.js),
@@ -277,6 +281,8 @@ async function main () {
       r.ratio === null ? '-' : r.ratio.toFixed(2) + 'x',
       r.js_mib_per_s === undefined ? '' : r.js_mib_per_s.toFixed(1),
       r.hs_mib_per_s === undefined || r.hs_mib_per_s === null ? '' : r.hs_mib_per_s.toFixed(1),
+      r.floor === undefined || r.floor === null ? '' : fmtNum(r.floor),
+      r.of_floor === undefined || r.of_floor === null ? '' : (100 * r.of_floor).toFixed(0) + '%',
       aimCell(r.aim, r.ratio)
     ])
     printTable([[headRow, body]], i => i === 0 || i === headRow.length - 1)

@@ -14,23 +14,25 @@ struct Core::State {
     std::unique_ptr<Storage> storage;
     Hash key{};
     Hash discovery_key{};
-    std::optional<Manifest> manifest;
     std::optional<Verifier> verifier;
     bool compat = false;
-    std::optional<KeyPair> key_pair;
     TreeHead head;
     TreeBatch tree;  // the signed tree: fork, length, byte length, roots, signature (no nodes)
     Bitfield bits;
-    CoreListener listener;
+    std::unique_ptr<CoreListener> listener;  // from set_listener(); most open cores have none
 
+    // The writer's key pair lives in the storage header only (one copy per open core).
+    const std::optional<KeyPair>& key_pair() const { return storage->header().key_pair; }
+    // So does the manifest (the verifier keeps its own copy to check with).
+    const std::optional<Manifest>& manifest() const { return storage->header().manifest; }
     std::string name() const { return to_hex(ByteView(discovery_key.data(), 8)); }
     NodeSource source(std::span<const TreeNode> overlay = {}) const { return NodeSource(storage.get(), overlay); }
-    std::optional<ManifestPrologue> prologue() const { return manifest ? manifest->prologue : std::nullopt; }
+    std::optional<ManifestPrologue> prologue() const { return manifest() ? manifest()->prologue : std::nullopt; }
     CoreHeader header_with(const TreeHead& h) const {
         CoreHeader c;
         c.key = key;
-        c.manifest = manifest;
-        c.key_pair = key_pair;
+        c.manifest = manifest();
+        c.key_pair = key_pair();
         c.head = h;
         return c;
     }
@@ -68,14 +70,14 @@ Result<std::unique_ptr<Core>> Core::create(std::unique_ptr<Storage> storage, Man
     s->discovery_key = hypercore::discovery_key(s->key);
     s->compat = compat;
     s->verifier.emplace(s->key, manifest, compat);
-    s->manifest = std::move(manifest);
-    s->key_pair = key_pair;
     s->tree = TreeBatch::from(0, 0, 0, {}, {});
     s->head = head_of(s->tree);
+    s->storage = std::move(storage);
     Batch batch;
     batch.header = s->header_with(s->head);
-    HS_TRY(storage->commit(batch));
-    s->storage = std::move(storage);
+    batch.header->key_pair = key_pair;
+    batch.header->manifest = std::move(manifest);
+    HS_TRY(s->storage->commit(batch));
     return std::unique_ptr<Core>(new Core(std::move(s)));
 }
 
@@ -89,10 +91,11 @@ Result<std::unique_ptr<Core>> Core::create_by_key(std::unique_ptr<Storage> stora
     s->discovery_key = hypercore::discovery_key(key);
     s->tree = TreeBatch::from(0, 0, 0, {}, {});
     s->head = head_of(s->tree);
+    s->storage = std::move(storage);
     Batch batch;
     batch.header = s->header_with(s->head);
-    HS_TRY(storage->commit(batch));
-    s->storage = std::move(storage);
+    batch.header->key_pair.reset();
+    HS_TRY(s->storage->commit(batch));
     return std::unique_ptr<Core>(new Core(std::move(s)));
 }
 
@@ -103,14 +106,13 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> storage) {
     auto s = std::make_unique<State>();
     s->key = h.key;
     s->discovery_key = hypercore::discovery_key(h.key);
-    s->manifest = h.manifest;
-    s->key_pair = h.key_pair;
+    const std::optional<Manifest>& manifest = h.manifest;
     const std::string name = to_hex(ByteView(s->discovery_key.data(), 8));
-    if (s->manifest) {
-        if (core_key(*s->manifest) != h.key && !is_compat(h.key, *s->manifest))
+    if (manifest) {
+        if (core_key(*manifest) != h.key && !is_compat(h.key, *manifest))
             return make_error(Errc::Corrupt, "core {}: the stored manifest does not give the stored key", name);
-        s->compat = core_key(*s->manifest) != h.key;
-        s->verifier.emplace(h.key, *s->manifest, s->compat);
+        s->compat = core_key(*manifest) != h.key;
+        s->verifier.emplace(h.key, *manifest, s->compat);
     }
     auto roots = roots_at(h.head.length, NodeSource(storage.get()));
     if (!roots) return make_error(Errc::Corrupt, "core {}: the roots of length {}: {}", name, h.head.length, roots.error().message);
@@ -134,9 +136,9 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> storage) {
 
 const Hash& Core::key() const noexcept { return s_->key; }
 const Hash& Core::discovery_key() const noexcept { return s_->discovery_key; }
-const std::optional<Manifest>& Core::manifest() const noexcept { return s_->manifest; }
+const std::optional<Manifest>& Core::manifest() const noexcept { return s_->manifest(); }
 bool Core::compat() const noexcept { return s_->compat; }
-bool Core::writable() const noexcept { return s_->key_pair.has_value() && s_->verifier.has_value(); }
+bool Core::writable() const noexcept { return s_->key_pair().has_value() && s_->verifier.has_value(); }
 const TreeHead& Core::head() const noexcept { return s_->head; }
 std::uint64_t Core::fork() const noexcept { return s_->tree.fork; }
 std::uint64_t Core::length() const noexcept { return s_->tree.length; }
@@ -193,8 +195,8 @@ Result<std::uint64_t> Core::append(std::span<const ByteView> blocks) {
         write.blocks.push_back(BlockWrite{batch.length, batch.byte_length, Bytes(b.begin(), b.end())});
         batch.append(b);
     }
-    batch.signature = s_->verifier->sign(batch.hash(), batch.length, batch.fork, s_->key_pair->public_key,
-                                         s_->key_pair->secret_key);
+    batch.signature = s_->verifier->sign(batch.hash(), batch.length, batch.fork, s_->key_pair()->public_key,
+                                         s_->key_pair()->secret_key);
     const TreeHead head = head_of(batch);
     write.nodes = std::move(batch.nodes);
     batch.nodes.clear();
@@ -205,7 +207,7 @@ Result<std::uint64_t> Core::append(std::span<const ByteView> blocks) {
     s_->tree = std::move(batch);
     s_->head = head;
     s_->bits.set_range(from, s_->tree.length, true);
-    if (s_->listener.on_append) s_->listener.on_append(s_->tree.length, s_->tree.fork);
+    if (s_->listener && s_->listener->on_append) s_->listener->on_append(s_->tree.length, s_->tree.fork);
     return s_->tree.length;
 }
 
@@ -216,8 +218,8 @@ Result<void> Core::truncate(std::uint64_t new_length) {
                           new_length);
     HS_ASSIGN_OR_RETURN(auto batch, truncate_batch(s_->tree.length, s_->tree.roots, new_length, s_->tree.fork + 1,
                                                    s_->source()));
-    batch.signature = s_->verifier->sign(batch.hash(), batch.length, batch.fork, s_->key_pair->public_key,
-                                         s_->key_pair->secret_key);
+    batch.signature = s_->verifier->sign(batch.hash(), batch.length, batch.fork, s_->key_pair()->public_key,
+                                         s_->key_pair()->secret_key);
     const TreeHead head = head_of(batch);
     Batch write;
     write.truncate_to = new_length;
@@ -226,7 +228,7 @@ Result<void> Core::truncate(std::uint64_t new_length) {
     s_->bits.set_range(new_length, s_->tree.length, false);
     s_->tree = std::move(batch);
     s_->head = head;
-    if (s_->listener.on_truncate) s_->listener.on_truncate(new_length, s_->tree.fork);
+    if (s_->listener && s_->listener->on_truncate) s_->listener->on_truncate(new_length, s_->tree.fork);
     return {};
 }
 
@@ -240,7 +242,7 @@ Result<Proof> Core::proof(const ProofRequest& request) {
     if (p.block) {
         HS_ASSIGN_OR_RETURN(p.block->value, get(p.block->index));
     }
-    if (request.manifest && !s_->compat && s_->manifest) p.manifest = s_->manifest;
+    if (request.manifest && !s_->compat && s_->manifest()) p.manifest = s_->manifest();
     return p;
 }
 
@@ -272,7 +274,7 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
         new_manifest = std::move(m);
     }
     const std::optional<ManifestPrologue> prologue =
-        s.manifest ? s.manifest->prologue : (new_manifest ? new_manifest->prologue : std::nullopt);
+        s.manifest() ? s.manifest()->prologue : (new_manifest ? new_manifest->prologue : std::nullopt);
 
     Applied applied;
     TreeBatch batch;
@@ -391,9 +393,10 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
     // A manifest is kept once it hashes to the key, or (a compat guess) once a signature checked it.
     if (new_manifest && !upgraded && candidate->compat()) new_manifest.reset();
     const TreeHead head = upgraded ? head_of(batch) : s.head;
+    const bool had_manifest = s.manifest().has_value();
     if (upgraded || new_manifest) {
         CoreHeader h = s.header_with(head);
-        if (new_manifest && !s.manifest) h.manifest = new_manifest;
+        if (new_manifest && !had_manifest) h.manifest = new_manifest;
         write.header = std::move(h);
     }
     if (write.nodes.empty() && write.blocks.empty() && !write.header && !write.truncate_to) return applied;
@@ -401,8 +404,7 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
 
     // Committed: now memory follows.
     const std::uint64_t old_length = s.tree.length;
-    if (new_manifest && !s.manifest) {
-        s.manifest = std::move(new_manifest);
+    if (new_manifest && !had_manifest) {  // the commit stored it in the header
         s.compat = candidate->compat();
         s.verifier = std::move(candidate);
     }
@@ -422,14 +424,14 @@ Result<Applied> Core::verify_and_apply(const Proof& proof) {
         s.bits.set(*stored_block, true);
         applied.block = stored_block;
     }
-    if (applied.truncated && s.listener.on_truncate) s.listener.on_truncate(applied.truncated_to, s.tree.fork);
-    if (upgraded && s.listener.on_append) s.listener.on_append(s.tree.length, s.tree.fork);
-    if (stored_block && s.listener.on_download) s.listener.on_download(*stored_block, proof.block->value.size());
+    if (applied.truncated && s.listener && s.listener->on_truncate) s.listener->on_truncate(applied.truncated_to, s.tree.fork);
+    if (upgraded && s.listener && s.listener->on_append) s.listener->on_append(s.tree.length, s.tree.fork);
+    if (stored_block && s.listener && s.listener->on_download) s.listener->on_download(*stored_block, proof.block->value.size());
     return applied;
 }
 
 Result<void> Core::flush() { return s_->storage->flush(); }
 
-void Core::set_listener(CoreListener listener) { s_->listener = std::move(listener); }
+void Core::set_listener(CoreListener listener) { s_->listener = std::make_unique<CoreListener>(std::move(listener)); }
 
 }  // namespace hs::v11::hypercore

@@ -54,9 +54,9 @@ struct FileStorage::Change {
 };
 
 FileStorage::FileStorage(fs::path dir, FileStorageOptions options)
-    : m_dir(std::move(dir)), m_options(options), m_oplog(*options.cache, m_dir / "oplog"),
-      m_data(*options.cache, m_dir / "data"), m_tree(*options.cache, m_dir / "tree"),
-      m_bitfield(*options.cache, m_dir / "bitfield") {}
+    : m_dir(dir.string()), m_options(options), m_oplog(*options.cache, m_dir, "oplog"),
+      m_data(*options.cache, m_dir, "data"), m_tree(*options.cache, m_dir, "tree"),
+      m_bitfield(*options.cache, m_dir, "bitfield") {}
 
 FileStorage::~FileStorage() = default;
 
@@ -106,7 +106,7 @@ Result<std::unique_ptr<FileStorage>> FileStorage::open(const fs::path& dir, File
 }
 
 Status FileStorage::load() {
-    const std::string& name = m_oplog.name();
+    const std::string name = m_oplog.name();
     HS_ASSIGN_OR_RETURN(const std::uint64_t file_size, m_oplog.size());
     std::uint8_t pro[kPrologueBytes];
     HS_ASSIGN_OR_RETURN(auto got, m_oplog.read(0, pro));
@@ -141,10 +141,12 @@ Status FileStorage::load() {
         HS_ASSIGN_OR_RETURN(auto n, m_bitfield.read(p * kPageBytes, page));
         (void)n;
         if (all_zero(page)) continue;
-        Page words{};
+        Page words(kPageWords, 0);
         for (std::size_t w = 0; w < words.size(); ++w)
             for (int b = 0; b < 8; ++b) words[w] |= std::uint64_t{page[w * 8 + b]} << (8 * b);
-        m_pages.emplace(p, words);
+        while (words.back() == 0) words.pop_back();  // not all zero: stops at a set word
+        words.shrink_to_fit();
+        m_pages.emplace(p, std::move(words));
     }
 
     // Replay the entries of this checkpoint, up to the first torn, stale or missing one.
@@ -215,7 +217,7 @@ bool FileStorage::has(std::uint64_t index) const noexcept {
     auto it = m_pages.find(index / kPageBits);
     if (it == m_pages.end()) return false;
     const auto bit = index % kPageBits;
-    return (it->second[bit / 64] >> (bit % 64)) & 1;
+    return bit / 64 < it->second.size() && ((it->second[bit / 64] >> (bit % 64)) & 1);
 }
 
 void FileStorage::set_bits(std::uint64_t start, std::uint64_t length, bool value) {
@@ -245,9 +247,16 @@ void FileStorage::set_bits(std::uint64_t start, std::uint64_t length, bool value
         }
         m_dirty_pages.insert(p);
         auto& words = it->second;
-        for (std::uint64_t b = i - p * kPageBits; b < page_end - p * kPageBits;) {
+        // Setting grows the page to the last word it touches; clearing stops at its end.
+        const std::uint64_t stop = value ? page_end - p * kPageBits
+                                         : std::min<std::uint64_t>(page_end - p * kPageBits, words.size() * 64);
+        if (const std::size_t need = (stop + 63) / 64; value && words.size() < need) {
+            if (words.capacity() < need) words.reserve(std::min(kPageWords, std::max(need, 2 * words.capacity())));
+            words.resize(need, 0);
+        }
+        for (std::uint64_t b = i - p * kPageBits; b < stop;) {
             const std::uint64_t w = b / 64, lo = b % 64;
-            const std::uint64_t n = std::min<std::uint64_t>(64 - lo, page_end - p * kPageBits - b);
+            const std::uint64_t n = std::min<std::uint64_t>(64 - lo, stop - b);
             const std::uint64_t mask = (n == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << n) - 1)) << lo;
             words[w] = value ? (words[w] | mask) : (words[w] & ~mask);
             b += n;
@@ -300,13 +309,13 @@ Result<std::optional<Bytes>> FileStorage::block(std::uint64_t index, std::uint64
     if (!has(index)) return std::optional<Bytes>();
     if (size > kMaxBlockBytes)
         return make_error(Errc::InvalidArgument, "block {} of {}: {} bytes is past the {} byte limit", index,
-                          m_dir.string(), size, kMaxBlockBytes);
+                          m_dir, size, kMaxBlockBytes);
     if (auto it = m_redo.find(index); it != m_redo.end()) {
         const RedoRef& r = it->second;
         if (r.size != size || r.byte_offset != byte_offset)
             return make_error(Errc::InvalidArgument,
                               "block {} of {} is stored as {} bytes at byte {}, asked for {} bytes at {}",
-                              index, m_dir.string(), r.size, r.byte_offset, size, byte_offset);
+                              index, m_dir, r.size, r.byte_offset, size, byte_offset);
         Bytes out(size);
         HS_ASSIGN_OR_RETURN(auto n, m_oplog.read(r.oplog_offset, out));
         if (n < size)
@@ -360,7 +369,7 @@ FileStorage::Stats FileStorage::stats() const noexcept {
 Result<void> FileStorage::commit(const Batch& batch) {
     if (m_poisoned) return *m_poisoned;
     const auto bad = [&](std::string_view what) {
-        return make_error(Errc::InvalidArgument, "batch for core {}: {}", m_dir.string(), what);
+        return make_error(Errc::InvalidArgument, "batch for core {}: {}", m_dir, what);
     };
     if (batch.truncate_to && *batch.truncate_to >= kMaxIndex) return bad("truncation past 2^61 blocks");
     for (const auto& n : batch.nodes)
@@ -383,23 +392,25 @@ Result<void> FileStorage::commit(const Batch& batch) {
     const bool full_header = batch.header && (batch.header->key != m_header.key ||
                                               batch.header->manifest != m_header.manifest ||
                                               batch.header->key_pair != m_header.key_pair);
-    m_buf.clear();
-    const auto at = begin_frame(m_buf);
-    const auto value_at = encode_entry(m_buf, m_checkpoint, batch, redo, full_header);
-    if (m_buf.size() - kFrameBytes > kMaxEntryBytes)
-        return make_error(Errc::TooLarge, "batch for core {} needs a {} byte oplog entry (limit {})", m_dir.string(),
-                          m_buf.size(), kMaxEntryBytes);
-    seal_frame(m_buf, at, m_salt);
+    // A fresh buffer per entry rather than one kept per core: an open core costs no entry-sized
+    // buffer between commits (10,000 may be open), and an allocation is small next to the write.
+    Bytes entry;
+    const auto at = begin_frame(entry);
+    const auto value_at = encode_entry(entry, m_checkpoint, batch, redo, full_header);
+    if (entry.size() - kFrameBytes > kMaxEntryBytes)
+        return make_error(Errc::TooLarge, "batch for core {} needs a {} byte oplog entry (limit {})", m_dir,
+                          entry.size(), kMaxEntryBytes);
+    seal_frame(entry, at, m_salt);
 
     HS_TRY(write_blocks(batch, redo));  // invisible until the entry lands
-    if (auto w = m_oplog.write(m_tail, m_buf); !w) {
+    if (auto w = m_oplog.write(m_tail, entry); !w) {
         // Make sure a partly (or wholly) written entry never replays.
         static constexpr std::uint8_t kZero[kFrameBytes] = {};
         if (auto z = m_oplog.write(m_tail, ByteView(kZero, kFrameBytes)); !z)
             m_poisoned = make_error(Errc::Io,
                                     "core {}: a failed oplog write could not be undone ({}); close and "
                                     "reopen the core",
-                                    m_dir.string(), z.error().message);
+                                    m_dir, z.error().message);
         return w;
     }
 
@@ -414,7 +425,7 @@ Result<void> FileStorage::commit(const Batch& batch) {
     }
     if (batch.header) c.header = &*batch.header;
     apply(c);
-    m_tail += m_buf.size();
+    m_tail += entry.size();
     ++m_entries;
 
     const std::uint64_t log_bytes = m_tail - log_start();
@@ -513,7 +524,7 @@ Status FileStorage::write_slot(std::uint64_t checkpoint) {
                 m_poisoned = make_error(Errc::Io,
                                         "core {}: a failed header slot write could not be undone ({}); "
                                         "close and reopen the core",
-                                        m_dir.string(), z.error().message);
+                                        m_dir, z.error().message);
             return w;
         }
         m_checkpoint = checkpoint;  // the slot is in place: the log restarts whatever sync says
@@ -522,7 +533,7 @@ Status FileStorage::write_slot(std::uint64_t checkpoint) {
     }
     // The header outgrew its slots: a new oplog with larger slots replaces the old one.
     if (slot.size() > kMaxSlotBytes / 2)
-        return make_error(Errc::TooLarge, "the header of core {} is too large ({} bytes)", m_dir.string(), slot.size());
+        return make_error(Errc::TooLarge, "the header of core {} is too large ({} bytes)", m_dir, slot.size());
     const std::uint32_t slot_bytes = slot_bytes_for(slot.size());
     Bytes file;
     encode_prologue(file, Prologue{slot_bytes, m_salt});
@@ -567,7 +578,7 @@ Result<void> FileStorage::flush() {
     HS_TRY(m_oplog.sync());
     if (m_created) {
         HS_TRY(sync_dir(*m_options.cache, m_dir));
-        HS_TRY(sync_dir(*m_options.cache, m_dir.parent_path()));
+        HS_TRY(sync_dir(*m_options.cache, fs::path(m_dir).parent_path()));
         m_created = false;
     }
     return {};

@@ -63,7 +63,7 @@ public:
     // Moves the log's contents into the tree, bitfield and data files and starts a new log.
     Status checkpoint();
 
-    const std::filesystem::path& dir() const noexcept { return m_dir; }
+    std::filesystem::path dir() const { return m_dir; }
     bool has(std::uint64_t index) const noexcept;
 
     struct Stats {
@@ -85,9 +85,12 @@ private:
     Status checkpoint_files();
     std::uint64_t log_start() const noexcept { return kPrologueBytes + 2 * std::uint64_t{m_slot_bytes}; }
 
-    // The bits, in memory: 4 KiB pages of 32768 blocks each.
+    // The bits, in memory: pages of 32768 blocks each (4 KiB in the file). A page holds its words
+    // only up to the last one ever set (the others are zero), so that a core of a few blocks costs
+    // a few words, not 4 KiB, when 10,000 cores are open.
     static constexpr std::uint64_t kPageBits = 32768;
-    using Page = std::array<std::uint64_t, kPageBits / 64>;
+    static constexpr std::size_t kPageWords = kPageBits / 64;
+    using Page = std::vector<std::uint64_t>;  // size() <= kPageWords
     void set_bits(std::uint64_t start, std::uint64_t length, bool value);
 
     struct RedoRef {
@@ -96,7 +99,7 @@ private:
         std::uint64_t oplog_offset = 0;
     };
 
-    std::filesystem::path m_dir;
+    std::string m_dir;  // a string: a std::filesystem::path keeps its parsed components too
     FileStorageOptions m_options;
     File m_oplog;
     File m_data;
@@ -123,7 +126,6 @@ private:
     std::uint64_t m_bitfield_file_pages = 0;
     std::uint64_t m_retry_checkpoint_at = 0;  // log bytes at which a failed checkpoint is retried
 
-    Bytes m_buf;  // reused for entries
 };
 
 }  // namespace hs::v11::storage

@@ -62,8 +62,17 @@ bool FileCache::close_lru(const File* keep) {
     return true;
 }
 
-File::File(FileCache& cache, std::filesystem::path path)
-    : m_cache(cache), m_path(std::move(path)), m_name(m_path.string()) {}
+File::File(FileCache& cache, const std::filesystem::path& path) : m_cache(cache), m_path(path.string()) {}
+
+File::File(FileCache& cache, const std::string& dir, const char* leaf) : m_cache(cache), m_dir(&dir), m_leaf(leaf) {}
+
+std::string File::name() const {
+    if (!m_dir) return m_path;
+    std::string out;
+    out.reserve(m_dir->size() + 1 + std::strlen(m_leaf));
+    out.append(*m_dir).append("/").append(m_leaf);
+    return out;
+}
 
 File::~File() { reset(); }
 
@@ -78,12 +87,12 @@ void File::reset() {
 
 bool File::exists() const {
     struct stat st;
-    return m_fd >= 0 || ::stat(m_name.c_str(), &st) == 0;
+    return m_fd >= 0 || ::stat(name().c_str(), &st) == 0;
 }
 
 std::optional<Fault> File::fault(IoOp op) const {
     if (!m_cache.fault_hook) return std::nullopt;
-    return m_cache.fault_hook(m_name, op);
+    return m_cache.fault_hook(name(), op);
 }
 
 Result<int> File::fd(bool create) {
@@ -92,9 +101,10 @@ Result<int> File::fd(bool create) {
         return m_fd;
     }
     const int flags = O_RDWR | O_CLOEXEC | (create && !m_seen ? O_CREAT : 0);
+    const std::string path = name();
     int fd;
     for (;;) {
-        fd = ::open(m_name.c_str(), flags, 0600);
+        fd = ::open(path.c_str(), flags, 0600);
         if (fd >= 0) break;
         const int err = errno;
         if (err == EINTR) continue;
@@ -103,22 +113,22 @@ Result<int> File::fd(bool create) {
             return make_error(Errc::Io,
                               "{} was deleted while its core was open; close the core (or restart "
                               "the daemon) before changing its folder",
-                              m_name);
+                              path);
         if (err == ENOENT && !create) return -1;
-        return os_error(create ? "create" : "open", m_name, err);
+        return os_error(create ? "create" : "open", name(), err);
     }
     struct stat st;
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
-        return os_error("stat", m_name, err);
+        return os_error("stat", name(), err);
     }
     if (m_seen && (st.st_dev != m_dev || st.st_ino != m_ino)) {
         ::close(fd);
         return make_error(Errc::Io,
                           "{} was replaced by another file while its core was open; close the "
                           "core (or restart the daemon) before changing its folder",
-                          m_name);
+                          path);
     }
     m_dev = st.st_dev;
     m_ino = st.st_ino;
@@ -136,7 +146,7 @@ Result<std::size_t> File::read(std::uint64_t offset, MutableByteView out) {
         const ssize_t n = ::pread(f, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return os_error("read", m_name, errno);
+            return os_error("read", name(), errno);
         }
         if (n == 0) break;
         done += static_cast<std::size_t>(n);
@@ -155,11 +165,11 @@ Status File::write(std::uint64_t offset, ByteView data) {
         const ssize_t n = ::pwrite(f, data.data() + done, limit - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return os_error("write", m_name, errno);
+            return os_error("write", name(), errno);
         }
         done += static_cast<std::size_t>(n);
     }
-    if (injected) return os_error("write", m_name, injected->error);
+    if (injected) return os_error("write", name(), injected->error);
     return {};
 }
 
@@ -191,7 +201,7 @@ Status File::write_parts(std::uint64_t offset, std::span<const ByteView> parts) 
                                         static_cast<off_t>(offset + done));
             if (n < 0) {
                 if (errno == EINTR) continue;
-                return os_error("write", m_name, errno);
+                return os_error("write", name(), errno);
             }
             done += static_cast<std::size_t>(n);
             auto left = static_cast<std::size_t>(n);
@@ -210,23 +220,23 @@ Result<std::uint64_t> File::size() {
     HS_ASSIGN_OR_RETURN(const int f, fd(false));
     if (f < 0) return std::uint64_t{0};
     struct stat st;
-    if (::fstat(f, &st) != 0) return os_error("stat", m_name, errno);
+    if (::fstat(f, &st) != 0) return os_error("stat", name(), errno);
     return static_cast<std::uint64_t>(st.st_size);
 }
 
 Status File::truncate(std::uint64_t size) {
-    if (auto injected = fault(IoOp::Truncate)) return os_error("truncate", m_name, injected->error);
+    if (auto injected = fault(IoOp::Truncate)) return os_error("truncate", name(), injected->error);
     HS_ASSIGN_OR_RETURN(const int f, fd(true));
     m_dirty = true;
-    if (::ftruncate(f, static_cast<off_t>(size)) != 0) return os_error("truncate", m_name, errno);
+    if (::ftruncate(f, static_cast<off_t>(size)) != 0) return os_error("truncate", name(), errno);
     return {};
 }
 
 Status File::sync() {
     if (!m_dirty) return {};
-    if (auto injected = fault(IoOp::Sync)) return os_error("sync", m_name, injected->error);
+    if (auto injected = fault(IoOp::Sync)) return os_error("sync", name(), injected->error);
     HS_ASSIGN_OR_RETURN(const int f, fd(false));
-    if (f >= 0 && ::fdatasync(f) != 0) return os_error("sync", m_name, errno);
+    if (f >= 0 && ::fdatasync(f) != 0) return os_error("sync", name(), errno);
     m_dirty = false;
     return {};
 }

@@ -66,12 +66,16 @@ private:
 // same file (a file replaced or deleted under an open core is reported, never silently re-created).
 class File {
 public:
-    File(FileCache& cache, std::filesystem::path path);
+    File(FileCache& cache, const std::filesystem::path& path);
+    // The file `leaf` in folder `dir`, without a copy of the folder's name: a core's four files
+    // share their FileStorage's. REQUIRES: `dir` and `leaf` outlive the File and do not change.
+    File(FileCache& cache, const std::string& dir, const char* leaf);
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
 
-    const std::string& name() const noexcept { return m_name; }
+    // The path (built on each call: opens, errors and fault hooks only).
+    std::string name() const;
     // Whether the file exists on disk (without opening it).
     bool exists() const;
 
@@ -94,8 +98,11 @@ private:
     std::optional<Fault> fault(IoOp op) const;
 
     FileCache& m_cache;
-    std::filesystem::path m_path;
-    std::string m_name;
+    // The path: m_path, or m_dir / m_leaf. Strings, not a std::filesystem::path (which also keeps
+    // its parsed components, several hundred bytes per file): a store may hold 10,000 open cores.
+    std::string m_path;
+    const std::string* m_dir = nullptr;
+    const char* m_leaf = nullptr;
     int m_fd = -1;
     bool m_seen = false;
     bool m_dirty = false;  // written since the last sync (the pages belong to the inode)

@@ -3,6 +3,7 @@
 // leaving the state before, and damaged files reported by name.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -442,6 +443,72 @@ TEST(V11Storage, CommitCostFigure) {
                 static_cast<unsigned long long>(s->stats().log_bytes / kN));
     // Generous: a commit is one pwrite of the block and one small pwrite of the entry.
     EXPECT_LT(commit_us, 20 * pwrite_us + 200);
+}
+
+// A page keeps its words only up to the last one set: bits around word and page edges, clears
+// past the stored words, and reads past them, through commits, a checkpoint and reopens.
+TEST(V11Storage, PageBitsAtWordAndPageEdgesRoundTrip) {
+    Fixture fx;
+    CoreModel model;
+    auto s = fx.create(model);
+    auto commit_bits = [&](std::vector<BitRange> bits) {
+        Batch b;
+        b.bits = std::move(bits);
+        ASSERT_TRUE(s->commit(b).ok());
+    };
+    commit_bits({{3, 1, true}, {63, 2, true}, {32767, 1, true}, {32768 + 5, 1, true}});
+    std::vector<BitRange> want = {{3, 1, true}, {63, 2, true}, {32767, 1, true}, {32773, 1, true}};
+    EXPECT_TRUE(testing::same_ranges(*s->present(), want));
+    EXPECT_FALSE(s->has(65));
+    EXPECT_FALSE(s->has(32768 + 4000));  // past the second page's stored words
+    EXPECT_TRUE(s->has(32767));
+    // A clear that runs past the words a page holds, then a set that crosses a page boundary.
+    commit_bits({{64, 32000, false}});
+    commit_bits({{32700, 200, true}});
+    want = {{3, 1, true}, {63, 1, true}, {32700, 200, true}};
+    EXPECT_TRUE(testing::same_ranges(*s->present(), want));
+    s = fx.reopen();
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(testing::same_ranges(*s->present(), want));
+    ASSERT_TRUE(s->checkpoint().ok());
+    s = fx.reopen();
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(testing::same_ranges(*s->present(), want));
+    EXPECT_FALSE(s->has(32900));
+    EXPECT_TRUE(s->has(32899));
+    commit_bits({{0, 32768 * 2, false}});
+    EXPECT_TRUE(s->present()->empty());
+    s = fx.reopen();
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->present()->empty());
+}
+
+// 10,000 open cores must stay small (issue: a tenth of JS corestore 7's memory, about 5.6 KB
+// per core in all): an open FileStorage holding one block costs a few words of bits and its
+// four file names, not a 4 KiB page and parsed paths. Heap bytes from glibc (mallinfo2).
+TEST(V11Storage, AnOpenCoreOfOneBlockHoldsLittleHeap) {
+    testutil::TempDir tmp;
+    FileCache cache(16);
+    constexpr int kCores = 200;
+    std::vector<CoreModel> models(kCores);
+    std::vector<Batch> batches;
+    for (auto& m : models) batches.push_back(m.append(1));
+    std::vector<std::unique_ptr<FileStorage>> open;
+    open.reserve(kCores);
+    FileStorageOptions o;
+    o.cache = &cache;
+    const std::size_t before = ::mallinfo2().uordblks;
+    for (int i = 0; i < kCores; ++i) {
+        auto s = FileStorage::create(tmp.path() / "cores" / ("core-" + std::to_string(i)), models[i].header(), o);
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        ASSERT_TRUE((*s)->commit(batches[i]).ok());
+        open.push_back(std::move(s).value());
+    }
+    const std::size_t after = ::mallinfo2().uordblks;
+    const double per_core = static_cast<double>(after - before) / kCores;
+    std::printf("[figures] heap per open FileStorage with one block: %.0f bytes\n", per_core);
+    for (int i = 0; i < kCores; ++i) ASSERT_TRUE(models[i].matches(*open[i]));
+    EXPECT_LT(per_core, 3000.0);
 }
 
 }  // namespace
