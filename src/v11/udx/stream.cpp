@@ -21,11 +21,13 @@ constexpr std::size_t kMtuStep = 32;
 constexpr int kMtuMaxProbes = 3;
 // An in-order packet whose ack is held waits at most this long (or until flush_acks()).
 constexpr auto kDelayedAck = std::chrono::milliseconds(1);
-// The ack that completes the stream (the remote's END delivered, our END acknowledged before) is
-// the last datagram of the connection: the remote closes on it and nobody resends it. If it is
-// lost, the remote resends its tail at its RTO (a second or more later) and gives up with
-// ETIMEDOUT after six, which only a stream still kept by an open socket can prevent. So it goes
-// out this many times: at once, then every kFinalAckGap (a quarter SRTT, at least this), and the
+// Our ack of the remote's END is the last datagram of the connection: the remote closes on it
+// (when its END is acknowledged and ours arrived) and nobody resends it. If it is lost, the remote
+// resends its tail at its RTO (a second or more later) and gives up with ETIMEDOUT after six,
+// which only a stream still kept by an open socket can prevent; and nothing the remote sends
+// tells us whether it arrived. So when the stream closes as kEnded the final ack goes out this
+// many times in all: the one just sent (the remote's END completed the stream) or one at once
+// (the ack of our END did), then more every kFinalAckGap (a quarter SRTT, at least this); the
 // socket sends the copies still due before it closes.
 constexpr int kFinalAcks = 3;
 constexpr auto kFinalAckGap = std::chrono::milliseconds(1);
@@ -481,10 +483,16 @@ void StreamCore::on_packet(const Packet& p, TimePoint now) {
     }
     check_all_ended();
     if (closed()) {
-        // This packet's data or END completed the stream: the ack just sent is the final one.
-        if (carries_data && m_close == CloseReason::kEnded) {
+        if (m_close == CloseReason::kEnded) {
             m_final_acks_due = kFinalAcks - 1;
-            m_final_ack_at = now + final_ack_gap();
+            if (carries_data) {
+                // This packet's data or END completed the stream: the ack just sent was the first.
+                m_final_ack_at = now + final_ack_gap();
+            } else {
+                // The ack of our END did: the remote may have sent it before our ack of its END
+                // arrived, or that ack may have been lost; it may still be waiting for one.
+                send_final_ack(now);
+            }
         }
         return;
     }
