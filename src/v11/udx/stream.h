@@ -92,7 +92,7 @@ struct StreamStats {
     std::uint64_t timeouts = 0;     // RTO expiries
     std::uint64_t tail_probes = 0;  // tail loss probes (the newest unacked packet sent again)
     std::uint64_t acks_sent = 0;    // pure acknowledgements
-    std::uint64_t final_acks = 0;   // copies of the ack that completed the stream, after the first
+    std::uint64_t final_acks = 0;   // extra copies of our ack of the remote's END, sent on closing
     std::uint64_t mtu_probes = 0;   // padded packets sent to try a larger size
     std::uint64_t keepalives = 0;   // HEARTBEATs sent as keep-alive
     std::uint64_t dropped_sacks = 0;     // SACK blocks outside what we have in flight
@@ -311,7 +311,7 @@ private:
     std::uint32_t m_last_rwnd_sent = 0;
     std::uint32_t m_unacked_in_order = 0;  // in-order data packets whose ack is held back
     std::optional<TimePoint> m_ack_at;     // the held ack goes out then at the latest
-    // Copies of the final ack still to send (the remote's END completed the stream), the next then.
+    // Copies of the final ack still to send after closing as kEnded, the next one then.
     int m_final_acks_due = 0;
     std::optional<TimePoint> m_final_ack_at;
     std::deque<Bytes> m_messages;
