@@ -154,6 +154,7 @@ asio::awaitable<int> run(Options o) {
                         {"timeouts", st.timeouts},
                         {"fast_losses", st.fast_losses},
                         {"tail_probes", st.tail_probes},
+                        {"final_acks", st.final_acks},
                         {"duplicate_data", st.duplicate_data},
                         {"dropped_data", st.dropped_data},
                         {"packets_sent", st.packets_sent}});

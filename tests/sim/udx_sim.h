@@ -39,6 +39,14 @@ public:
         m_streams[side][cfg.local_id] = std::move(core);
         return ref;
     }
+    // The socket of `side` closed under stream `id` (its process exited, say): the stream stays
+    // alive for the test to look at, but gets no datagrams or timers any more.
+    void detach(int side, std::uint32_t id) {
+        auto it = m_streams[side].find(id);
+        if (it == m_streams[side].end()) return;
+        m_detached.push_back(std::move(it->second));
+        m_streams[side].erase(it);
+    }
     TimePoint now() const noexcept { return m_now; }
     std::uint64_t dropped() const noexcept { return m_dropped; }
 
@@ -111,6 +119,7 @@ private:
     std::uint64_t m_dropped = 0;
     std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> m_queue;
     std::map<std::uint32_t, std::unique_ptr<StreamCore>> m_streams[2];
+    std::vector<std::unique_ptr<StreamCore>> m_detached;
 };
 
 // A writer of `total` pseudo-random bytes (then END) and a reader that checks them.

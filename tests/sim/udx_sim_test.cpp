@@ -212,6 +212,64 @@ TEST(UdxSim, DeadLinkTimesOut) {
     EXPECT_LE(p.net.now() - start, std::chrono::seconds(100));
 }
 
+// interop_udx_lossy's flake: udx-native writes (we write nothing, or as much back), 5 % loss and
+// the relay's 20 ms delay, duplicates and reordering. Our stream closes once udx-native's END
+// arrived and ours was acknowledged; the test peer then closes its socket and exits. Our ack of
+// udx-native's END is the last datagram of the connection; if it is lost, udx-native resends its
+// tail at its RTO into a closed port and gives up after 6 timeouts (ETIMEDOUT, ~13 s). The writer
+// here is our own core, which resends and gives up the same way. With the final ack sent three
+// times in all (the copies still due go out when the socket closes) every writer ends.
+TEST(UdxSim, WriterEndsWhenTheReceiversSocketClosesRightAfterItsStreamEnded) {
+    LinkModel l;
+    l.delay = Millis(20);
+    l.loss = 0.05;
+    l.duplicate = 0.01;
+    l.reorder = 0.02;
+    l.reorder_delay = Millis(10);
+    int timed_out = 0;
+    std::uint64_t copies = 0;
+    for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+        // Odd seeds: the receiver writes nothing and ends at once (its stream closes on the
+        // remote's END); even ones: both write (as the 10-stream interop case), so the receiver's
+        // stream often closes on the ack of its END after the remote's END arrived.
+        const std::uint64_t back = seed % 2 == 0 ? 60000 : 0;
+        Pair p(l, seed);
+        Transfer x{p.a, p.b, 60000, 0, 0, false, seed};
+        Transfer y{p.b, p.a, back, 0, 0, false, seed + 1000};
+        x.end_reader_on_eof = y.end_reader_on_eof = false;
+        bool gone = false;
+        const TimePoint start = p.net.now();
+        p.net.run(start + std::chrono::minutes(3), [&] { return p.a->closed() && p.b->closed(); }, [&] {
+            x.step(p.net.now());
+            if (!gone) y.write_step(p.net.now());
+            y.read_step(p.net.now());
+            if (!gone && p.b->closed()) {
+                // Socket::close(): the final acks still due go out, then nothing answers.
+                p.b->flush_final_acks();
+                p.net.detach(1, 2);
+                gone = true;
+            }
+        });
+        EXPECT_FALSE(x.mismatch) << "seed " << seed;
+        EXPECT_FALSE(y.mismatch) << "seed " << seed;
+        EXPECT_EQ(x.received, 60000u) << "seed " << seed;
+        EXPECT_EQ(y.received, back) << "seed " << seed;
+        // Ours may close first (then on the writer's final ack, or with two RTOs of silence if
+        // all its copies were lost: udx-native sends just one).
+        EXPECT_TRUE(p.b->close_reason() == CloseReason::kEnded ||
+                    p.b->close_reason() == CloseReason::kEndUnconfirmed)
+            << "seed " << seed << ": " << to_string(p.b->close_reason());
+        // The writer stands for udx-native, which has no kEndUnconfirmed: for it that is ETIMEDOUT.
+        if (p.a->close_reason() != CloseReason::kEnded) {
+            ++timed_out;
+            ADD_FAILURE() << "seed " << seed << ": the writer closed as " << to_string(p.a->close_reason());
+        }
+        copies += p.b->stats().final_acks;
+    }
+    std::printf("udx sim: 300 transfers at 5 %% loss, the receiver gone once its stream ended: %d writers "
+                "gave up, %llu final-ack copies\n", timed_out, (unsigned long long)copies);
+}
+
 TEST(UdxSim, MessagesArrive) {
     Pair p(LinkModel{}, 8);
     for (int i = 0; i < 20; ++i) {

@@ -21,6 +21,16 @@ constexpr std::size_t kMtuStep = 32;
 constexpr int kMtuMaxProbes = 3;
 // An in-order packet whose ack is held waits at most this long (or until flush_acks()).
 constexpr auto kDelayedAck = std::chrono::milliseconds(1);
+// Our ack of the remote's END is the last datagram of the connection: the remote closes on it
+// (when its END is acknowledged and ours arrived) and nobody resends it. If it is lost, the remote
+// resends its tail at its RTO (a second or more later) and gives up with ETIMEDOUT after six,
+// which only a stream still kept by an open socket can prevent; and nothing the remote sends
+// tells us whether it arrived. So when the stream closes as kEnded the final ack goes out this
+// many times in all: the one just sent (the remote's END completed the stream) or one at once
+// (the ack of our END did), then more every kFinalAckGap (a quarter SRTT, at least this); the
+// socket sends the copies still due before it closes.
+constexpr int kFinalAcks = 3;
+constexpr auto kFinalAckGap = std::chrono::milliseconds(1);
 // A tail probe goes out after max(2 SRTT, this) without an ack.
 constexpr std::uint32_t kMinProbeTimeoutMs = 10;
 // Pacing: the bucket holds at most this much sending time (and never less than an initial
@@ -160,6 +170,24 @@ void StreamCore::acked_now() {
 
 void StreamCore::flush_acks() {
     if (!closed() && m_unacked_in_order > 0) send_ack();
+}
+
+void StreamCore::send_final_ack(TimePoint now) {
+    m_final_ack_at.reset();
+    if (m_final_acks_due <= 0) return;
+    --m_final_acks_due;
+    ++m_stats.final_acks;
+    send_ack();
+    if (m_final_acks_due > 0) m_final_ack_at = now + final_ack_gap();
+}
+
+Clock::duration StreamCore::final_ack_gap() const noexcept {
+    return std::max<Clock::duration>(kFinalAckGap, Millis(m_srtt_ms) / 4);
+}
+
+void StreamCore::flush_final_acks() {
+    while (m_final_acks_due > 0) send_final_ack(TimePoint{});
+    m_final_ack_at.reset();
 }
 
 bool StreamCore::window_allows_new_packet() const noexcept {
@@ -454,7 +482,20 @@ void StreamCore::on_packet(const Packet& p, TimePoint now) {
         }
     }
     check_all_ended();
-    if (closed()) return;
+    if (closed()) {
+        if (m_close == CloseReason::kEnded) {
+            m_final_acks_due = kFinalAcks - 1;
+            if (carries_data) {
+                // This packet's data or END completed the stream: the ack just sent was the first.
+                m_final_ack_at = now + final_ack_gap();
+            } else {
+                // The ack of our END did: the remote may have sent it before our ack of its END
+                // arrived, or that ack may have been lost; it may still be waiting for one.
+                send_final_ack(now);
+            }
+        }
+        return;
+    }
     flush(now);
     const bool now_writable = writable();
     if ((m_readable > 0 || eof()) != had_readable || m_messages.size() != had_messages ||
@@ -750,7 +791,10 @@ void StreamCore::check_all_ended() {
 }
 
 void StreamCore::on_timer(TimePoint now) {
-    if (closed()) return;
+    if (closed()) {
+        if (m_final_ack_at && now >= *m_final_ack_at) send_final_ack(now);
+        return;
+    }
     if (m_keepalive_at && now >= *m_keepalive_at) {
         m_keepalive_at.reset();
         if (m_out.empty()) {
@@ -813,7 +857,7 @@ void StreamCore::on_timer(TimePoint now) {
 }
 
 TimePoint StreamCore::next_wakeup() const noexcept {
-    if (closed()) return TimePoint::max();
+    if (closed()) return m_final_ack_at.value_or(TimePoint::max());
     TimePoint t = TimePoint::max();
     if (m_rto_at) t = std::min(t, *m_rto_at);
     if (m_zwp_at) t = std::min(t, *m_zwp_at);

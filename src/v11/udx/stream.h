@@ -1,7 +1,8 @@
 // One UDX stream, sans-IO (docs/formats/udx.md "Stream behaviour"): reliable, ordered bytes with
 // half-close, plus unordered messages, over datagrams the caller carries. No sockets, no clock:
 //   - on_packet(p, now) for every datagram decoded for this stream's local id,
-//   - on_timer(now) once now >= next_wakeup() (earlier is harmless),
+//   - on_timer(now) once now >= next_wakeup() (earlier is harmless; a stream that just closed
+//     may still want it, to repeat its final ack),
 //   - write()/end()/send_message()/destroy() from the application, then flush(now) to send
 //     what the windows allow (writes are batched until flush, so small writes share packets),
 //   - read() to take delivered bytes (reading opens the receive window again).
@@ -91,6 +92,7 @@ struct StreamStats {
     std::uint64_t timeouts = 0;     // RTO expiries
     std::uint64_t tail_probes = 0;  // tail loss probes (the newest unacked packet sent again)
     std::uint64_t acks_sent = 0;    // pure acknowledgements
+    std::uint64_t final_acks = 0;   // extra copies of our ack of the remote's END, sent on closing
     std::uint64_t mtu_probes = 0;   // padded packets sent to try a larger size
     std::uint64_t keepalives = 0;   // HEARTBEATs sent as keep-alive
     std::uint64_t dropped_sacks = 0;     // SACK blocks outside what we have in flight
@@ -136,6 +138,9 @@ public:
     // Sends the acknowledgement held back for in-order data, if any: the socket layer calls it
     // after each batch of datagrams it read.
     void flush_acks();
+    // Sends at once the copies of the final ack still due (see kFinalAcks in stream.cpp): the
+    // socket layer calls it before it closes, since nothing can answer the remote afterwards.
+    void flush_final_acks();
     TimePoint next_wakeup() const noexcept;
     // Sends to another remote stream id from now on (the socket layer changes the address).
     void set_remote_id(std::uint32_t id) noexcept { m_cfg.remote_id = id; }
@@ -213,6 +218,8 @@ private:
     std::uint32_t detect_losses(TimePoint rack_sent);
     void on_loss_episode();
     void check_all_ended();
+    void send_final_ack(TimePoint now);
+    Clock::duration final_ack_gap() const noexcept;
     void close(CloseReason r);
     void notify();
     void arm_rto(TimePoint now);
@@ -304,6 +311,9 @@ private:
     std::uint32_t m_last_rwnd_sent = 0;
     std::uint32_t m_unacked_in_order = 0;  // in-order data packets whose ack is held back
     std::optional<TimePoint> m_ack_at;     // the held ack goes out then at the latest
+    // Copies of the final ack still to send after closing as kEnded, the next one then.
+    int m_final_acks_due = 0;
+    std::optional<TimePoint> m_final_ack_at;
     std::deque<Bytes> m_messages;
     // Reused for every datagram we encode (the SendFn copies or sends it before returning).
     Bytes m_scratch;

@@ -203,6 +203,7 @@ Result<std::shared_ptr<Stream>> Socket::connect(udx::StreamConfig cfg, const End
             return make_error(Errc::Exists,
                               "UDX: stream id {} is in use on this socket; pick another",
                               cfg.local_id);
+        it->second->m_core.flush_final_acks();
         m_streams.erase(it);
     }
     auto s = std::make_shared<Stream>(*this, cfg, remote);
@@ -462,6 +463,8 @@ asio::awaitable<void> Socket::timer_loop() {
 asio::awaitable<void> Socket::close() {
     if (!m_closing) {
         m_closing = true;
+        // Nothing answers the remotes once the socket is closed: the final acks still due go now.
+        for (auto& [id, s] : m_streams) s->m_core.flush_final_acks();
         flush_tx();
         std::error_code ec;
         m_socket.close(ec);

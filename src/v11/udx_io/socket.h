@@ -8,8 +8,9 @@
 // (NAT rebinding). change_remote() moves it deliberately.
 //
 // Tasks: the socket's TaskGroup runs its receive loop, its timer loop (the earliest
-// next_wakeup() of its streams) and its transmit loop. close() closes the UDP socket, destroys
-// nothing, and joins them.
+// next_wakeup() of its streams) and its transmit loop. close() sends the final acks its streams
+// still owe (udx/stream.h flush_final_acks), closes the UDP socket, destroys nothing, and joins
+// the tasks.
 //
 // Datagrams of the streams are queued and sent in batches: at the end of each batch of received
 // datagrams, of each timer round and of each application call, and otherwise by the transmit

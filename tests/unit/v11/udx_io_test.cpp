@@ -260,5 +260,49 @@ TEST(UdxSocket, BulkTransferGoesOutInBatches) {
     EXPECT_LE(p.b->core().stats().acks_sent, p.b->core().stats().packets_received / 2 + 64);
 }
 
+
+asio::awaitable<void> close_when_closed(std::shared_ptr<Stream> stream, Socket* s) {
+    co_await stream->wait_closed();
+    co_await s->close();
+}
+
+// The ack that completes a stream (the remote's END, after ours was acknowledged) goes out three
+// times, a quarter SRTT apart (src/v11/udx/stream.cpp, kFinalAcks): a remote like udx-native
+// closes on it, and if it is lost, its retransmissions may find our socket closed. close() sends
+// the copies still due before closing the UDP socket.
+TEST(UdxSocket, ClosingSendsTheFinalAcksStillDue) {
+    Fixture f;
+    Socket& s = f.socket();
+    RawPeer peer(f.io);
+    auto stream = s.connect({1, 9}, peer.endpoint());
+    ASSERT_TRUE(stream.ok());
+    (*stream)->end();
+    std::optional<Bytes> end;
+    ASSERT_TRUE(testutil::run_until(f.io, [&] { return (end = peer.take()).has_value(); }, 5s));
+    ASSERT_EQ(udx::decode(*end)->header.type, udx::kEnd);
+    udx::Header h;
+    h.type = udx::kData | udx::kEnd;
+    h.stream_id = 1;
+    h.rwnd = 1 << 20;
+    h.seq = 0;
+    h.ack = 1;
+    const std::uint8_t x[] = {'x'};
+    peer.send(udx::encode(h, {}, x), s.local_endpoint());
+    // The socket closes as soon as the stream did, before the stream's timer can send a copy.
+    ASSERT_TRUE(testutil::run_task(f.io, close_when_closed(*stream, &s)));
+    EXPECT_EQ((*stream)->close_reason(), CloseReason::kEnded);
+    int acks = 0;
+    testutil::run_until(f.io, [&] {
+        while (auto d = peer.take()) {
+            const auto p = udx::decode(*d);
+            if (p && p->header.type == 0 && p->header.ack == 1) ++acks;
+        }
+        return acks >= 3;
+    }, 2s);
+    EXPECT_EQ(acks, 3);
+    EXPECT_EQ((*stream)->core().stats().final_acks, 2u);
+    EXPECT_FALSE(peer.take());
+}
+
 }  // namespace
 }  // namespace hs::v11::udx_io

@@ -406,5 +406,76 @@ TEST(UdxStream, EndIsDeliveredAfterTheDataBeforeIt) {
     EXPECT_EQ(t.s.close_reason(), CloseReason::kEnded);
 }
 
+
+// Our ack of the remote's END is the last datagram of the connection: udx-native closes on it and
+// resends nothing, and if it is lost its retransmissions find a socket that may be gone (it then
+// fails with ETIMEDOUT). When the stream closes it goes out three times in all, a quarter SRTT (at
+// least 1 ms) apart; flush_final_acks() sends the copies still due.
+TEST(UdxStream, TheAckThatCompletesTheStreamGoesOutThreeTimes) {
+    for (const bool flush_at_close : {false, true}) {
+        SCOPED_TRACE(flush_at_close ? "socket closes at once" : "socket stays open");
+        Harness t;
+        t.s.end();
+        t.s.flush(t.now);
+        ASSERT_EQ(t.last().header.type, kEnd);
+        t.now += Millis(40);
+        t.feed(ack_of(1));  // our END acknowledged after 40 ms: SRTT 40 ms
+        EXPECT_FALSE(t.s.closed());
+        t.out.clear();
+        Header h = ack_of(1);
+        h.type = kData | kEnd;
+        h.seq = 0;
+        const std::uint8_t x[] = {'x'};
+        t.feed(h, {}, x);
+        ASSERT_EQ(t.s.close_reason(), CloseReason::kEnded);
+        ASSERT_EQ(t.out.size(), 1u);
+        EXPECT_EQ(t.last().header.ack, 1u);
+        if (flush_at_close) {
+            t.s.flush_final_acks();
+        } else {
+            const TimePoint closed_at = t.now;
+            while (t.s.next_wakeup() != TimePoint::max()) {
+                t.now = t.s.next_wakeup();
+                t.s.on_timer(t.now);
+            }
+            EXPECT_EQ(t.now - closed_at, Millis(20));  // two gaps of SRTT / 4
+        }
+        ASSERT_EQ(t.out.size(), 3u);
+        for (const Bytes& d : t.out) {
+            const Packet p = *decode(d);
+            EXPECT_EQ(p.header.type, 0);
+            EXPECT_EQ(p.header.ack, 1u);
+            EXPECT_EQ(p.header.stream_id, 2u);
+        }
+        EXPECT_EQ(t.s.stats().final_acks, 2u);
+        t.s.flush_final_acks();
+        EXPECT_EQ(t.out.size(), 3u);
+        EXPECT_EQ(t.s.next_wakeup(), TimePoint::max());
+    }
+    // Closed by the ack of our END (the remote's END arrived before, and was acked once): the
+    // remote may have sent that ack before ours of its END arrived, or ours may have been lost,
+    // so two more copies go out, one at once.
+    Harness t;
+    Header h = ack_of(0);
+    h.type = kEnd;
+    t.feed(h);
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(t.last().header.ack, 1u);
+    t.s.end();
+    t.s.flush(t.now);
+    t.out.clear();
+    t.feed(ack_of(1));
+    EXPECT_EQ(t.s.close_reason(), CloseReason::kEnded);
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(t.last().header.type, 0);
+    EXPECT_EQ(t.last().header.ack, 1u);
+    ASSERT_NE(t.s.next_wakeup(), TimePoint::max());
+    t.now = t.s.next_wakeup();
+    t.s.on_timer(t.now);
+    EXPECT_EQ(t.out.size(), 2u);
+    EXPECT_EQ(t.s.stats().final_acks, 2u);
+    EXPECT_EQ(t.s.next_wakeup(), TimePoint::max());
+}
+
 }  // namespace
 }  // namespace hs::v11::udx
