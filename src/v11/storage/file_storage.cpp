@@ -56,7 +56,10 @@ struct FileStorage::Change {
 FileStorage::FileStorage(fs::path dir, FileStorageOptions options)
     : m_dir(dir.string()), m_options(options), m_oplog(*options.cache, m_dir, "oplog"),
       m_data(*options.cache, m_dir, "data"), m_tree(*options.cache, m_dir, "tree"),
-      m_bitfield(*options.cache, m_dir, "bitfield") {}
+      m_bitfield(*options.cache, m_dir, "bitfield") {
+    // Proofs, seeks and byte offsets read the tree's 40-byte nodes one at a time.
+    m_tree.enable_page_cache();
+}
 
 FileStorage::~FileStorage() = default;
 
@@ -296,8 +299,8 @@ Result<std::optional<TreeNode>> FileStorage::node(std::uint64_t index) {
     if (index >= 2 * kMaxIndex) return std::optional<TreeNode>();
     if (m_cut && flat::right_span(index) >= 2 * *m_cut) return std::optional<TreeNode>();
     std::uint8_t buf[kNodeBytes];
-    HS_ASSIGN_OR_RETURN(auto n, m_tree.read(index * kNodeBytes, buf));
-    if (n < kNodeBytes || all_zero(ByteView(buf, kNodeBytes))) return std::optional<TreeNode>();
+    HS_TRY(m_tree.read_zero_filled(index * kNodeBytes, buf));  // a node past the end reads as zeros
+    if (all_zero(ByteView(buf, kNodeBytes))) return std::optional<TreeNode>();
     TreeNode node;
     node.index = index;
     for (int i = 0; i < 8; ++i) node.size |= std::uint64_t{buf[i]} << (8 * i);

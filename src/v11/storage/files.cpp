@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <algorithm>
 #include <climits>
 #include <vector>
 #include <unistd.h>
@@ -21,9 +22,51 @@ Error os_error(std::string_view what, const std::string& name, int err) {
 
 }  // namespace
 
-FileCache::FileCache(std::size_t max_open) : m_max_open(max_open < 4 ? 4 : max_open) {}
+FileCache::FileCache(std::size_t max_open, std::size_t page_cache_bytes)
+    : m_max_pages(page_cache_bytes / kPageBytes), m_max_open(max_open < 4 ? 4 : max_open) {}
 
-FileCache::~FileCache() { HS_ASSERT(m_head == nullptr && m_open == 0); }
+FileCache::~FileCache() { HS_ASSERT(m_head == nullptr && m_open == 0 && m_page_index.empty()); }
+
+FileCache::PageStats FileCache::page_stats() const noexcept {
+    return PageStats{m_page_index.size(), m_max_pages, m_page_hits, m_page_misses};
+}
+
+const FileCache::Page* FileCache::find_page(const File& f, std::uint64_t page) {
+    // Most reads are of the page read last (neighbouring nodes): that one is at the front.
+    if (!m_page_lru.empty() && m_page_lru.front().key == PageKey{&f, page}) {
+        ++m_page_hits;
+        return &m_page_lru.front();
+    }
+    auto it = m_page_index.find(PageKey{&f, page});
+    if (it == m_page_index.end()) return nullptr;
+    ++m_page_hits;
+    m_page_lru.splice(m_page_lru.begin(), m_page_lru, it->second);
+    return &*it->second;
+}
+
+FileCache::Page& FileCache::add_page(const File& f, std::uint64_t page) {
+    ++m_page_misses;
+    const PageKey key{&f, page};
+    if (m_page_index.size() >= m_max_pages && !m_page_lru.empty()) {
+        // Reuse the least recent page's memory.
+        auto last = std::prev(m_page_lru.end());
+        m_page_index.erase(last->key);
+        m_page_lru.splice(m_page_lru.begin(), m_page_lru, last);
+    } else {
+        m_page_lru.emplace_front();
+    }
+    m_page_lru.front().key = key;
+    m_page_index[key] = m_page_lru.begin();
+    return m_page_lru.front();
+}
+
+void FileCache::drop_pages(const File& f, std::uint64_t first, std::uint64_t last) {
+    auto it = m_page_index.lower_bound(PageKey{&f, first});
+    while (it != m_page_index.end() && it->first.file == &f && it->first.page <= last) {
+        m_page_lru.erase(it->second);
+        it = m_page_index.erase(it);
+    }
+}
 
 void FileCache::touch(File& f) {
     if (m_head == &f) return;
@@ -83,6 +126,20 @@ void File::reset() {
         m_fd = -1;
     }
     m_seen = false;
+    m_missing = false;
+    drop_all_pages();
+}
+
+void File::drop_all_pages() {
+    if (m_page_cached) m_cache.drop_pages(*this, 0, ~std::uint64_t{0});
+}
+
+void File::changed(std::uint64_t offset, std::uint64_t size) {
+    if (!m_page_cached || size == 0) return;
+    const std::uint64_t first = offset / FileCache::kPageBytes;
+    const std::uint64_t last = size == ~std::uint64_t{0} ? ~std::uint64_t{0}
+                                                         : (offset + size - 1) / FileCache::kPageBytes;
+    m_cache.drop_pages(*this, first, last);
 }
 
 bool File::exists() const {
@@ -100,6 +157,7 @@ Result<int> File::fd(bool create) {
         m_cache.touch(*this);
         return m_fd;
     }
+    if (m_missing && !create) return -1;
     const int flags = O_RDWR | O_CLOEXEC | (create && !m_seen ? O_CREAT : 0);
     const std::string path = name();
     int fd;
@@ -114,7 +172,10 @@ Result<int> File::fd(bool create) {
                               "{} was deleted while its core was open; close the core (or restart "
                               "the daemon) before changing its folder",
                               path);
-        if (err == ENOENT && !create) return -1;
+        if (err == ENOENT && !create) {
+            m_missing = true;
+            return -1;
+        }
         return os_error(create ? "create" : "open", name(), err);
     }
     struct stat st;
@@ -133,6 +194,7 @@ Result<int> File::fd(bool create) {
     m_dev = st.st_dev;
     m_ino = st.st_ino;
     m_seen = true;
+    m_missing = false;
     m_fd = fd;
     m_cache.touch(*this);
     return fd;
@@ -154,10 +216,41 @@ Result<std::size_t> File::read(std::uint64_t offset, MutableByteView out) {
     return done;
 }
 
+Status File::read_zero_filled(std::uint64_t offset, MutableByteView out) {
+    constexpr std::size_t kPage = FileCache::kPageBytes;
+    if (!m_page_cached || m_cache.m_max_pages == 0) {
+        HS_ASSIGN_OR_RETURN(auto n, read(offset, out));
+        std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), std::uint8_t{0});
+        return {};
+    }
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const std::uint64_t pos = offset + done;
+        const std::uint64_t page = pos / kPage;
+        const std::size_t in = static_cast<std::size_t>(pos % kPage);
+        const std::size_t n = std::min(out.size() - done, kPage - in);
+        const FileCache::Page* p = m_cache.find_page(*this, page);
+        if (!p) {
+            FileCache::Page& fresh = m_cache.add_page(*this, page);
+            auto got = read(page * kPage, fresh.bytes);
+            if (!got) {
+                m_cache.drop_pages(*this, page, page);
+                return std::move(got).error();
+            }
+            std::fill(fresh.bytes.begin() + static_cast<std::ptrdiff_t>(*got), fresh.bytes.end(), std::uint8_t{0});
+            p = &fresh;
+        }
+        std::memcpy(out.data() + done, p->bytes.data() + in, n);
+        done += n;
+    }
+    return {};
+}
+
 Status File::write(std::uint64_t offset, ByteView data) {
     const auto injected = fault(IoOp::Write);
     HS_ASSIGN_OR_RETURN(const int f, fd(true));
     m_dirty = true;
+    changed(offset, data.size());  // before writing: a failed write may have written part
     std::size_t limit = data.size();
     if (injected) limit = std::min(limit, injected->partial_bytes);
     std::size_t done = 0;
@@ -185,6 +278,11 @@ Status File::write_parts(std::uint64_t offset, std::span<const ByteView> parts) 
     }
     HS_ASSIGN_OR_RETURN(const int f, fd(true));
     m_dirty = true;
+    {
+        std::uint64_t total = 0;
+        for (auto part : parts) total += part.size();
+        changed(offset, total);
+    }
     std::vector<iovec> iov;
     std::size_t i = 0;
     while (i < parts.size()) {
@@ -228,6 +326,7 @@ Status File::truncate(std::uint64_t size) {
     if (auto injected = fault(IoOp::Truncate)) return os_error("truncate", name(), injected->error);
     HS_ASSIGN_OR_RETURN(const int f, fd(true));
     m_dirty = true;
+    changed(size, ~std::uint64_t{0});  // the page holding the new end, and all past it
     if (::ftruncate(f, static_cast<off_t>(size)) != 0) return os_error("truncate", name(), errno);
     return {};
 }

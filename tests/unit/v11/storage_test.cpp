@@ -483,6 +483,139 @@ TEST(V11Storage, PageBitsAtWordAndPageEdgesRoundTrip) {
     EXPECT_TRUE(s->present()->empty());
 }
 
+// A file that is not there (a core's tree and bitfield files before its first checkpoint) is
+// asked for once: later reads see it empty without an open(), until this File creates it.
+TEST(V11Files, AMissingFileIsRememberedUntilItsFileCreatesIt) {
+    testutil::TempDir tmp;
+    FileCache cache(8);
+    const fs::path path = tmp.path() / "later";
+    File f(cache, path);
+    std::uint8_t buf[4] = {1, 1, 1, 1};
+    ASSERT_EQ(*f.read(0, buf), 0u);
+    EXPECT_EQ(*f.size(), 0u);
+    // Made behind its back: the File does not look again (proof that it does not open() per read).
+    { std::ofstream(path, std::ios::binary) << "abcd"; }
+    EXPECT_EQ(*f.read(0, buf), 0u);
+    ASSERT_TRUE(f.read_zero_filled(0, buf).ok());
+    EXPECT_EQ(buf[0], 0);
+    EXPECT_EQ(cache.open_count(), 0u);
+    // A write through the File opens (here: the existing file) and reads see the file again.
+    const std::uint8_t x[1] = {'X'};
+    ASSERT_TRUE(f.write(1, ByteView(x, 1)).ok());
+    ASSERT_EQ(*f.read(0, buf), 4u);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), 4), "aXcd");
+    // reset() forgets what it knew: a missing file is looked up again.
+    File g(cache, tmp.path() / "other");
+    ASSERT_EQ(*g.read(0, buf), 0u);
+    { std::ofstream(tmp.path() / "other", std::ios::binary) << "zz"; }
+    g.reset();
+    EXPECT_EQ(*g.read(0, buf), 2u);
+}
+
+// The page cache of a File: reads through it give the file's bytes (zeros past its end), and
+// every write and truncate through the File drops what it changes.
+TEST(V11Files, CachedPagesFollowWritesTruncatesAndCloses) {
+    testutil::TempDir tmp;
+    FileCache cache(8, 3 * FileCache::kPageBytes);
+    auto f = std::make_unique<File>(cache, tmp.path() / "t");
+    File other(cache, tmp.path() / "u");
+    f->enable_page_cache();
+    other.enable_page_cache();
+    std::vector<std::uint8_t> want(3 * FileCache::kPageBytes + 100);
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    ASSERT_TRUE(f->write(0, want).ok());
+    ASSERT_TRUE(other.write(0, ByteView(want.data(), 10)).ok());
+    auto check = [&](File& file, const std::vector<std::uint8_t>& bytes, std::uint64_t at, std::size_t n) {
+        std::vector<std::uint8_t> got(n, 0xEE);
+        ASSERT_TRUE(file.read_zero_filled(at, got).ok());
+        for (std::size_t i = 0; i < n; ++i)
+            ASSERT_EQ(got[i], at + i < bytes.size() ? bytes[at + i] : 0) << "byte " << at + i;
+    };
+    // Reads that cross a page edge, the page read again (a hit), past the end (zeros).
+    check(*f, want, FileCache::kPageBytes - 20, 40);
+    const auto misses = cache.page_stats().misses;
+    check(*f, want, FileCache::kPageBytes - 20, 40);
+    EXPECT_EQ(cache.page_stats().misses, misses);
+    EXPECT_GT(cache.page_stats().hits, 0u);
+    check(*f, want, want.size() - 10, 40);
+    check(*f, want, 10 * FileCache::kPageBytes, 40);
+    EXPECT_LE(cache.page_stats().pages, 3u);  // the bound
+    // A write inside a cached page, and one past the end (the hole between reads as zeros).
+    check(*f, want, 0, 64);
+    const std::uint8_t x[3] = {9, 9, 9};
+    ASSERT_TRUE(f->write(30, ByteView(x, 3)).ok());
+    std::copy(x, x + 3, want.begin() + 30);
+    check(*f, want, 0, 64);
+    const std::uint64_t far = 5 * FileCache::kPageBytes + 5;
+    check(*f, want, far, 8);
+    ASSERT_TRUE(f->write(far, ByteView(x, 3)).ok());
+    want.resize(far + 3, 0);
+    std::copy(x, x + 3, want.begin() + static_cast<std::ptrdiff_t>(far));
+    check(*f, want, far - 8, 16);
+    check(*f, want, want.size() - 5000, 5000);
+    // Shrinking: what was past the new end reads as zeros, also after growing back by a write.
+    check(*f, want, 100, 4000);
+    ASSERT_TRUE(f->truncate(150).ok());
+    want.resize(150);
+    check(*f, want, 100, 4000);
+    ASSERT_TRUE(f->write(2 * FileCache::kPageBytes, ByteView(x, 1)).ok());
+    want.resize(2 * FileCache::kPageBytes + 1, 0);
+    want.back() = 9;
+    check(*f, want, 0, want.size());
+    // Another file's pages are its own; a destroyed File's pages leave the cache.
+    std::vector<std::uint8_t> other_bytes(want.begin(), want.begin() + 10);
+    check(other, other_bytes, 0, 100);
+    const auto before = cache.page_stats().pages;
+    f.reset();
+    EXPECT_LT(cache.page_stats().pages, before);
+    check(other, other_bytes, 0, 100);
+}
+
+// The tree file's nodes come from the page cache; checkpoints, truncations (forks) and reopens
+// keep what the storage shows equal to the model after every step, also with a cache of two
+// pages (evictions all the time).
+TEST(V11Storage, CachedTreeNodesFollowCommitsCheckpointsAndForks) {
+    for (std::size_t cache_bytes : {2 * FileCache::kPageBytes, FileCache::kDefaultPageCacheBytes}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            testutil::TempDir tmp;
+            FileCache cache(16, cache_bytes);
+            FileStorageOptions o;
+            o.cache = &cache;
+            o.checkpoint_bytes = 4096;
+            CoreModel model(seed);
+            std::mt19937_64 rng(seed * 77);
+            auto s = std::move(FileStorage::create(tmp.path() / "core", model.header(), o)).value();
+            for (int step = 0; step < 120; ++step) {
+                ASSERT_TRUE(s->commit(model.random_step()).ok());
+                if (rng() % 4 == 0) ASSERT_TRUE(s->checkpoint().ok());
+                if (rng() % 25 == 0) s = std::move(FileStorage::open(tmp.path() / "core", o)).value();
+                ASSERT_TRUE(model.matches(*s)) << "cache " << cache_bytes << " seed " << seed << " step " << step;
+            }
+            EXPECT_GT(s->stats().checkpoint, 0u);
+            EXPECT_GT(cache.page_stats().hits, 0u);
+        }
+    }
+}
+
+// A node read again comes from the cache, not from the file.
+TEST(V11Storage, ANodeReadTwiceIsReadFromTheFileOnce) {
+    Fixture fx;
+    CoreModel model;
+    auto s = fx.create(model);
+    ASSERT_TRUE(s->commit(model.append(300)).ok());
+    ASSERT_TRUE(s->checkpoint().ok());  // the nodes are in the tree file now
+    const auto before = fx.cache.page_stats();
+    std::vector<std::optional<hypercore::TreeNode>> first;
+    for (std::uint64_t i = 0; i < 600; ++i) first.push_back(*s->node(i));
+    const auto mid = fx.cache.page_stats();
+    // 600 nodes of 40 bytes: 24,000 bytes, 6 pages read from the file, the rest from them.
+    EXPECT_LE(mid.misses - before.misses, 6u);
+    EXPECT_GE(mid.hits - before.hits, 590u);
+    for (std::uint64_t i = 0; i < 600; ++i) ASSERT_EQ(*s->node(i), first[i]) << i;
+    EXPECT_EQ(fx.cache.page_stats().misses, mid.misses);
+    EXPECT_TRUE(model.matches(*s));
+}
+
 // 10,000 open cores must stay small (issue: a tenth of JS corestore 7's memory, about 5.6 KB
 // per core in all): an open FileStorage holding one block costs a few words of bits and its
 // four file names, not a 4 KiB page and parsed paths. Heap bytes from glibc (mallinfo2).
