@@ -17,7 +17,7 @@ const os = require('os')
 const path = require('path')
 const { execFileSync } = require('child_process')
 const {
-  ROOT, requireJs, now, secondsSince, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, tempBase, median,
+  ROOT, requireJs, now, secondsSince, p, parseFlags, parseSizes, checkRepetitions, makeBlocks, shuffled, tempBase, median,
   sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell
 } = require('./lib/common')
 const hypercore = requireJs('hypercore')
@@ -47,28 +47,8 @@ function parseArgs (argv) {
 
 // --- deterministic content, identical to storage_bench.cpp ---------------------------------
 
-function xorshift32 (x) {
-  x ^= x << 13
-  x >>>= 0
-  x ^= x >>> 17
-  x ^= x << 5
-  return x >>> 0
-}
-
 // Block i: makeBlocks in bench/lib/common.js (xorshift32 seeded with (i + 1) * 0x9E3779B1 mod 2^32,
-// words little-endian), as storage_bench.cpp.
-
-function shuffled (n) {
-  const v = new Array(n)
-  for (let i = 0; i < n; i++) v[i] = i
-  let x = 0x2545F491
-  for (let k = n - 1; k >= 1; k--) {
-    x = xorshift32(x)
-    const j = x % (k + 1)
-    const t = v[k]; v[k] = v[j]; v[j] = t
-  }
-  return v
-}
+// words little-endian), as storage_bench.cpp; the get_rand order: shuffled, also there.
 
 function blake2b (buf) {
   const out = Buffer.alloc(32)

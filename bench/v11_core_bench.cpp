@@ -87,15 +87,6 @@ T must(Result<T> r, const char* what) {
     return std::move(r).value();
 }
 
-// Fisher-Yates over 0..n-1 with xorshift32 seeded 0x2545F491 (as v11_core_bench.js).
-std::vector<std::uint64_t> shuffled(std::uint64_t n) {
-    std::vector<std::uint64_t> v(n);
-    for (std::uint64_t i = 0; i < n; ++i) v[i] = i;
-    std::uint32_t x = 0x2545F491u;
-    for (std::uint64_t k = n; k-- > 1;) std::swap(v[k], v[xorshift32(x) % (k + 1)]);
-    return v;
-}
-
 class BenchDir {
 public:
     BenchDir(const std::filesystem::path& base, const std::string& name) : m_path(base / name) {

@@ -19,7 +19,7 @@ const os = require('os')
 const path = require('path')
 const { execFileSync } = require('child_process')
 const {
-  ROOT, requireJs, now, secondsSince, parseFlags, parseSizes, checkRepetitions, makeBlocks, tempBase, median,
+  ROOT, requireJs, now, secondsSince, parseFlags, parseSizes, checkRepetitions, makeBlocks, shuffled, tempBase, median,
   sizeLabel, fmtNum, runText, printChecks, jsonHead, printTable, aimCell, procMemory
 } = require('./lib/common')
 
@@ -52,19 +52,6 @@ function blake2b (buf) {
   const out = Buffer.alloc(32)
   sodium.crypto_generichash(out, buf)
   return out.toString('hex')
-}
-
-// The same permutation as v11_core_bench.cpp and storage_bench.js.
-function shuffled (n) {
-  const v = new Array(n)
-  for (let i = 0; i < n; i++) v[i] = i
-  let x = 0x2545F491
-  for (let k = n - 1; k >= 1; k--) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
-    const j = x % (k + 1)
-    const t = v[k]; v[k] = v[j]; v[j] = t
-  }
-  return v
 }
 
 function sampleIndices (n) {

@@ -40,6 +40,16 @@ inline void fill_block(std::uint64_t i, std::span<std::uint8_t> out) {
     }
 }
 
+// 0..n-1 in the benchmarks' seeded order: Fisher-Yates with xorshift32 seeded 0x2545F491, for
+// k = n-1 .. 1 swapping k with next() % (k + 1) (bench/lib/common.js shuffled is the same).
+inline std::vector<std::uint64_t> shuffled(std::uint64_t n) {
+    std::vector<std::uint64_t> v(n);
+    for (std::uint64_t i = 0; i < n; ++i) v[i] = i;
+    std::uint32_t x = 0x2545F491u;
+    for (std::uint64_t k = n; k-- > 1;) std::swap(v[k], v[xorshift32(x) % (k + 1)]);
+    return v;
+}
+
 inline double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -112,6 +112,20 @@ function makeBlocks (count, bytes, alphabet = null) {
   return blocks
 }
 
+// 0 … n-1 in the benchmarks' seeded order: Fisher-Yates with xorshift32 seeded 0x2545F491, for
+// k = n-1 … 1 swapping k with next() % (k + 1) (bench/lib/blocks.h shuffled is the same).
+function shuffled (n) {
+  const v = new Array(n)
+  for (let i = 0; i < n; i++) v[i] = i
+  let x = 0x2545F491
+  for (let k = n - 1; k >= 1; k--) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    const j = x % (k + 1)
+    const t = v[k]; v[k] = v[j]; v[j] = t
+  }
+  return v
+}
+
 // The indices of a core of total = 2N blocks that repetitions after the first read back: both
 // ends and the middle of each half, and 16 more from xorshift32 seeded 0x2545F491.
 function sampleIndices (total) {
@@ -444,6 +458,7 @@ module.exports = {
   parseSides,
   fillBlock,
   makeBlocks,
+  shuffled,
   sampleIndices,
   procMemory,
   procCpu,
